@@ -1,0 +1,135 @@
+"""Two-arm 2x2 tests, vectorised over tables.
+
+A table is ``[[x_t, n_t - x_t], [x_c, n_c - x_c]]``: treatment events and non-events
+in the first row, control in the second.  Every function here takes the arm sizes
+``n_t`` and ``n_c`` (scalars) and arrays of event counts, and returns p-values of
+the same shape.  ``sided="one"`` always means the alternative "treatment rate is
+higher than control".
+
+Conventions shared by all tests:
+
+* A table with an empty margin (no events at all, or nothing but events) has
+  p-value 1: it never rejects.
+* The decision is ``p <= alpha``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+TESTS = ("fisher", "z_pooled", "z_unpooled", "chi2_yates")
+SIDES = ("two", "one")
+
+# Relative tolerance when deciding that two hypergeometric probabilities are
+# tied in the two-sided Fisher p-value.  scipy compares the probabilities it
+# computes with 1e-14; ours come from log-factorials whose rounding error can
+# reach ~1e-10 relative for arms of thousands, so exact ties (symmetric
+# designs) need a wider margin.  R's fisher.test uses 1e-7; non-tied
+# probabilities of a hypergeometric law closer than that do not occur at the
+# sizes this tool accepts (checked against scipy in the tests).
+FISHER_TIE_RTOL = 1e-7
+
+
+def pvalues(test: str, sided: str, n_t: int, n_c: int, x_t, x_c) -> np.ndarray:
+    """P-values of ``test`` for the tables with counts ``x_t`` (treatment events)
+    and ``x_c`` (control events); arrays broadcast together."""
+    x_t, x_c = np.broadcast_arrays(np.asarray(x_t, dtype=np.int64),
+                                   np.asarray(x_c, dtype=np.int64))
+    if test == "fisher":
+        return _fisher(sided, n_t, n_c, x_t, x_c)
+    if test == "chi2_yates":
+        return _chi2_yates(sided, n_t, n_c, x_t, x_c)
+    if test in ("z_pooled", "z_unpooled"):
+        return _ztest(test == "z_pooled", sided, n_t, n_c, x_t, x_c)
+    raise ValueError(f"`test` must be one of {', '.join(TESTS)}; got {test!r}")
+
+
+def pvalue_grid(test: str, sided: str, n_t: int, n_c: int,
+                t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
+    """P-values on the rectangle of tables ``t_lo <= x_t <= t_hi``,
+    ``c_lo <= x_c <= c_hi`` (inclusive); shape ``(t_hi - t_lo + 1, c_hi - c_lo + 1)``."""
+    x_t = np.arange(t_range[0], t_range[1] + 1)[:, None]
+    x_c = np.arange(c_range[0], c_range[1] + 1)[None, :]
+    return pvalues(test, sided, n_t, n_c, x_t, x_c)
+
+
+def _empty_margin(n_t, n_c, x_t, x_c):
+    s = x_t + x_c
+    return (s == 0) | (s == n_t + n_c)
+
+
+def _ztest(pooled, sided, n_t, n_c, x_t, x_c):
+    p_t = x_t / n_t
+    p_c = x_c / n_c
+    diff = p_t - p_c
+    if pooled:
+        p = (x_t + x_c) / (n_t + n_c)
+        var = p * (1 - p) * (1 / n_t + 1 / n_c)
+    else:
+        var = p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Zero unpooled variance with a non-zero difference (every woman of one
+        # arm has the event, none of the other): z is taken as its limit, +-inf.
+        z = np.where(var > 0, diff / np.sqrt(np.where(var > 0, var, 1.0)),
+                     np.sign(diff) * np.inf)
+    z = np.where(_empty_margin(n_t, n_c, x_t, x_c), 0.0, z)
+    if sided == "two":
+        pv = 2.0 * special.ndtr(-np.abs(z))
+    else:
+        pv = special.ndtr(-z)
+    pv = np.minimum(pv, 1.0)
+    return np.where(_empty_margin(n_t, n_c, x_t, x_c), 1.0, pv)
+
+
+def _chi2_yates(sided, n_t, n_c, x_t, x_c):
+    # As scipy.stats.chi2_contingency(correction=True): every |observed -
+    # expected| of a 2x2 table is the same d; Yates moves each cell by
+    # min(0.5, d) towards its expectation.
+    n = n_t + n_c
+    s = x_t + x_c
+    empty = _empty_margin(n_t, n_c, x_t, x_c)
+    d = np.abs(x_t - n_t * s / n)
+    d = d - np.minimum(0.5, d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_expected = (1.0 / (n_t * s / n) + 1.0 / (n_t * (n - s) / n)
+                        + 1.0 / (n_c * s / n) + 1.0 / (n_c * (n - s) / n))
+        stat = np.where(empty, 0.0, d * d * inv_expected)
+    pv = special.chdtrc(1, stat)
+    if sided == "one":
+        higher = x_t * n_c > x_c * n_t
+        pv = np.where(higher, pv / 2.0, 1.0)
+    return np.where(empty, 1.0, pv)
+
+
+def _fisher(sided, n_t, n_c, x_t, x_c):
+    """Fisher's exact test.  Given the total number of events s, x_t is
+    hypergeometric; one vectorised pass per distinct s fills a lookup table
+    ``p[s, x_t]`` restricted to the counts present, then every table gathers
+    its p-value from it."""
+    n = n_t + n_c
+    s_all = x_t + x_c
+    if s_all.size == 0:
+        return np.ones(x_t.shape)
+    s_min, s_max = int(s_all.min()), int(s_all.max())
+    t_min, t_max = int(x_t.min()), int(x_t.max())
+    lookup = np.ones((s_max - s_min + 1, t_max - t_min + 1))
+    log_fact = special.gammaln(np.arange(n + 1, dtype=float) + 1.0)  # log(k!)
+    for s in range(max(s_min, 1), min(s_max, n - 1) + 1):  # s = 0 or n: p = 1
+        lo, hi = max(0, s - n_c), min(s, n_t)
+        y = np.arange(lo, hi + 1)
+        logw = -(log_fact[y] + log_fact[n_t - y] + log_fact[s - y] + log_fact[n_c - s + y])
+        w = np.exp(logw - logw.max())
+        total = w.sum()
+        if sided == "two":
+            order = np.sort(w)
+            cum = np.cumsum(order)
+            # p(y) = P(W <= w(y)): every table at most as probable, ties included.
+            k = np.searchsorted(order, w * (1.0 + FISHER_TIE_RTOL), side="right")
+            p_of_y = cum[k - 1] / total
+        else:
+            # P(X >= y), summed from the top so that small tails keep precision.
+            p_of_y = np.cumsum(w[::-1])[::-1] / total
+        a, b = max(lo, t_min), min(hi, t_max)
+        if a <= b:
+            lookup[s - s_min, a - t_min:b - t_min + 1] = p_of_y[a - lo:b - lo + 1]
+    return np.minimum(lookup[s_all - s_min, x_t - t_min], 1.0)

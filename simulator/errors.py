@@ -1,0 +1,30 @@
+"""The one error type a user sees for a bad scenario or an unanswerable question."""
+from __future__ import annotations
+
+
+class ScenarioError(ValueError):
+    """A scenario value that breaks a rule, or a question with no answer.
+
+    ``field`` is the dotted path of the offending key (``arms.treatment.rate``),
+    ``file`` the scenario file it came from, if any.  ``str(err)`` is the
+    one-line message the command prints.
+    """
+
+    def __init__(self, message: str, field: str | None = None, file: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.file = file
+
+    def __str__(self) -> str:
+        where = f"`{self.field}` " if self.field else ""
+        prefix = f"{self.file}: " if self.file else ""
+        return f"{prefix}{where}{self.message}"
+
+    def in_file(self, file: str | None) -> "ScenarioError":
+        """The same error, attributed to a scenario file."""
+        return type(self)(self.message, self.field, file)
+
+
+class NoSolutionError(ScenarioError):
+    """The scenario is valid but the sample-size question has no finite answer."""

@@ -1,0 +1,111 @@
+"""Result objects: frozen dataclasses with named fields and ``to_dict()``."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from dataclasses import dataclass
+
+from .scenario import Scenario
+
+
+def randomised(n: int, dropout: float) -> int:
+    """Women to randomise so that ``n`` are expected to have the outcome."""
+    # In exact decimal arithmetic: 27 / (1 - 0.1) is 30, not the binary
+    # 30.000000000000004 whose ceiling would be 31.
+    return math.ceil(Fraction(n) / (1 - Fraction(repr(float(dropout)))))
+
+
+@dataclass(frozen=True)
+class PowerPoint:
+    """Power at one design size (a row of the power curve)."""
+    n_control: int
+    n_treatment: int
+    power: float
+    power_se: float     # Monte Carlo standard error; 0 for exact power
+
+    @property
+    def n_total(self) -> int:
+        return self.n_control + self.n_treatment
+
+    def to_dict(self) -> dict:
+        return {"n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+                "n_total": self.n_total, "power": self.power, "power_se": self.power_se}
+
+
+@dataclass(frozen=True)
+class SampleSizeResult:
+    """The answer of the search, with the sizes to randomise after dropout."""
+    answer: PowerPoint            # smallest size whose power reaches the target
+    stable: PowerPoint            # smallest size from which power stays >= target
+    interval_control: tuple[int, int]   # Monte Carlo 95% interval of answer.n_control
+    interval_treatment: tuple[int, int]
+    randomised_control: int
+    randomised_treatment: int
+    guard: int                    # sizes beyond `stable` checked to stay >= target
+
+    @property
+    def n_total_randomised(self) -> int:
+        return self.randomised_control + self.randomised_treatment
+
+    def to_dict(self) -> dict:
+        d = self.answer.to_dict()
+        d.update({
+            "n_per_arm_randomised": {"control": self.randomised_control,
+                                     "treatment": self.randomised_treatment},
+            "n_total_randomised": self.n_total_randomised,
+            "n_per_arm_stable": {"control": self.stable.n_control,
+                                 "treatment": self.stable.n_treatment},
+            "n_total_stable": self.stable.n_total,
+            "power_stable": self.stable.power,
+            "stable_checked_up_to_control": self.stable.n_control + self.guard,
+            "n_per_arm_interval": {"control": list(self.interval_control),
+                                   "treatment": list(self.interval_treatment)},
+        })
+        return d
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything one run of a scenario answers."""
+    scenario: Scenario
+    method: str                   # "exact" or "monte_carlo" (what ran, after `auto`)
+    n_sims: int | None            # None for exact
+    seed: int
+    version: str
+    sample_size: SampleSizeResult | None     # None when a size was given (no search)
+    evaluated: PowerPoint | None             # power at scenario.sample_size.n_control
+    power_curve: tuple[PowerPoint, ...]
+    normal_approx_control: float | None      # z test normal-approximation size (not rounded)
+
+    def to_dict(self) -> dict:
+        s = self.scenario
+        approx = None
+        if self.normal_approx_control is not None:
+            approx = {"n_control": self.normal_approx_control,
+                      "n_treatment": s.allocation * self.normal_approx_control,
+                      "formula": "two-proportion z test, pooled variance under H0, "
+                                 "unpooled under H1, no continuity correction"}
+        return {
+            "scenario": s.name,
+            "title": s.title,
+            "source": s.source,
+            "endpoint": s.endpoint,
+            "scenario_sha256": s.digest,
+            "software": {"name": "simulator", "version": self.version},
+            "method": self.method,
+            "n_sims": self.n_sims,
+            "seed": self.seed,
+            "test": s.analysis.test,
+            "alpha": s.analysis.alpha,
+            "sided": s.analysis.sided,
+            "target_power": s.target_power,
+            "allocation": s.allocation,
+            "dropout": s.dropout,
+            "rates": {"control": s.control.rate, "treatment": s.treatment.rate},
+            "labels": {"control": s.control.label, "treatment": s.treatment.label},
+            "sample_size": self.sample_size.to_dict() if self.sample_size else None,
+            "evaluated": self.evaluated.to_dict() if self.evaluated else None,
+            "power_curve": [p.to_dict() for p in self.power_curve],
+            "normal_approximation": approx,
+            "inputs": s.to_dict(),
+        }

@@ -1,0 +1,153 @@
+"""The `simulate` command as a user runs it, in a fresh process."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from simulator import load_scenario, run
+
+REQUIRED_KEYS = {"scenario", "method", "n_sims", "seed", "test", "alpha", "sided",
+                 "target_power", "rates", "sample_size", "power_curve"}
+
+
+def test_no_options_runs_the_bundled_severe_scenario(cli, tmp_path):
+    out = cli(cwd=tmp_path, check_rc=0).stdout
+    assert "severe" in out and "Required size: 24" in out and "= 54 women" in out
+
+
+def test_json_is_one_clean_document_matching_the_library(cli):
+    proc = cli("--scenario", "overall.yaml", "--format", "json", check_rc=0)
+    doc = json.loads(proc.stdout)                       # the whole stdout parses
+    assert REQUIRED_KEYS <= doc.keys()
+    lib = run(load_scenario("overall")).to_dict()
+    assert doc == json.loads(json.dumps(lib))
+    ss = doc["sample_size"]
+    assert {"n_per_arm", "n_total", "power", "power_se", "n_total_randomised",
+            "n_per_arm_stable"} <= ss.keys()
+    assert ss["n_total"] == ss["n_per_arm"]["control"] + ss["n_per_arm"]["treatment"]
+    row = doc["power_curve"][0]
+    assert row.keys() == {"n_per_arm", "n_total", "power", "power_se"}
+    assert doc["n_sims"] is None and doc["method"] == "exact"
+
+
+def test_options_override_the_file_and_n_control_evaluates(cli):
+    proc = cli("--scenario", "severe", "--format", "json", "--method", "monte_carlo",
+               "--n-sims", "5000", "--seed", "7", "--n-control", "30", check_rc=0)
+    doc = json.loads(proc.stdout)
+    assert (doc["method"], doc["n_sims"], doc["seed"]) == ("monte_carlo", 5000, 7)
+    ev = doc["evaluated"]
+    assert ev["n_per_arm"] == {"control": 30, "treatment": 30} and doc["sample_size"] is None
+    assert ev in doc["power_curve"]
+    assert ev["power_se"] == pytest.approx((ev["power"] * (1 - ev["power"]) / 5000) ** 0.5)
+
+
+def test_csv_prints_the_power_curve(cli):
+    lines = cli("--format", "csv", check_rc=0).stdout.splitlines()
+    assert lines[0] == "n_control,n_treatment,n_total,power,power_se"
+    assert any(line.startswith("24,24,48,0.92") for line in lines)
+
+
+def test_out_writes_results_curve_and_report(cli, tmp_path):
+    out = tmp_path / "res"
+    proc = cli("--format", "json", "--out", out, check_rc=0)
+    assert sorted(p.name for p in out.iterdir()) == ["power_curve.csv", "report.md", "results.json"]
+    assert json.loads((out / "results.json").read_text()) == json.loads(proc.stdout)
+    report = (out / "report.md").read_text()
+    assert "## Assumptions" in report and "## Sample-size justification" in report
+    assert "24 women in the standard care arm and 24 in the IVIg arm (48 in total" in report
+    assert "54 women will be randomised" in report
+
+
+def test_same_seed_gives_identical_json_with_one_or_two_jobs(cli):
+    args = ["--scenario", "moderate", "--format", "json", "--method", "monte_carlo",
+            "--n-sims", "120001", "--seed", "5"]
+    one = cli(*args, "--jobs", "1", check_rc=0).stdout
+    two = cli(*args, "--jobs", "2", check_rc=0).stdout
+    assert one == two
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = "name: t\narms:\n  control: {rate: 0.2}\n  treatment: {rate: 0.69}\n"
+
+
+@pytest.mark.parametrize("text,expected", [
+    (GOOD.replace("0.69", "1.2"), "bad.yaml: `arms.treatment.rate` must be a probability in [0, 1]; got 1.2"),
+    (GOOD + "analysis: {tset: fisher}\n", "bad.yaml: `analysis.tset` is not a known key; did you mean `test`?"),
+    (GOOD + "dropout: lots\n", "bad.yaml: `dropout` must be a share in [0, 1); got 'lots'"),
+    (GOOD + "target_power: [0.9]\n", "bad.yaml: `target_power` must be a probability in (0, 1); got a list"),
+    (GOOD + "arms: {\n", "bad.yaml: YAML syntax error at line"),
+    (GOOD.replace("0.69", "0.2"), "bad.yaml: `arms.treatment.rate` equal rates (0.2 in both arms)"),
+    (GOOD + "sample_size: {max_control: 5}\n",
+     "bad.yaml: `sample_size.max_control` = 5 gives power 0.2"),
+])
+def test_bad_input_is_one_line_and_exit_status_2(cli, tmp_path, text, expected):
+    path = write(tmp_path, "bad.yaml", text)
+    out = tmp_path / "out"
+    proc = cli("--scenario", path, "--out", out)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--scenario", "nothere/x.yaml"], "x.yaml: no such file"),
+    (["--scenario", "sever"], "no bundled scenario of that name"),
+    (["--n-sims", "lots"], "'lots' is not a valid integer"),
+    (["--n-sims", "5"], "`simulation.n_sims` must be a whole number from 100"),
+    (["--jobs", "0"], "'--jobs'"),
+    (["--format", "xml"], "'xml' is not one of"),
+    (["--bogus"], "No such option '--bogus'"),
+])
+def test_bad_options_are_one_line_and_exit_status_2(cli, args, expected):
+    proc = cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_path_is_read_as_a_path_from_any_directory(cli, tmp_path):
+    write(tmp_path, "severe.yaml", GOOD.replace("0.69", "0.5").replace("name: t", "name: local"))
+    doc = json.loads(cli("--scenario", "severe.yaml", "--format", "json", cwd=tmp_path,
+                         check_rc=0).stdout)
+    assert doc["scenario"] == "local"           # the file in the working directory wins
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    doc = json.loads(cli("--scenario", "severe.yaml", "--format", "json", cwd=other,
+                         check_rc=0).stdout)
+    assert doc["scenario"] == "severe"          # no such file here: the bundled one
+
+
+@pytest.mark.skipif(os.environ.get("SKIP_INSTALL_TEST") == "1", reason="SKIP_INSTALL_TEST=1")
+def test_pip_install_from_a_clean_copy_gives_a_working_command(tmp_path):
+    """`pip install .` (not editable) installs `simulate` with the bundled scenarios."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".git", "__pycache__", "build", "*.egg-info", ".pytest_cache", "examples"))
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    py = env_dir / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", str(src)],
+                   check=True, capture_output=True, timeout=300)
+    shutil.rmtree(src)                          # the installed command must not need the source
+    run_dir = tmp_path / "anywhere"
+    run_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([env_dir / "bin" / "simulate", "--scenario", "moderate.yaml",
+                           "--format", "json"], cwd=run_dir, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["scenario"] == "moderate"
