@@ -15,6 +15,7 @@ joblib backend.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -29,43 +30,63 @@ def chunk_rng(seed: int, chunk: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(chunk,))))
 
 
-def binomial_by_inversion(u: np.ndarray, n: int, rate: float,
-                          count_range: tuple[int, int]) -> np.ndarray:
-    """Binomial(n, rate) counts, the quantiles of the uniforms ``u``: the
-    smallest x with P(X <= x) > u.  Tabulated CDF over ``count_range``; the
-    rare uniform beyond it is inverted with scipy."""
-    lo, hi = count_range
-    cdf = stats.binom.cdf(np.arange(lo, hi + 1), n, rate)
-    x = lo + np.searchsorted(cdf, u, side="right")
-    below = stats.binom.cdf(lo - 1, n, rate) if lo > 0 else 0.0
-    outside = (u < below) | (x > hi)
-    if outside.any():
-        x[outside] = stats.binom.ppf(u[outside], n, rate).astype(x.dtype)
-    return x
+@dataclass(frozen=True)
+class ArmSampler:
+    """Binomial(n, rate) by inversion: the CDF tabulated over ``count_range``
+    (the enumerated support), and P(X < range start) for the rare uniform
+    below it."""
+    n: int
+    rate: float
+    count_range: tuple[int, int]
+    cdf: np.ndarray
+    below: float
+
+    @classmethod
+    def build(cls, n: int, rate: float, count_range: tuple[int, int] | None = None):
+        lo, hi = count_range or support(n, rate)
+        cdf = stats.binom.cdf(np.arange(lo, hi + 1), n, rate)
+        below = float(stats.binom.cdf(lo - 1, n, rate)) if lo > 0 else 0.0
+        return cls(n, rate, (lo, hi), cdf, below)
+
+    def counts(self, u: np.ndarray) -> np.ndarray:
+        """The binomial quantiles of the uniforms ``u``: for each, the smallest
+        x with P(X <= x) > u."""
+        lo, hi = self.count_range
+        x = lo + np.searchsorted(self.cdf, u, side="right")
+        outside = (u < self.below) | (x > hi)
+        if outside.any():
+            x[outside] = stats.binom.ppf(u[outside], self.n, self.rate).astype(x.dtype)
+        return x
 
 
-def _chunk_reject_counts(design: Design, rate_treatment: float, rate_control: float,
-                         n_controls: tuple[int, ...], seed: int, chunk: int,
-                         n_trials: int) -> np.ndarray:
-    """Rejections among the ``n_trials`` trials of one chunk, at each size."""
+def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSampler], ...],
+                         seed: int, chunk: int, n_trials: int) -> np.ndarray:
+    """Rejections among the ``n_trials`` trials of one chunk, at each size
+    (one (treatment, control) sampler pair per size)."""
     rng = chunk_rng(seed, chunk)
     u_t = rng.random(n_trials)
     u_c = rng.random(n_trials)
-    counts = np.zeros(len(n_controls), dtype=np.int64)
-    for i, m in enumerate(n_controls):
-        n_t, n_c = design.sizes(m)
-        t_range, c_range = support(n_t, rate_treatment), support(n_c, rate_control)
-        x_t = binomial_by_inversion(u_t, n_t, rate_treatment, t_range)
-        x_c = binomial_by_inversion(u_c, n_c, rate_control, c_range)
-        table = decision_table(design, n_t, n_c, t_range, c_range)
-        i_t, i_c = x_t - t_range[0], x_c - c_range[0]
+    counts = np.zeros(len(samplers), dtype=np.int64)
+    for i, (arm_t, arm_c) in enumerate(samplers):
+        x_t, x_c = arm_t.counts(u_t), arm_c.counts(u_c)
+        table = decision_table(design, arm_t.n, arm_c.n, arm_t.count_range, arm_c.count_range)
+        i_t, i_c = x_t - arm_t.count_range[0], x_c - arm_c.count_range[0]
         inside = (i_t >= 0) & (i_t < table.shape[0]) & (i_c >= 0) & (i_c < table.shape[1])
         if inside.all():
             counts[i] = np.count_nonzero(table[i_t, i_c])
         else:
-            counts[i] = (np.count_nonzero(table[i_t[inside], i_c[inside]])
-                         + np.count_nonzero(design.reject(n_t, n_c, x_t[~inside], x_c[~inside])))
+            outside = ~inside
+            counts[i] = (np.count_nonzero(table[i_t[inside], i_c[inside]]) + np.count_nonzero(
+                design.reject(arm_t.n, arm_c.n, x_t[outside], x_c[outside])))
     return counts
+
+
+def _chunks_reject_counts(design: Design, samplers, seed: int, n_sims: int,
+                          first: int, stop: int) -> np.ndarray:
+    """Rejections summed over chunks ``first`` to ``stop - 1``."""
+    return sum(_chunk_reject_counts(design, samplers, seed, k,
+                                    min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE))
+               for k in range(first, stop))
 
 
 def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float,
@@ -75,12 +96,20 @@ def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float
     Returns ``(power, se)``, arrays of shape ``(len(n_controls),)``; se is the
     binomial standard error sqrt(p (1 - p) / n_sims).
     """
-    sizes = tuple(int(m) for m in n_controls)
+    samplers = []
+    for m in n_controls:
+        n_t, n_c = design.sizes(int(m))
+        samplers.append((ArmSampler.build(n_t, rate_treatment), ArmSampler.build(n_c, rate_control)))
+    samplers = tuple(samplers)
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    tasks = (delayed(_chunk_reject_counts)(
-        design, rate_treatment, rate_control, sizes, seed, k,
-        min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE)) for k in range(n_chunks))
-    per_chunk = Parallel(n_jobs=min(jobs, n_chunks))(tasks)
-    rejections = np.sum(per_chunk, axis=0)
+    # A chunk is a few milliseconds of work: hand each worker a run of
+    # consecutive chunks (a few runs per job, for balance) so that dispatch
+    # costs little.  Which stream a chunk uses does not depend on the grouping.
+    n_tasks = min(n_chunks, 4 * jobs if jobs > 1 else 1)
+    bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
+    tasks = (delayed(_chunks_reject_counts)(design, samplers, seed, n_sims, int(a), int(b))
+             for a, b in zip(bounds[:-1], bounds[1:]))
+    per_task = Parallel(n_jobs=min(jobs, n_tasks))(tasks)
+    rejections = np.sum(per_task, axis=0)
     power = rejections / n_sims
     return power, np.sqrt(power * (1.0 - power) / n_sims)

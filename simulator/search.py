@@ -82,7 +82,7 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
             lo = mid
 
     guard = guard_width(hi)
-    low, high = max(smallest, hi - 2 * guard), min(bound, hi + 2 * guard)
+    low, high = max(smallest, hi - guard), min(bound, hi + guard)
     while True:
         sizes = np.arange(low, high + 1)
         power, se = map(np.array, zip(*evaluate(sizes.tolist())))
@@ -98,9 +98,9 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
         if not (need_down or need_up):
             break
         if need_down:
-            low = max(smallest, low - 2 * guard)
+            low = max(smallest, low - guard)
         if need_up:
-            high = min(bound, high + 2 * guard)
+            high = min(bound, high + guard)
 
     first = int(sizes[np.flatnonzero(power >= target)[0]])
     misses = np.flatnonzero(power < target)

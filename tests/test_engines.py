@@ -10,7 +10,7 @@ from scipy.stats import fisher_exact
 from simulator import montecarlo
 from simulator.design import Design
 from simulator.exact import exact_power
-from simulator.montecarlo import binomial_by_inversion, monte_carlo_power
+from simulator.montecarlo import ArmSampler, monte_carlo_power
 
 TESTS = ["fisher", "z_pooled", "z_unpooled", "chi2_yates"]
 
@@ -73,9 +73,9 @@ def test_inversion_sampler_is_binomial_including_fallback():
     rng = np.random.default_rng(5)
     u = rng.random(400_000)
     n, p = 40, 0.3
-    full = binomial_by_inversion(u, n, p, (0, n))
+    full = ArmSampler.build(n, p, (0, n)).counts(u)
     # a deliberately narrow tabulated range forces the fallback on ~20% of draws
-    narrow = binomial_by_inversion(u, n, p, (10, 14))
+    narrow = ArmSampler.build(n, p, (10, 14)).counts(u)
     assert np.array_equal(full, narrow)
     observed = np.bincount(full, minlength=n + 1)
     expected = stats.binom.pmf(np.arange(n + 1), n, p) * u.size

@@ -120,3 +120,14 @@ def test_schema_rules_all_have_documentation():
         for v in schema.values():
             yield from rules(v) if isinstance(v, dict) else [v]
     assert all(isinstance(r, Rule) and r.doc for r in rules(SCHEMA))
+
+
+def test_scenario_digest_is_the_sha256_of_the_validated_scenario():
+    import hashlib
+    import json
+    sc = load_scenario("severe")
+    blob = json.dumps(sc.to_dict(), sort_keys=True).encode()
+    assert sc.digest == hashlib.sha256(blob).hexdigest()[:12]
+    # defaults written out or left implicit give the same digest; any change alters it
+    assert load_scenario({**MINIMAL, "analysis": {"test": "fisher"}}).digest == load_scenario(MINIMAL).digest
+    assert load_scenario(MINIMAL, {"simulation.seed": 1}).digest != load_scenario(MINIMAL).digest
