@@ -128,6 +128,18 @@ def justification(result: PlanResult) -> str:
             f"in the {s.treatment.label} arm ({ans.n_total} in total, randomised {ratio}) give "
             f"{_pct(ans.power)} power to detect the difference with {TEST_NAMES[a.test]} at "
             f"{sided} alpha {a.alpha:g} (target {_pct(s.target_power)}). ")
+        top = ss.stable.n_control + ss.guard
+        if ss.stable.n_control == ans.n_control:
+            parts.append(f"This is the smallest such size, and power stays at or above the "
+                         f"target at every larger size checked (up to {top} per control arm). ")
+        else:
+            parts.append(f"Power of a discrete test is saw-toothed in the sample size: it first "
+                         f"reaches the target at {ans.n_control} per control arm and stays at or "
+                         f"above it from {ss.stable.n_control} (checked up to {top}). ")
+        if result.method != "exact":
+            lo, hi = ss.interval_control
+            parts.append(f"Allowing for Monte Carlo error, the control-arm size lies between "
+                         f"{lo} and {hi} (95% interval). ")
         if s.dropout > 0:
             parts.append(
                 f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "

@@ -1,0 +1,45 @@
+"""The report's numbers come from the results: checked against results.json."""
+import re
+
+import pytest
+
+from simulator import load_scenario, report, run
+
+
+def numbers(text):
+    return re.findall(r"\d[\d,]*(?:\.\d+)?", text)
+
+
+@pytest.mark.parametrize("name", ["severe", "overall", "moderate"])
+@pytest.mark.parametrize("method", ["exact", "monte_carlo"])
+def test_every_number_in_the_justification_is_in_the_results(name, method):
+    result = run(load_scenario(name, {"simulation.method": method}))
+    doc = result.to_dict()
+    ss = doc["sample_size"]
+    paragraph = report.justification(result)
+    allowed = {
+        f"{100 * doc['rates']['control']:.1f}%", f"{100 * doc['rates']['treatment']:.1f}%",
+        str(ss["n_per_arm"]["control"]), str(ss["n_per_arm"]["treatment"]), str(ss["n_total"]),
+        f"{100 * ss['power']:.1f}%", f"{100 * doc['target_power']:.1f}%", f"{doc['alpha']:g}",
+        f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
+        str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
+        str(ss["n_per_arm_stable"]["control"]), str(ss["stable_checked_up_to_control"]),
+        str(doc["seed"]), doc["software"]["version"], "1:1",
+        *map(str, ss["n_per_arm_interval"]["control"]),
+    }
+    if method == "monte_carlo":
+        allowed |= {f"{doc['n_sims']:,}", f"{ss['power_se']:.4f}", "95%"}  # 95%: interval level
+    stripped = (paragraph.replace(doc["source"], "").replace(doc["scenario_sha256"], "")
+                .replace("SHA-256", ""))
+    for token in re.findall(r"\d[\d,.:]*\d%?|\d%?", stripped):
+        token = token.rstrip(".,")
+        assert token in allowed or token + "%" in allowed, (token, paragraph)
+    assert doc["source"] in paragraph and doc["scenario_sha256"] in paragraph
+
+
+def test_markdown_report_has_assumptions_curve_and_paragraph():
+    result = run(load_scenario("severe"))
+    md = report.markdown(result)
+    for section in ("## Assumptions", "## Power curve", "## Sample-size justification"):
+        assert section in md
+    assert md.count("| 24 | 24 | 48 | 0.9200 | exact |") == 1
