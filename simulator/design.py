@@ -53,7 +53,8 @@ def support(n: int, rate: float) -> tuple[int, int]:
     return max(lo, 0), min(hi, n)
 
 
-@lru_cache(maxsize=512)
+# 128 tables: a search's window and bisection; at most ~5 MB each at the size limits.
+@lru_cache(maxsize=128)
 def decision_table(design: Design, n_t: int, n_c: int,
                    t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
     """Boolean table ``reject[x_t - t_lo, x_c - c_lo]`` over the given count ranges."""

@@ -55,7 +55,8 @@ class ArmSampler:
         x = lo + np.searchsorted(self.cdf, u, side="right")
         outside = (u < self.below) | (x > hi)
         if outside.any():
-            x[outside] = stats.binom.ppf(u[outside], self.n, self.rate).astype(x.dtype)
+            # (ppf(0) is -1 in scipy's convention; u = 0 means the count 0)
+            x[outside] = np.maximum(stats.binom.ppf(u[outside], self.n, self.rate), 0).astype(x.dtype)
         return x
 
 

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable
 
 import numpy as np
 
 from . import __version__
 from .design import Design
-from .errors import NoSolutionError
+from .errors import NoSolutionError, ScenarioError
 from .exact import exact_power
 from .montecarlo import monte_carlo_power
 from .results import PlanResult, PowerPoint, SampleSizeResult, randomised
 from .scenario import Scenario
-from .search import find_sample_size, guard_width, normal_approximation
+from .search import find_sample_size, normal_approximation
 
 # Half-width of the power curve reported around an evaluated size.
 CURVE_HALF_WIDTH = 10
@@ -51,10 +52,15 @@ def power_function(scenario: Scenario, method: str, jobs: int = 1) -> Callable:
 
 def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     """Answer the scenario's question: the power at ``sample_size.n_control`` if
-    given, else the smallest size that reaches ``target_power``.
+    given, else the smallest size that reaches ``target_power``.  ``jobs``:
+    parallel workers for Monte Carlo chunks (``-1``: all cores).
 
     Raises :class:`NoSolutionError` when the search has no finite answer.
     """
+    if jobs == -1:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"`jobs` must be a whole number >= 1, or -1 for all cores; got {jobs!r}")
     method = choose_method(scenario)
     design = design_of(scenario)
     power_at = power_function(scenario, method, jobs)
@@ -69,7 +75,11 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     evaluated = sample_size = None
     m_eval = scenario.sample_size.n_control
     if m_eval is not None:
-        m_eval = max(m_eval, smallest)
+        if m_eval < smallest:
+            raise ScenarioError(
+                f"= {m_eval} gives an empty treatment arm (round({scenario.allocation:g} x "
+                f"{m_eval}) = 0); the smallest feasible control-arm size is {smallest}",
+                field="sample_size.n_control", file=scenario.file)
         sizes = np.arange(max(smallest, m_eval - CURVE_HALF_WIDTH), m_eval + CURVE_HALF_WIDTH + 1)
         power, se = power_at(sizes.tolist())
         curve = tuple(point(m, p, s) for m, p, s in zip(sizes, power, se))
@@ -87,24 +97,29 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         curve = tuple(point(m, p, s) for m, p, s in zip(found.sizes, found.power, found.se))
         by_size = {pt.n_control: pt for pt in curve}
         answer = by_size[found.first]
-        n_t_lo, n_t_hi = design.sizes(found.interval[0])[0], design.sizes(found.interval[1])[0]
+        interval_treatment = tuple(None if m is None else design.sizes(m)[0]
+                                   for m in found.interval)
         sample_size = SampleSizeResult(
-            answer=answer, stable=by_size[found.stable],
-            interval_control=found.interval, interval_treatment=(n_t_lo, n_t_hi),
+            answer=answer, stable=by_size.get(found.stable),
+            interval_control=found.interval, interval_treatment=interval_treatment,
             randomised_control=randomised(answer.n_control, scenario.dropout),
             randomised_treatment=randomised(answer.n_treatment, scenario.dropout),
-            guard=guard_width(found.stable))
+            checked_up_to=int(found.sizes[-1]))
 
     approx = None
     if p_t != p_c:
         approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
                                       scenario.analysis.sided, scenario.target_power)
+    # The size of the test at the reported design, exactly, with both arms at
+    # the control rate: large-sample tests can exceed alpha at small sizes.
+    reported = sample_size.answer if sample_size else evaluated
+    size = float(exact_power(design, p_c, p_c, [reported.n_control])[0])
     return PlanResult(
         scenario=scenario, method=method,
         n_sims=None if method == "exact" else scenario.simulation.n_sims,
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
-        normal_approx_control=approx)
+        normal_approx_control=approx, type_one_error=size)
 
 
 def _check_answerable(scenario: Scenario, smallest: int, bound: int) -> None:

@@ -61,6 +61,11 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
     ]
 
 
+def _size_range(interval, bound, sep=" to "):
+    lo, hi = interval
+    return f"{lo}{sep}{hi}" if hi is not None else f"{lo}{sep}more than {bound} (the bound)"
+
+
 def _curve_rows(result: PlanResult, around: int, half: int = 6):
     rows = [p for p in result.power_curve if abs(p.n_control - around) <= half]
     return rows
@@ -68,6 +73,7 @@ def _curve_rows(result: PlanResult, around: int, half: int = 6):
 
 def table(result: PlanResult) -> str:
     s = result.scenario
+    a = s.analysis
     exact = result.method == "exact"
     out = []
     width = max(len(k) for k, _ in assumptions(result))
@@ -85,22 +91,30 @@ def table(result: PlanResult) -> str:
         out.append(f"{p.n_control:>8} {p.n_treatment:>9} {p.n_total:>6}  {_power(p, exact)}{mark}")
     out.append("")
     if ss:
-        a = ss.answer
-        out.append(f"Required size: {a.n_control} {s.control.label} + {a.n_treatment} "
-                   f"{s.treatment.label} = {a.n_total} women with the outcome "
-                   f"(power {_power(a, exact)}, target {s.target_power:g})")
+        ans = ss.answer
+        out.append(f"Required size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
+                   f"{s.treatment.label} = {ans.n_total} women with the outcome "
+                   f"(power {_power(ans, exact)}, target {s.target_power:g})")
         if not exact:
-            lo, hi = ss.interval_control
-            out.append(f"Monte Carlo 95% interval for the control-arm size: {lo} to {hi}")
-        if ss.stable.n_control != a.n_control:
+            out.append("Monte Carlo range of the control-arm size (pointwise 95% limits of "
+                       f"power): {_size_range(ss.interval_control, ss.checked_up_to)}")
+        if ss.stable is None:
+            out.append(f"Power falls below the target again at the search bound "
+                       f"{ss.checked_up_to} (saw-tooth of a discrete test); raise the bound")
+        elif ss.stable.n_control != ans.n_control:
             out.append(f"Power stays at or above target from {ss.stable.n_control} per control "
-                       f"arm ({ss.stable.n_total} in total) on (saw-tooth of a discrete test)")
+                       f"arm ({ss.stable.n_total} in total) on, checked up to "
+                       f"{ss.checked_up_to} (saw-tooth of a discrete test)")
         out.append(f"To randomise with {_pct(s.dropout)} dropout: {ss.randomised_control} + "
                    f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
     else:
         e = result.evaluated
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
                    f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
+    reported = ss.answer if ss else result.evaluated
+    out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both arms "
+               f"at rate {s.control.rate:g}): {result.type_one_error:.4f}"
+               + ("  ** above alpha **" if result.type_one_error > a.alpha else ""))
     if result.normal_approx_control is not None:
         nc = result.normal_approx_control
         out.append(f"Normal approximation (z test, no continuity correction): "
@@ -128,8 +142,11 @@ def justification(result: PlanResult) -> str:
             f"in the {s.treatment.label} arm ({ans.n_total} in total, randomised {ratio}) give "
             f"{_pct(ans.power)} power to detect the difference with {TEST_NAMES[a.test]} at "
             f"{sided} alpha {a.alpha:g} (target {_pct(s.target_power)}). ")
-        top = ss.stable.n_control + ss.guard
-        if ss.stable.n_control == ans.n_control:
+        top = ss.checked_up_to
+        if ss.stable is None:
+            parts.append(f"This is the smallest such size, but power falls below the target "
+                         f"again at {top} per control arm, the bound of the search. ")
+        elif ss.stable.n_control == ans.n_control:
             parts.append(f"This is the smallest such size, and power stays at or above the "
                          f"target at every larger size checked (up to {top} per control arm). ")
         else:
@@ -137,9 +154,9 @@ def justification(result: PlanResult) -> str:
                          f"reaches the target at {ans.n_control} per control arm and stays at or "
                          f"above it from {ss.stable.n_control} (checked up to {top}). ")
         if result.method != "exact":
-            lo, hi = ss.interval_control
-            parts.append(f"Allowing for Monte Carlo error, the control-arm size lies between "
-                         f"{lo} and {hi} (95% interval). ")
+            parts.append(f"Allowing for Monte Carlo error (pointwise 95% limits of power), the "
+                         f"control-arm size lies between "
+                         f"{_size_range(ss.interval_control, top, ' and ')}. ")
         if s.dropout > 0:
             parts.append(
                 f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "

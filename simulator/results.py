@@ -36,12 +36,13 @@ class PowerPoint:
 class SampleSizeResult:
     """The answer of the search, with the sizes to randomise after dropout."""
     answer: PowerPoint            # smallest size whose power reaches the target
-    stable: PowerPoint            # smallest size from which power stays >= target
-    interval_control: tuple[int, int]   # Monte Carlo 95% interval of answer.n_control
-    interval_treatment: tuple[int, int]
+    stable: PowerPoint | None     # smallest size from which power stays >= target
+                                  # up to `checked_up_to`; None if the bound misses
+    interval_control: tuple[int, int | None]   # Monte Carlo range of answer.n_control;
+    interval_treatment: tuple[int, int | None]  # None: beyond the search bound
     randomised_control: int
     randomised_treatment: int
-    guard: int                    # sizes beyond `stable` checked to stay >= target
+    checked_up_to: int            # largest control-arm size evaluated
 
     @property
     def n_total_randomised(self) -> int:
@@ -49,15 +50,16 @@ class SampleSizeResult:
 
     def to_dict(self) -> dict:
         d = self.answer.to_dict()
+        stable = self.stable
         d.update({
             "n_per_arm_randomised": {"control": self.randomised_control,
                                      "treatment": self.randomised_treatment},
             "n_total_randomised": self.n_total_randomised,
-            "n_per_arm_stable": {"control": self.stable.n_control,
-                                 "treatment": self.stable.n_treatment},
-            "n_total_stable": self.stable.n_total,
-            "power_stable": self.stable.power,
-            "stable_checked_up_to_control": self.stable.n_control + self.guard,
+            "n_per_arm_stable": None if stable is None else {
+                "control": stable.n_control, "treatment": stable.n_treatment},
+            "n_total_stable": None if stable is None else stable.n_total,
+            "power_stable": None if stable is None else stable.power,
+            "stable_checked_up_to_control": self.checked_up_to,
             "n_per_arm_interval": {"control": list(self.interval_control),
                                    "treatment": list(self.interval_treatment)},
         })
@@ -76,6 +78,8 @@ class PlanResult:
     evaluated: PowerPoint | None             # power at scenario.sample_size.n_control
     power_curve: tuple[PowerPoint, ...]
     normal_approx_control: float | None      # z test normal-approximation size (not rounded)
+    type_one_error: float         # exact rejection rate at the reported size, both arms
+                                  # at the control rate
 
     def to_dict(self) -> dict:
         s = self.scenario
@@ -107,5 +111,7 @@ class PlanResult:
             "evaluated": self.evaluated.to_dict() if self.evaluated else None,
             "power_curve": [p.to_dict() for p in self.power_curve],
             "normal_approximation": approx,
+            "type_one_error": {"value": self.type_one_error, "rate": s.control.rate,
+                               "method": "exact"},
             "inputs": s.to_dict(),
         }

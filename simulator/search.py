@@ -11,7 +11,7 @@ function of the seed (common random numbers), so bisection is well defined.
    ``guard`` consecutive sizes below the first crossing that all miss the
    target (even by their upper Monte Carlo bound), and ``guard`` consecutive
    sizes above the stable size that all reach it (even by their lower bound),
-   where guard = max(10, 5% of the size).
+   where guard = 5% of the size, within [10, 50].
 3. Answers read off that window:
    * ``first``: the smallest size with power >= target;
    * ``stable``: the smallest size from which power stays >= target up to
@@ -36,15 +36,17 @@ Z95 = 1.959963984540054
 @dataclass(frozen=True)
 class SearchOutcome:
     first: int
-    stable: int
-    interval: tuple[int, int]
+    stable: int | None                  # None: the target is missed again at the bound
+    interval: tuple[int, int | None]    # None: not reached by the lower bound up to the bound
     sizes: np.ndarray   # contiguous control-arm sizes evaluated around the answer
     power: np.ndarray
     se: np.ndarray
 
 
 def guard_width(m: int) -> int:
-    return max(10, math.ceil(0.05 * m))
+    """How many sizes beyond an answer are checked: 5% of it, within [10, 50]
+    (a saw-tooth's period is a few sizes; its teeth shrink as n grows)."""
+    return max(10, min(50, math.ceil(0.05 * m)))
 
 
 def find_sample_size(power_at: Callable, target: float, smallest: int, bound: int,
@@ -58,25 +60,19 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
         if todo:
             p, s = power_at(todo)
             cache.update({m: (float(a), float(b)) for m, a, b in zip(todo, p, s)})
-        return [cache[m] for m in sizes]
+        return np.array([cache[m] for m in sizes]).reshape(-1, 2).T
 
-    lo, hi = smallest - 1, bound        # power(hi) >= target; lo below or outside
+    lo, hi = smallest - 1, None         # power(hi) >= target; lo misses or is outside
     if guess is not None and smallest <= guess < bound:
-        (p_guess, _), = evaluate([guess])
-        if p_guess >= target:
+        if evaluate([guess])[0, 0] >= target:
             hi = guess
         else:
             lo = guess
-    if hi == bound:
-        (p_bound, _), = evaluate([bound])
-        if p_bound < target:
-            raise NoSolutionError(
-                f"= {bound:,} gives power {p_bound:.4f}, below the target {target:g}; "
-                "raise the bound", field="sample_size.max_control")
+    if hi is None:
+        hi = _reaching_near_bound(evaluate, target, lo, bound)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        (p, _), = evaluate([mid])
-        if p >= target:
+        if evaluate([mid])[0, 0] >= target:
             hi = mid
         else:
             lo = mid
@@ -85,13 +81,12 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
     low, high = max(smallest, hi - guard), min(bound, hi + guard)
     while True:
         sizes = np.arange(low, high + 1)
-        power, se = map(np.array, zip(*evaluate(sizes.tolist())))
+        power, se = evaluate(sizes.tolist())
         upper, lower = power + Z95 * se, power - Z95 * se
-        reach = np.flatnonzero(upper >= target)
-        first_i = int(reach[0])
-        # enough misses below the first upper-bound crossing?
+        first_i = int(np.flatnonzero(upper >= target)[0])
+        # enough sizes below the first upper-bound crossing, all missing?
         need_down = low > smallest and first_i < guard
-        # stable: after the last size whose lower bound misses, guard reaching sizes
+        # enough sizes after the last lower-bound miss, all reaching?
         miss = np.flatnonzero(lower < target)
         stable_i = int(miss[-1]) + 1 if miss.size else 0
         need_up = high < bound and len(sizes) - stable_i < guard + 1
@@ -104,10 +99,31 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
 
     first = int(sizes[np.flatnonzero(power >= target)[0]])
     misses = np.flatnonzero(power < target)
-    stable = int(sizes[misses[-1] + 1]) if misses.size else int(sizes[0])
+    if not misses.size:
+        stable = int(sizes[0])
+    elif misses[-1] + 1 < len(sizes):
+        stable = int(sizes[misses[-1] + 1])
+    else:
+        stable = None                   # the bound itself misses the target
     reach_lower = np.flatnonzero(lower >= target)
-    interval = (int(sizes[first_i]), int(sizes[reach_lower[0]]))
+    interval = (int(sizes[first_i]), int(sizes[reach_lower[0]]) if reach_lower.size else None)
     return SearchOutcome(first, stable, interval, sizes, power, se)
+
+
+def _reaching_near_bound(evaluate, target, lo, bound):
+    """A size in (lo, bound] whose power reaches the target.  The bound first;
+    as power is a saw-tooth, a bound that misses may still have sizes just below
+    it that reach, so the last ``2 * guard`` sizes are tried before giving up."""
+    if evaluate([bound])[0, 0] >= target:
+        return bound
+    tail = np.arange(max(lo + 1, bound - 2 * guard_width(bound)), bound + 1)
+    power = evaluate(tail.tolist())[0]
+    if (power >= target).any():
+        return int(tail[np.flatnonzero(power >= target)[-1]])
+    raise NoSolutionError(
+        f"= {bound:,} gives power {power[-1]:.4f}, below the target {target:g} "
+        f"(as do the {len(tail) - 1} sizes below it); raise the bound",
+        field="sample_size.max_control")
 
 
 def normal_approximation(rate_treatment: float, rate_control: float, allocation: float,

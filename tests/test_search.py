@@ -122,3 +122,61 @@ def test_bound_too_small_reports_the_power_it_gives():
 def test_one_sided_wrong_direction_has_no_sample_size():
     with pytest.raises(NoSolutionError, match="one-sided"):
         run(scenario(0.4, 0.2, analysis__sided="one"))
+
+
+def test_a_bound_on_a_saw_tooth_dip_still_finds_the_smaller_size():
+    """Power at the bound may dip below target while a smaller size reaches it."""
+    sc = scenario(0.20, 0.69, analysis__test="z_pooled", target_power=0.8,
+                  sample_size__max_control=14)
+    design = Design("z_pooled", "two", 0.05, 1.0)
+    power = exact_power(design, 0.69, 0.20, np.arange(1, 15))
+    assert power[-1] < 0.8 and power.max() >= 0.8            # the situation under test
+    res = run(sc)
+    assert res.sample_size.answer.n_control == 1 + int(np.argmax(power >= 0.8))
+    assert res.sample_size.stable is None                    # the bound misses again
+    assert res.to_dict()["sample_size"]["n_per_arm_stable"] is None
+
+
+def test_search_on_a_synthetic_saw_tooth():
+    from simulator.search import find_sample_size
+    teeth = lambda sizes: (np.array([0.95 if m >= 20 and m != 30 else 0.5 for m in sizes]),
+                           np.zeros(len(sizes)))
+    out = find_sample_size(teeth, 0.9, 1, 30, guess=25)
+    assert (out.first, out.stable, out.interval) == (20, None, (20, 20))
+    out = find_sample_size(teeth, 0.9, 1, 100)
+    assert (out.first, out.stable) == (20, 31)
+    with pytest.raises(NoSolutionError, match="gives power 0.5000"):
+        find_sample_size(teeth, 0.9, 1, 19)
+
+
+def test_monte_carlo_range_open_at_the_bound():
+    """A bound right at the answer: the lower 95% limit never reaches the target
+    within it, so the range is open (None) rather than a crash."""
+    res = run(scenario(0.2, 0.35, target_power=0.8, simulation__method="monte_carlo",
+                       simulation__n_sims=2000, sample_size__max_control=148))
+    lo, hi = res.sample_size.interval_control
+    assert hi is None and lo <= res.sample_size.answer.n_control <= 148
+    assert res.to_dict()["sample_size"]["n_per_arm_interval"]["control"] == [lo, None]
+
+
+def test_n_control_that_empties_the_treatment_arm_is_an_error():
+    from simulator import ScenarioError
+    with pytest.raises(ScenarioError, match="smallest feasible control-arm size is 2"):
+        run(scenario(0.2, 0.5, allocation=0.3, sample_size__n_control=1))
+
+
+@pytest.mark.parametrize("test,p_c,p_t", [("fisher", 0.20, 0.69), ("z_unpooled", 0.05, 0.95),
+                                          ("z_pooled", 0.34, 0.653)])
+def test_type_one_error_is_the_exact_size_at_the_control_rate(test, p_c, p_t):
+    """Against an enumeration with statsmodels' / scipy's own p-values."""
+    from test_analysis import reference_pvalue
+    from scipy import stats
+    res = run(scenario(p_c, p_t, analysis__test=test))
+    n_t, n_c = res.sample_size.answer.n_treatment, res.sample_size.answer.n_control
+    size = sum(stats.binom.pmf(x_t, n_t, p_c) * stats.binom.pmf(x_c, n_c, p_c)
+               for x_t in range(n_t + 1) for x_c in range(n_c + 1)
+               if reference_pvalue(test, "two", n_t, n_c, x_t, x_c) <= 0.05)
+    assert res.type_one_error == pytest.approx(size, abs=1e-12)
+    if test == "z_unpooled":
+        # one woman per arm "reaches" 90% power: the Wald test's size shows why not to trust it
+        assert n_c == 1 and res.type_one_error > 0.05
