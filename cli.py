@@ -17,27 +17,58 @@ from simulator import report
 from simulator.scenario import DEFAULT_SCENARIO
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, then rename: a reader
-    never sees a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+OUTPUT_FILES = ("results.json", "power_curve.csv", "report.md")
 
 
-def write_outputs(result, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"results.json": report.to_json(result),
+class OutputError(click.ClickException):
+    """The output directory cannot take the results (exit status 2)."""
+    exit_code = 2
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Before any computation, check that the output directory exists or can be
+    created, and that every output file can be replaced; nothing is created
+    until the results are ready, so a run that fails leaves no trace."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    elif existing == out_dir:
+        problem = next((f"{name} exists and is a directory" for name in OUTPUT_FILES
+                        if (out_dir / name).is_dir()), None)
+    if problem:
+        raise OutputError(f"`--out` {out_dir}: cannot write the results there ({problem})")
+
+
+def write_outputs(result, out_dir: Path) -> None:
+    """Write every output to a temporary file in ``out_dir`` first, then rename
+    them into place: a reader never sees a half-written file, and a failure while
+    writing leaves the previous outputs (if any) untouched."""
+    texts = {"results.json": report.to_json(result),
              "power_curve.csv": report.curve_csv(result),
              "report.md": report.markdown(result)}
-    for name, text in files.items():
-        _write_atomic(out_dir / name, text)
-    return [out_dir / name for name in files]
+    umask = os.umask(0)
+    os.umask(umask)
+    staged = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            staged[name] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o666 & ~umask)
+        for name, tmp in staged.items():
+            os.replace(tmp, out_dir / name)
+    except OSError as err:
+        raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,7 +95,9 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir)
                  "simulation.method": method, "sample_size.n_control": n_control}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     scenario = load_scenario(scenario_spec, overrides)
-    result = run(scenario, jobs=os.cpu_count() if jobs == -1 else jobs)
+    if out_dir is not None:
+        check_out_dir(out_dir)
+    result = run(scenario, jobs=jobs)
     if out_dir is not None:
         write_outputs(result, out_dir)
     if fmt == "json":

@@ -14,6 +14,8 @@ Conventions shared by all tests:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special
 
@@ -118,11 +120,18 @@ def _fisher(sided, n_t, n_c, x_t, x_c):
         w = _hypergeometric_weights(n_t, n_c, s, lo, hi)
         total = w.sum()
         if sided == "two":
-            order = np.sort(w)
-            cum = np.cumsum(order)
             # p(y) = P(W <= w(y)): every table at most as probable, ties included.
-            k = np.searchsorted(order, w * (1.0 + FISHER_TIE_RTOL), side="right")
-            p_of_y = cum[k - 1] / total
+            # Only the non-underflowed core (contiguous: w is unimodal) is
+            # sorted; a table whose w underflowed to 0 has p below 1e-300.
+            core = np.flatnonzero(w)
+            first, stop = core[0], core[-1] + 1
+            rank = np.argsort(w[first:stop], kind="stable")
+            ordered = w[first:stop][rank]
+            cum = np.cumsum(ordered)
+            # sorted queries: searchsorted walks them in order
+            k = np.searchsorted(ordered, ordered * (1.0 + FISHER_TIE_RTOL), side="right")
+            p_of_y = np.zeros_like(w)
+            p_of_y[first + rank] = cum[k - 1] / total
         else:
             # P(X >= y), summed from the top so that small tails keep precision.
             p_of_y = np.cumsum(w[::-1])[::-1] / total
@@ -137,12 +146,28 @@ def _hypergeometric_weights(n_t, n_c, s, lo, hi):
     1 at the mode, then products of the term ratios
     w(y + 1) / w(y) = (n_t - y)(s - y) / ((y + 1)(n_c - s + y + 1)) outward.
     Relative error grows by a few ulps per step (log-factorial differences
-    would lose ~1e-10 at thousands per arm); far tails underflow to 0."""
-    y = np.arange(lo, hi, dtype=float)
+    would lose ~1e-10 at thousands per arm).  Only a band of 45 standard
+    deviations around the mode is computed: beyond it the weights underflow
+    to 0 anyway (checked: if the band's edge has not underflowed, the whole
+    support is computed)."""
+    n = n_t + n_c
+    mode = min(max((s + 1) * (n_t + 1) // (n + 2), lo), hi)
+    sd = math.sqrt(n_t * n_c * s * (n - s) / (n * n * max(n - 1, 1)))
+    half = int(45 * sd) + 20
+    a, b = max(lo, mode - half), min(hi, mode + half)
+    w = np.zeros(hi - lo + 1)
+    w[a - lo:b - lo + 1] = _weights_from_mode(n_t, n_c, s, a, b, mode)
+    if (a > lo and w[a - lo] > 0) or (b < hi and w[b - lo] > 0):
+        w = _weights_from_mode(n_t, n_c, s, lo, hi, mode)
+    return w
+
+
+def _weights_from_mode(n_t, n_c, s, a, b, mode):
+    y = np.arange(a, b, dtype=float)
     ratio = (n_t - y) * (s - y) / ((y + 1.0) * (n_c - s + y + 1.0))
-    mode = min(max(int((s + 1) * (n_t + 1) // (n_t + n_c + 2)), lo), hi) - lo
-    w = np.empty(hi - lo + 1)
-    w[mode] = 1.0
-    w[mode + 1:] = np.cumprod(ratio[mode:])
-    w[:mode] = np.cumprod(1.0 / ratio[:mode][::-1])[::-1]
+    m = mode - a
+    w = np.empty(b - a + 1)
+    w[m] = 1.0
+    w[m + 1:] = np.cumprod(ratio[m:])
+    w[:m] = np.cumprod(1.0 / ratio[:m][::-1])[::-1]
     return w

@@ -19,7 +19,9 @@ class ScenarioError(ValueError):
     def __str__(self) -> str:
         where = f"`{self.field}` " if self.field else ""
         prefix = f"{self.file}: " if self.file else ""
-        return f"{prefix}{where}{self.message}"
+        # one line, whatever a key or value in the file contains
+        text = f"{prefix}{where}{self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
     def in_file(self, file: str | None) -> "ScenarioError":
         """The same error, attributed to a scenario file."""

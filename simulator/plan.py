@@ -67,6 +67,10 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     smallest = design.smallest_control()
     bound = scenario.sample_size.max_control
+    approx = None
+    if p_t > p_c or (p_t < p_c and scenario.analysis.sided == "two"):
+        approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
+                                      scenario.analysis.sided, scenario.target_power)
 
     def point(m, power, se):
         n_t, n_c = design.sizes(int(m))
@@ -87,9 +91,6 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     else:
         try:
             _check_answerable(scenario, smallest, bound)
-            approx = normal_approximation(p_t, p_c, scenario.allocation,
-                                          scenario.analysis.alpha, scenario.analysis.sided,
-                                          scenario.target_power)
             found = find_sample_size(power_at, scenario.target_power, smallest, bound,
                                      guess=math.ceil(1.25 * approx) + 2)
         except NoSolutionError as err:
@@ -106,10 +107,6 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
             randomised_treatment=randomised(answer.n_treatment, scenario.dropout),
             checked_up_to=int(found.sizes[-1]))
 
-    approx = None
-    if p_t != p_c:
-        approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
-                                      scenario.analysis.sided, scenario.target_power)
     # The size of the test at the reported design, exactly, with both arms at
     # the control rate: large-sample tests can exceed alpha at small sizes.
     reported = sample_size.answer if sample_size else evaluated

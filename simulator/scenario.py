@@ -52,7 +52,10 @@ def _describe(value: Any) -> str:
         hint = ""
         try:
             float(value)
-            hint = " (a string: YAML reads 1e-3 as text; write 1.0e-3)"
+            if re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", value.strip()):
+                hint = f" (a string: YAML reads {value} as text; write it with a decimal point, e.g. 1.0e-3)"
+            else:
+                hint = " (a string; write the number without quotes)"
         except ValueError:
             pass
         return f"{value!r}{hint}"
@@ -88,7 +91,7 @@ def number(lo: float, hi: float, lo_open=False, hi_open=False, what="a number"):
             raise _Bad(rule)
         if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
             raise _Bad(rule)
-        return v
+        return v + 0.0          # -0.0 becomes 0.0
     return check
 
 
@@ -267,6 +270,21 @@ def resolve_path(spec: str | os.PathLike) -> Path:
     raise ScenarioError("no such file", file=name)
 
 
+class _SafeLoaderNoDuplicates(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, except that a key given twice in one mapping
+    is an error instead of the last value silently winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key if isinstance(key, (str, int, float, bool)) else id(key))
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
     label = path.name
     try:
@@ -276,7 +294,7 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"cannot read the file: {err}", file=label) from None
     try:
-        return yaml.safe_load(text_)
+        return yaml.load(text_, Loader=_SafeLoaderNoDuplicates)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -303,10 +321,11 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
                                 f"got {_describe(raw) if raw is not None else 'an empty file'}")
         for key, value in (overrides or {}).items():
             _set_dotted(raw, key, value)
-        values = _validate(raw, SCHEMA, "")
+        return _build(_validate(raw, SCHEMA, ""), label)
     except ScenarioError as err:
+        if overrides and err.field in overrides:
+            label = f"{label or 'scenario'} (value from the command line or overrides)"
         raise err.in_file(label) if label else err
-    return _build(values, label)
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any) -> None:

@@ -121,8 +121,9 @@ def _reaching_near_bound(evaluate, target, lo, bound):
     if (power >= target).any():
         return int(tail[np.flatnonzero(power >= target)[-1]])
     raise NoSolutionError(
-        f"= {bound:,} gives power {power[-1]:.4f}, below the target {target:g} "
-        f"(as do the {len(tail) - 1} sizes below it); raise the bound",
+        f"= {bound:,} gives power {power[-1]:.4f}, below the target {target:g}"
+        + (f" (as do the {len(tail) - 1} sizes below it)" if len(tail) > 1 else "")
+        + "; raise the bound",
         field="sample_size.max_control")
 
 

@@ -151,3 +151,21 @@ def test_pip_install_from_a_clean_copy_gives_a_working_command(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scenario"] == "moderate"
+
+
+def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, tmp_path):
+    afile = write(tmp_path, "afile", "x")
+    blocked = tmp_path / "blocked"
+    (blocked / "report.md").mkdir(parents=True)
+    for out, expected in [(afile / "sub", "is not a directory"),
+                          (blocked, "report.md exists and is a directory")]:
+        proc = cli("--out", out)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and expected in lines[0], proc.stderr
+    assert sorted(p.name for p in blocked.iterdir()) == ["report.md"]
+
+
+def test_values_from_the_command_line_are_blamed_on_it(cli):
+    proc = cli("--n-control", "0")
+    assert proc.returncode == 2
+    assert "(value from the command line or overrides): `sample_size.n_control`" in proc.stderr

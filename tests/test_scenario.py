@@ -97,7 +97,7 @@ def test_overrides_are_validated_like_the_file():
     with pytest.raises(ScenarioError) as err:
         load_scenario("severe", {"simulation.n_sim": 5})
     assert err.value.field == "simulation.n_sim" and "did you mean `n_sims`" in str(err.value)
-    with pytest.raises(ScenarioError, match=r"^severe.yaml: `simulation.n_sims` must be"):
+    with pytest.raises(ScenarioError, match=r"^severe.yaml \(value from the command line or overrides\): `simulation.n_sims` must be"):
         load_scenario("severe", {"simulation.n_sims": 5})
 
 
@@ -106,6 +106,9 @@ def test_file_errors_name_the_file(tmp_path):
     bad.write_text("name: x\narms: {control: {rate: 0.2}\n")
     with pytest.raises(ScenarioError, match=r"^broken.yaml: YAML syntax error at line \d+"):
         load_scenario(bad)
+    (tmp_path / "dup.yaml").write_text("name: a\nname: b\narms: {}\n")
+    with pytest.raises(ScenarioError, match=r"^dup.yaml: YAML syntax error at line 2.*duplicate key 'name'"):
+        load_scenario(tmp_path / "dup.yaml")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ScenarioError, match="must be a mapping"):
         load_scenario(tmp_path / "list.yaml")
