@@ -48,9 +48,8 @@ def write_outputs(result, out_dir: Path) -> None:
     """Write every output to a temporary file in ``out_dir`` first, then rename
     them into place: a reader never sees a half-written file, and a failure while
     writing leaves the previous outputs (if any) untouched."""
-    texts = {"results.json": report.to_json(result),
-             "power_curve.csv": report.curve_csv(result),
-             "report.md": report.markdown(result)}
+    texts = dict(zip(OUTPUT_FILES, (report.to_json(result), report.curve_csv(result),
+                                    report.markdown(result))))
     umask = os.umask(0)
     os.umask(umask)
     staged = {}

@@ -80,7 +80,7 @@ def table(result: PlanResult) -> str:
     for k, v in assumptions(result):
         out.append(f"{k:<{width}}  {v}")
     ss = result.sample_size
-    around = ss.answer.n_control if ss else result.evaluated.n_control
+    around = result.reported.n_control
     out.append("")
     out.append("Power curve (per-arm sizes control/treatment)")
     out.append(f"{'control':>8} {'treatment':>9} {'total':>6}  power")
@@ -111,7 +111,7 @@ def table(result: PlanResult) -> str:
         e = result.evaluated
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
                    f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
-    reported = ss.answer if ss else result.evaluated
+    reported = result.reported
     out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both arms "
                f"at rate {s.control.rate:g}): {result.type_one_error:.4f}"
                + ("  ** above alpha **" if result.type_one_error > a.alpha else ""))

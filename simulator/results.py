@@ -81,6 +81,11 @@ class PlanResult:
     type_one_error: float         # exact rejection rate at the reported size, both arms
                                   # at the control rate
 
+    @property
+    def reported(self) -> PowerPoint:
+        """The design the headline numbers are about: the answer, or the evaluated size."""
+        return self.sample_size.answer if self.sample_size else self.evaluated
+
     def to_dict(self) -> dict:
         s = self.scenario
         approx = None

@@ -278,10 +278,12 @@ class _SafeLoaderNoDuplicates(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
+            if not isinstance(key, (str, int, float, bool)):
+                continue        # unhashable keys: the base loader reports them
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key if isinstance(key, (str, int, float, bool)) else id(key))
+            seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
