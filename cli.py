@@ -15,9 +15,10 @@ import click
 from simulator import ScenarioError, load_scenario, run
 from simulator import report
 from simulator.scenario import DEFAULT_SCENARIO
+from simulator.sweep import parse_set, parse_sweep, run_with_sweep
 
 
-OUTPUT_FILES = ("results.json", "power_curve.csv", "report.md")
+OUTPUT_FILES = ("results.json", "power_curve.csv", "report.md", "sweep.csv")
 
 
 class OutputError(click.ClickException):
@@ -50,6 +51,8 @@ def write_outputs(result, out_dir: Path) -> None:
     writing leaves the previous outputs (if any) untouched."""
     texts = dict(zip(OUTPUT_FILES, (report.to_json(result), report.curve_csv(result),
                                     report.markdown(result))))
+    if result.sweep is not None:
+        texts["sweep.csv"] = report.sweep_csv(result)
     umask = os.umask(0)
     os.umask(umask)
     staged = {}
@@ -85,28 +88,41 @@ def write_outputs(result, out_dir: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for results.json, power_curve.csv and report.md.")
-def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir):
-    """Power and sample size of a two-arm trial with a binary endpoint."""
+              help="Directory for results.json, power_curve.csv, report.md (and sweep.csv).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override any scenario value by its dotted key; VALUE is read as YAML "
+                   "(repeatable), e.g. --set arms.treatment.rate.discount=0.3.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
+              help="Sensitivity analysis over a scenario value (repeatable, at most two keys: "
+                   "a grid), e.g. --sweep arms.treatment.rate=0.30:0.70:0.05.")
+def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
+             sweeps):
+    """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     if jobs == 0:
         raise click.BadParameter("must be at least 1, or -1 for all cores", param_hint="'--jobs'")
-    overrides = {"simulation.n_sims": n_sims, "simulation.seed": seed,
-                 "simulation.method": method, "sample_size.n_control": n_control}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = dict(parse_set(spec) for spec in settings)
+    options = {"simulation.n_sims": n_sims, "simulation.seed": seed,
+               "simulation.method": method, "sample_size.n_control": n_control}
+    overrides.update({k: v for k, v in options.items() if v is not None})
+    axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
     if out_dir is not None:
         check_out_dir(out_dir)
-    result = run(scenario, jobs=jobs)
+    if axes:
+        result = run_with_sweep(scenario_spec, overrides, axes, jobs=jobs)
+    else:
+        result = run(scenario, jobs=jobs)
     if out_dir is not None:
         write_outputs(result, out_dir)
     if fmt == "json":
         click.echo(report.to_json(result), nl=False)
     elif fmt == "csv":
-        click.echo(report.curve_csv(result), nl=False)
+        click.echo(report.sweep_csv(result) if axes else report.curve_csv(result), nl=False)
     else:
         click.echo(report.table(result), nl=False)
         if out_dir is not None:
-            click.echo(f"Wrote results.json, power_curve.csv and report.md to {out_dir}")
+            written = [f for f in OUTPUT_FILES if f != "sweep.csv" or axes]
+            click.echo(f"Wrote {', '.join(written)} to {out_dir}")
 
 
 def main(argv=None) -> int:

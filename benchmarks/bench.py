@@ -7,7 +7,7 @@ Run from the repository root::
 What is measured (wall time, ``time.perf_counter``, best of 3 repetitions
 except where noted; a *cold* repetition empties the decision-table cache first;
 design: two-sided alpha 0.05, control rate 0.34, treatment rate 0.50, 200 women
-per arm):
+per arm; sections 6 and 7 use design priors instead of the two rates):
 
 1. ``engine``: Monte Carlo throughput (simulated trials per second, one core)
    of ``monte_carlo_power`` for each test.  *cold* is the first call after
@@ -32,13 +32,41 @@ per arm):
    processes and filling their own decision-table caches; the best of the
    next 3 does not.
 
-Ratios above 1 in sections 1, 2 and 5 mean "faster"; in sections 3 and 4 they
-mean "Monte Carlo takes that many times as long as exact".
+6. ``assurance exact``: wall time of ``exact_assurance`` at 200 per arm
+   (Fisher, two-sided 0.05) for three rate models: (a) independent Beta
+   priors, Beta(11, 5.5) treatment against Beta(3.5, 11) control (the
+   severe_prior scenario; closed form, beta-binomial); (b) a normal prior on
+   the log odds ratio, N(log 3.64, 0.3726^2), with a Beta(17, 32) control
+   prior (product quadrature); (c) the same effect prior with a point control
+   rate 0.34.  *cold* empties the decision-table, success-table and
+   count-range caches first; *warm* has them filled.  Each model's *point
+   power* row is ``exact_power`` at its planning rates (the prior means; for
+   an effect, the median effect at the control mean), cold.  ``ratio`` =
+   assurance seconds / point-power seconds in the same cache state (cold /
+   cold, warm / warm): the cost of assurance relative to point power.  The
+   note says whether assurance took under 1 s (the issue's target).
+7. ``assurance MC``: throughput of ``monte_carlo_assurance`` (one size,
+   ``jobs=1``, tables warm) for models (a) and (b), against
+   ``monte_carlo_power`` at the same model's planning rates with the same
+   number of trials in the same run.  ``ratio`` on the assurance row =
+   assurance trials/s / point-power trials/s (1.0: the same cost per trial,
+   the issue's target).  The ``loop`` row is the obvious alternative: a
+   per-trial Python loop drawing the two rates from the priors with numpy
+   (``Generator.beta``, ``normal``), two binomial counts, and calling
+   ``scipy.stats.fisher_exact``, counting significant results in favour of
+   treatment; ``ratio`` on ``engine / loop`` = engine trials/s / loop
+   trials/s.
+
+Ratios above 1 in sections 1, 2, 5 and 7 (engine / loop) mean "faster"; in
+sections 3 and 4 they mean "Monte Carlo takes that many times as long as
+exact"; in section 6 and on section 7's assurance rows, "assurance costs that
+many times as much as point power" (above 1: slower).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -54,14 +82,33 @@ from scipy import stats  # noqa: E402
 from statsmodels.stats.proportion import proportions_ztest, test_proportions_2indep  # noqa: E402
 
 import simulator  # noqa: E402
+from simulator import assurance  # noqa: E402
+from simulator.assurance import exact_assurance, monte_carlo_assurance, success_table  # noqa: E402
 from simulator.design import Design, decision_table  # noqa: E402
 from simulator.exact import exact_power  # noqa: E402
 from simulator.montecarlo import monte_carlo_power  # noqa: E402
+from simulator.priors import BetaMixture, Effect, RateModel  # noqa: E402
 
 TESTS = ("fisher", "z_pooled", "z_unpooled", "chi2_yates")
 P_T, P_C, N, ALPHA, SEED = 0.50, 0.34, 200, 0.05, 12345
 SCENARIOS = ("severe", "overall", "moderate")
 DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
+
+
+def _assurance_models():
+    """The rate models of sections 6 and 7, with their planning rates."""
+    beta_t, beta_c = BetaMixture.beta(11, 5.5), BetaMixture.beta(3.5, 11)
+    effect, control = Effect("odds_ratio", math.log(3.64), 0.3726), BetaMixture.beta(17, 32)
+    return {
+        "(a) Beta priors": RateModel(beta_c.mean, beta_c, beta_t.mean, beta_t),
+        "(b) OR prior, Beta control": RateModel(
+            control.mean, control, float(effect.treatment_rate(control.mean)), None, effect),
+        "(c) OR prior, point control": RateModel(
+            0.34, None, float(effect.treatment_rate(0.34)), None, effect),
+    }
+
+
+ASSURANCE_MODELS = _assurance_models()
 
 
 def timed(fn, *args, **kwargs):
@@ -85,6 +132,16 @@ def cold(fn):
     """``fn`` run after emptying the decision-table cache."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
+        return fn(*args, **kwargs)
+    return call
+
+
+def cold_all(fn):
+    """``fn`` run after emptying every table cache assurance uses."""
+    def call(*args, **kwargs):
+        decision_table.cache_clear()
+        success_table.cache_clear()
+        assurance.count_ranges.cache_clear()
         return fn(*args, **kwargs)
     return call
 
@@ -118,6 +175,37 @@ def loop_power(test, n_trials):
         x_t, x_c = int(rng.binomial(N, P_T)), int(rng.binomial(N, P_C))
         rejections += pvalue(x_t, x_c) <= ALPHA
     return rejections / n_trials
+
+
+def _draw_rates(model, rng):
+    """(treatment, control) true rates of one trial, drawn with numpy (single
+    Beta components only, as in the benchmarked models)."""
+    def beta(prior):
+        return rng.beta(prior.a[0], prior.b[0])
+    p_c = model.control_rate if model.control_prior is None else beta(model.control_prior)
+    if model.effect is not None and model.effect.scale == "odds_ratio":
+        odds = math.exp(rng.normal(model.effect.mean, model.effect.sd))
+        p_t = p_c * odds / (1.0 - p_c + p_c * odds)
+    elif model.effect is not None:
+        e = model.effect
+        p_t = float(e.treatment_rate(p_c, rng.normal(e.mean, e.sd)))
+    elif model.treatment_prior is not None:
+        p_t = beta(model.treatment_prior)
+    else:
+        p_t = model.treatment_rate
+    return p_t, p_c
+
+
+def loop_assurance(model, n_trials):
+    """Assurance by the plain loop: rates from the priors, one binomial pair
+    and one ``fisher_exact`` call per trial; success = significant (two-sided)
+    with the treatment's count above control's (equal arms)."""
+    rng, successes = np.random.default_rng(SEED), 0
+    for _ in range(n_trials):
+        p_t, p_c = _draw_rates(model, rng)
+        x_t, x_c = int(rng.binomial(N, p_t)), int(rng.binomial(N, p_c))
+        successes += x_t > x_c and _fisher(x_t, x_c) <= ALPHA
+    return successes / n_trials
 
 
 # --------------------------------------------------------------------- sections
@@ -200,6 +288,56 @@ def bench_parallel(n_sims):
     ], same
 
 
+def bench_assurance_exact():
+    design, rows = Design("fisher", "two", ALPHA, 1.0), []
+    for name, model in ASSURANCE_MODELS.items():
+        p_t, p_c = model.treatment_rate, model.control_rate
+        pw_cold, power = best_of(3, cold_all(exact_power), design, p_t, p_c, [N])
+        pw_warm, _ = best_of(3, exact_power, design, p_t, p_c, [N])
+        as_cold, result = best_of(3, cold_all(exact_assurance), design, model, [N])
+        as_warm, _ = best_of(3, exact_assurance, design, model, [N])
+        value, error = result.assurance[0], result.integration_error
+        rows += [
+            row("6 assurance exact", f"{name}: point power cold", pw_cold,
+                note=f"p_t {p_t:.4f}, p_c {p_c:.4f}; power {power[0]:.6f}; "
+                     f"warm {pw_warm * 1e3:.3g} ms"),
+            row("6 assurance exact", f"{name}: assurance cold", as_cold, ratio=as_cold / pw_cold,
+                note=f"assurance {value:.6f} (integration error {error:.1g}); "
+                     f"under 1 s: {'yes' if as_cold < 1.0 else 'NO'}; ratio = cold s / point cold s"),
+            row("6 assurance exact", f"{name}: assurance warm", as_warm, ratio=as_warm / pw_warm,
+                note=f"under 1 s: {'yes' if as_warm < 1.0 else 'NO'}; "
+                     "ratio = warm s / point warm s"),
+        ]
+    return rows
+
+
+def bench_assurance_mc(n_sims, n_loop):
+    design, rows = Design("fisher", "two", ALPHA, 1.0), []
+    for name in list(ASSURANCE_MODELS)[:2]:
+        model = ASSURANCE_MODELS[name]
+        p_t, p_c = model.treatment_rate, model.control_rate
+        # fill the tables (and any lazy set-up) before timing: both rows are warm
+        monte_carlo_assurance(design, model, [N], 10_000, SEED)
+        monte_carlo_power(design, p_t, p_c, [N], 10_000, SEED)
+        t_point, (power, _) = best_of(3, monte_carlo_power, design, p_t, p_c, [N], n_sims, SEED)
+        t_assur, res = best_of(3, monte_carlo_assurance, design, model, [N], n_sims, SEED)
+        exact = exact_assurance(design, model, [N]).assurance[0]
+        loop, a_loop = timed(loop_assurance, model, n_loop)
+        point_rate, assur_rate, loop_rate = n_sims / t_point, n_sims / t_assur, n_loop / loop
+        rows += [
+            row("7 assurance MC", f"{name}: point power", t_point, n_sims,
+                note=f"power {power[0]:.5f} at p_t {p_t:.4f}, p_c {p_c:.4f}"),
+            row("7 assurance MC", f"{name}: assurance", t_assur, n_sims, assur_rate / point_rate,
+                f"ratio = assurance trials/s / point trials/s; assurance "
+                f"{res.assurance[0]:.5f} +- {res.se[0]:.5f} (exact {exact:.5f})"),
+            row("7 assurance MC", f"{name}: per-trial loop", loop, n_loop,
+                note=f"assurance {a_loop:.3f}"),
+            row("7 assurance MC", f"{name}: engine / loop", ratio=assur_rate / loop_rate,
+                note="trials/s ratio"),
+        ]
+    return rows
+
+
 # ---------------------------------------------------------------------- output
 def machine_info():
     return {"python": platform.python_version(), "numpy": np.__version__,
@@ -231,17 +369,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n_sims, n_loop, n_par = ((200_000, 500, 400_000) if args.quick
                              else (2_000_000, 2_000, 4_000_000))
+    n_assur, n_assur_loop = (200_000, 300) if args.quick else (1_000_000, 2_000)
 
     start = time.perf_counter()
     info = machine_info()
     print("Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"Mode: {'quick' if args.quick else 'full'}; engine n_sims {n_sims:,}, "
-          f"loop trials {n_loop:,}, parallel n_sims {n_par:,}\n")
+          f"loop trials {n_loop:,}, parallel n_sims {n_par:,}, "
+          f"assurance n_sims {n_assur:,}, assurance loop trials {n_assur_loop:,}\n")
     rows = bench_engine_and_loop(n_sims, n_loop)
     rows += bench_exact_vs_mc()
     rows += bench_scenarios()
     par_rows, identical = bench_parallel(n_par)
     rows += par_rows
+    rows += bench_assurance_exact()
+    rows += bench_assurance_mc(n_assur, n_assur_loop)
     total = time.perf_counter() - start
 
     print(markdown(rows))

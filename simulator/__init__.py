@@ -7,7 +7,7 @@ Library API (no printing)::
     result = run(load_scenario("severe.yaml", overrides={"analysis.test": "z_pooled"}))
     result.sample_size.answer.n_control, result.to_dict()
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .errors import NoSolutionError, ScenarioError  # noqa: E402
 from .scenario import Scenario, bundled_scenarios, load_scenario  # noqa: E402

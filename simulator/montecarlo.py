@@ -60,6 +60,16 @@ class ArmSampler:
         return x
 
 
+def task_bounds(n_chunks: int, jobs: int) -> list[tuple[int, int]]:
+    """Runs of consecutive chunks, one per task.  A chunk is a few milliseconds
+    of work: each worker gets a run (a few runs per job, for balance) so that
+    dispatch costs little.  Which stream a chunk uses does not depend on the
+    grouping."""
+    n_tasks = min(n_chunks, 4 * jobs if jobs > 1 else 1)
+    bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSampler], ...],
                          seed: int, chunk: int, n_trials: int) -> np.ndarray:
     """Rejections among the ``n_trials`` trials of one chunk, at each size
@@ -103,14 +113,9 @@ def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float
         samplers.append((ArmSampler.build(n_t, rate_treatment), ArmSampler.build(n_c, rate_control)))
     samplers = tuple(samplers)
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    # A chunk is a few milliseconds of work: hand each worker a run of
-    # consecutive chunks (a few runs per job, for balance) so that dispatch
-    # costs little.  Which stream a chunk uses does not depend on the grouping.
-    n_tasks = min(n_chunks, 4 * jobs if jobs > 1 else 1)
-    bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
-    tasks = (delayed(_chunks_reject_counts)(design, samplers, seed, n_sims, int(a), int(b))
-             for a, b in zip(bounds[:-1], bounds[1:]))
-    per_task = Parallel(n_jobs=min(jobs, n_tasks))(tasks)
+    tasks = (delayed(_chunks_reject_counts)(design, samplers, seed, n_sims, a, b)
+             for a, b in task_bounds(n_chunks, jobs))
+    per_task = Parallel(n_jobs=min(jobs, n_chunks))(tasks)
     rejections = np.sum(per_task, axis=0)
     power = rejections / n_sims
     return power, np.sqrt(power * (1.0 - power) / n_sims)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -12,7 +13,9 @@ from .design import Design
 from .errors import NoSolutionError, ScenarioError
 from .exact import exact_power
 from .montecarlo import monte_carlo_power
-from .results import PlanResult, PowerPoint, SampleSizeResult, randomised
+from .assurance import count_ranges, exact_assurance, monte_carlo_assurance
+from .prior_spec import describe_effect, describe_rate
+from .results import AssuranceResult, PlanResult, PowerPoint, SampleSizeResult, randomised
 from .scenario import Scenario
 from .search import find_sample_size, normal_approximation
 
@@ -21,11 +24,12 @@ CURVE_HALF_WIDTH = 10
 
 
 def choose_method(scenario: Scenario) -> str:
-    """``auto`` rule: exact whenever the trial is analysed on its 2x2 table with
-    point rates.  Exact enumeration then costs one tabulated decision per size,
-    which simulation needs as well, so it is never slower and has no Monte Carlo
-    error; simulation is kept for what enumeration cannot do (rates drawn from
-    priors per trial, patient-level models)."""
+    """``auto`` rule: exact whenever the trial is analysed on its 2x2 table, with
+    point rates or priors.  Exact enumeration then costs one tabulated decision
+    per size, which simulation needs as well, so it is never slower and has no
+    Monte Carlo error (assurance sums beta-binomial predictives over the table,
+    or integrates an effect prior numerically); simulation is kept for what
+    enumeration cannot do (patient-level models) and to check the exact route."""
     method = scenario.simulation.method
     return "exact" if method == "auto" else method
 
@@ -40,8 +44,11 @@ def power_function(scenario: Scenario, method: str, jobs: int = 1) -> Callable:
     design = design_of(scenario)
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if method == "exact":
+        # with priors, tabulate once over the ranges assurance needs as well
+        ranges = partial(count_ranges, scenario.rate_model) if scenario.has_prior else None
+
         def power_at(sizes):
-            return exact_power(design, p_t, p_c, sizes), np.zeros(len(sizes))
+            return exact_power(design, p_t, p_c, sizes, ranges), np.zeros(len(sizes))
     else:
         sim = scenario.simulation
 
@@ -50,12 +57,41 @@ def power_function(scenario: Scenario, method: str, jobs: int = 1) -> Callable:
     return power_at
 
 
+def _memoised(fn: Callable) -> Callable:
+    """``fn(sizes) -> (values, se)`` computed once per size."""
+    cache: dict[int, tuple[float, float]] = {}
+
+    def at(sizes):
+        todo = [int(m) for m in sizes if int(m) not in cache]
+        if todo:
+            values, se = fn(todo)
+            cache.update({m: (float(v), float(e)) for m, v, e in zip(todo, values, se)})
+        pairs = np.array([cache[int(m)] for m in sizes]).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+    return at
+
+
+def _sample_size(found, design: Design, scenario: Scenario, point) -> SampleSizeResult:
+    by_size = {int(m): point(m) for m in found.sizes}
+    answer = by_size[found.first]
+    return SampleSizeResult(
+        answer=answer, stable=by_size.get(found.stable),
+        interval_control=found.interval,
+        interval_treatment=tuple(None if m is None else design.sizes(m)[0]
+                                 for m in found.interval),
+        randomised_control=randomised(answer.n_control, scenario.dropout),
+        randomised_treatment=randomised(answer.n_treatment, scenario.dropout),
+        checked_up_to=int(found.sizes[-1]))
+
+
 def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     """Answer the scenario's question: the power at ``sample_size.n_control`` if
-    given, else the smallest size that reaches ``target_power``.  ``jobs``:
-    parallel workers for Monte Carlo chunks (``-1``: all cores).
+    given, else the smallest size that reaches ``target_power``; with priors,
+    also assurance at every size and the smallest size that reaches
+    ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks
+    (``-1``: all cores).
 
-    Raises :class:`NoSolutionError` when the search has no finite answer.
+    Raises :class:`NoSolutionError` when the power search has no finite answer.
     """
     if jobs == -1:
         jobs = os.cpu_count() or 1
@@ -63,7 +99,7 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         raise ValueError(f"`jobs` must be a whole number >= 1, or -1 for all cores; got {jobs!r}")
     method = choose_method(scenario)
     design = design_of(scenario)
-    power_at = power_function(scenario, method, jobs)
+    power_at = _memoised(power_function(scenario, method, jobs))
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     smallest = design.smallest_control()
     bound = scenario.sample_size.max_control
@@ -71,12 +107,20 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     if p_t > p_c or (p_t < p_c and scenario.analysis.sided == "two"):
         approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
                                       scenario.analysis.sided, scenario.target_power)
+    prior = AssurancePlan(scenario, design, method, jobs) if scenario.has_prior else None
 
-    def point(m, power, se):
+    def point(m):
         n_t, n_c = design.sizes(int(m))
-        return PowerPoint(n_control=n_c, n_treatment=n_t, power=float(power), power_se=float(se))
+        (power,), (se,) = power_at([m])
+        a = a_se = None
+        if prior:
+            (a,), (a_se,) = prior.assurance_at([m])
+        return PowerPoint(n_control=n_c, n_treatment=n_t, power=float(power), power_se=float(se),
+                          assurance=None if a is None else float(a),
+                          assurance_se=None if a_se is None else float(a_se))
 
-    evaluated = sample_size = None
+    sample_size = None
+    sizes: set[int] = set()
     m_eval = scenario.sample_size.n_control
     if m_eval is not None:
         if m_eval < smallest:
@@ -84,10 +128,8 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
                 f"= {m_eval} gives an empty treatment arm (round({scenario.allocation:g} x "
                 f"{m_eval}) = 0); the smallest feasible control-arm size is {smallest}",
                 field="sample_size.n_control", file=scenario.file)
-        sizes = np.arange(max(smallest, m_eval - CURVE_HALF_WIDTH), m_eval + CURVE_HALF_WIDTH + 1)
-        power, se = power_at(sizes.tolist())
-        curve = tuple(point(m, p, s) for m, p, s in zip(sizes, power, se))
-        evaluated = next(pt for pt in curve if pt.n_control == m_eval)
+        sizes.update(range(max(smallest, m_eval - CURVE_HALF_WIDTH), m_eval + CURVE_HALF_WIDTH + 1))
+        reported = m_eval
     else:
         try:
             _check_answerable(scenario, smallest, bound)
@@ -95,28 +137,99 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
                                      guess=math.ceil(1.25 * approx) + 2)
         except NoSolutionError as err:
             raise err.in_file(scenario.file) from None
-        curve = tuple(point(m, p, s) for m, p, s in zip(found.sizes, found.power, found.se))
-        by_size = {pt.n_control: pt for pt in curve}
-        answer = by_size[found.first]
-        interval_treatment = tuple(None if m is None else design.sizes(m)[0]
-                                   for m in found.interval)
-        sample_size = SampleSizeResult(
-            answer=answer, stable=by_size.get(found.stable),
-            interval_control=found.interval, interval_treatment=interval_treatment,
-            randomised_control=randomised(answer.n_control, scenario.dropout),
-            randomised_treatment=randomised(answer.n_treatment, scenario.dropout),
-            checked_up_to=int(found.sizes[-1]))
+        sizes.update(int(m) for m in found.sizes)
+        sample_size = _sample_size(found, design, scenario, point)
+        reported = sample_size.answer.n_control
+    assurance = None
+    if prior:
+        assurance = prior.result(reported, smallest, bound, point, sizes)
+    curve = tuple(point(m) for m in sorted(sizes))
+    evaluated = point(m_eval) if m_eval is not None else None
 
     # The size of the test at the reported design, exactly, with both arms at
     # the control rate: large-sample tests can exceed alpha at small sizes.
-    reported = sample_size.answer if sample_size else evaluated
-    size = float(exact_power(design, p_c, p_c, [reported.n_control])[0])
+    size = float(exact_power(design, p_c, p_c, [reported])[0])
     return PlanResult(
         scenario=scenario, method=method,
         n_sims=None if method == "exact" else scenario.simulation.n_sims,
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
-        normal_approx_control=approx, type_one_error=size)
+        normal_approx_control=approx, type_one_error=size, assurance=assurance)
+
+
+class AssurancePlan:
+    """Assurance of one scenario's design: evaluated (memoised) at any size,
+    searched for ``target_assurance``."""
+
+    DEFINITION = ("probability that the test rejects with the treatment's observed live-birth "
+                  "rate above control's, averaged over the priors of the true rates")
+
+    def __init__(self, scenario: Scenario, design: Design, method: str, jobs: int):
+        self.scenario, self.design, self.method = scenario, design, method
+        self.model = scenario.rate_model
+        self.integration_error = 0.0 if method == "exact" else None
+        sim = scenario.simulation
+
+        def assurance(sizes):
+            if method == "exact":
+                exact = exact_assurance(design, self.model, sizes)
+                self.integration_error = max(self.integration_error, exact.integration_error)
+                return exact.assurance, np.zeros(len(sizes))
+            simulated = monte_carlo_assurance(design, self.model, sizes, sim.n_sims, sim.seed, jobs)
+            return simulated.assurance, simulated.se
+        self.assurance_at = _memoised(assurance)
+
+    def result(self, reported: int, smallest: int, bound: int, point, sizes: set[int]):
+        s = self.scenario
+        ceiling = self.model.probability_difference_above(0.0)
+        above_mcid = None if s.mcid is None else self.model.probability_difference_above(s.mcid)
+        sample_size = unreachable = None
+        target = s.target_assurance
+        if target is not None:
+            sample_size, unreachable = self._search(target, ceiling, reported, smallest, bound,
+                                                    point, sizes)
+        return AssuranceResult(
+            method=self.method, definition=self.DEFINITION, target=target, ceiling=ceiling,
+            at_reported=point(reported), sample_size=sample_size, unreachable=unreachable,
+            integration_error=self.integration_error, mcid=s.mcid,
+            probability_above_mcid=above_mcid, prior=self.describe(ceiling, above_mcid))
+
+    def _search(self, target, ceiling, start, smallest, bound, point, sizes):
+        if target >= ceiling:
+            return None, (f"the target assurance {target:g} is at or above its ceiling "
+                          f"{ceiling:.4f}, the prior probability that the treatment is better: "
+                          "no sample size reaches it")
+        # double from the power answer until the target is reached, then search below
+        guess = max(start, smallest)
+        while guess < bound and self.assurance_at([guess])[0][0] < target:
+            guess = min(2 * guess, bound)
+        try:
+            found = find_sample_size(self.assurance_at, target, smallest, bound, guess=guess)
+        except NoSolutionError:
+            (at_bound,), _ = self.assurance_at([bound])
+            return None, (f"assurance at the search bound ({bound:,} per control arm) is "
+                          f"{at_bound:.4f}, below the target {target:g} (ceiling {ceiling:.4f}); "
+                          "raise `sample_size.max_control` or lower the target")
+        sizes.update(int(m) for m in found.sizes)
+        return _sample_size(found, self.design, self.scenario, point), None
+
+    def describe(self, ceiling: float, above_mcid: float | None) -> dict:
+        s = self.scenario
+        inputs = s.to_dict()["arms"]
+
+        def arm(a, spec):
+            return {"label": a.label, "planning_rate": a.rate, "planning_from": a.planning_from,
+                    "rate_prior": a.prior.to_dict() if a.prior else None,
+                    "description": describe_rate(spec["rate"]) if spec.get("rate") is not None
+                    else None}
+        out = {"control": arm(s.control, inputs["control"]),
+               "treatment": arm(s.treatment, inputs["treatment"]),
+               "effect": None, "probability_treatment_better": ceiling,
+               "mcid": s.mcid, "probability_above_mcid": above_mcid}
+        if s.effect is not None:
+            out["effect"] = dict(s.effect.to_dict(),
+                                 description=describe_effect(inputs["treatment"]["effect"]))
+        return out
 
 
 def _check_answerable(scenario: Scenario, smallest: int, bound: int) -> None:

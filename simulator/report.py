@@ -7,6 +7,7 @@ import io
 import json
 
 from .results import PlanResult
+from .sweep import sweep_table
 
 TEST_NAMES = {
     "fisher": "Fisher's exact test",
@@ -20,13 +21,26 @@ def to_json(result: PlanResult) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
-def curve_csv(result: PlanResult) -> str:
+def _csv(rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["n_control", "n_treatment", "n_total", "power", "power_se"])
-    for p in result.power_curve:
-        w.writerow([p.n_control, p.n_treatment, p.n_total, repr(p.power), repr(p.power_se)])
+    for r in rows:
+        w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
     return buf.getvalue()
+
+
+def curve_csv(result: PlanResult) -> str:
+    prior = result.assurance is not None
+    rows = [["n_control", "n_treatment", "n_total", "power", "power_se"]
+            + (["assurance", "assurance_se"] if prior else [])]
+    for p in result.power_curve:
+        rows.append([p.n_control, p.n_treatment, p.n_total, p.power, p.power_se]
+                    + ([p.assurance, p.assurance_se] if prior else []))
+    return _csv(rows)
+
+
+def sweep_csv(result: PlanResult) -> str:
+    return _csv(sweep_table(result.sweep))
 
 
 def _pct(x: float) -> str:
@@ -49,8 +63,7 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         ("Scenario", f"{s.name}" + (f": {s.title}" if s.title else "")),
         ("Endpoint", s.endpoint),
         ("Source", s.source or "not stated"),
-        (f"{s.control.label} rate", f"{s.control.rate:g}"),
-        (f"{s.treatment.label} rate", f"{s.treatment.rate:g}"),
+        *_rate_rows(result),
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
         ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
         ("Target power", f"{s.target_power:g}"),
@@ -61,14 +74,49 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
     ]
 
 
+PLANNED_FROM = {"point": "", "planning_rate": " (planning_rate)",
+                "prior mean": " (prior mean)", "effect": " (median effect applied to control)"}
+
+
+def _rate_rows(result: PlanResult) -> list[tuple[str, str]]:
+    s = result.scenario
+    rows = [(f"{a.label} rate", f"{a.rate:.4g}{PLANNED_FROM[a.planning_from]}")
+            for a in (s.control, s.treatment)]
+    if result.assurance is None:
+        return rows
+    prior = result.assurance.prior
+    for arm in ("control", "treatment"):
+        if prior[arm]["description"] and prior[arm]["rate_prior"]:
+            p = prior[arm]["rate_prior"]
+            lo, hi = p["interval95"]
+            rows.append((f"{prior[arm]['label']} prior",
+                         f"{prior[arm]['description']}; mean {p['mean']:.3f}, "
+                         f"95% interval {lo:.3f} to {hi:.3f}"))
+    if prior["effect"]:
+        e = prior["effect"]
+        rows.append((f"{s.treatment.label} effect", e["description"]))
+    rows.append(("P(treatment better) under the prior", f"{prior['probability_treatment_better']:.4f}"))
+    if prior["mcid"] is not None:
+        rows.append((f"P(difference > {prior['mcid']:g}) under the prior",
+                     f"{prior['probability_above_mcid']:.4f}"))
+    if s.target_assurance is not None:
+        rows.append(("Target assurance", f"{s.target_assurance:g}"))
+    return rows
+
+
 def _size_range(interval, bound, sep=" to "):
     lo, hi = interval
     return f"{lo}{sep}{hi}" if hi is not None else f"{lo}{sep}more than {bound} (the bound)"
 
 
-def _curve_rows(result: PlanResult, around: int, half: int = 6):
-    rows = [p for p in result.power_curve if abs(p.n_control - around) <= half]
-    return rows
+def _curve_rows(result: PlanResult, around: set[int], half: int = 6):
+    return [p for p in result.power_curve if any(abs(p.n_control - m) <= half for m in around)]
+
+
+def _assurance_cell(p, exact: bool) -> str:
+    if p.assurance is None:
+        return ""
+    return f"  {p.assurance:.4f}" if exact else f"  {p.assurance:.4f} ± {p.assurance_se:.4f}"
 
 
 def table(result: PlanResult) -> str:
@@ -80,15 +128,24 @@ def table(result: PlanResult) -> str:
     for k, v in assumptions(result):
         out.append(f"{k:<{width}}  {v}")
     ss = result.sample_size
-    around = result.reported.n_control
+    ar = result.assurance
+    a_ss = ar.sample_size if ar else None
+    around = {result.reported.n_control} | ({a_ss.answer.n_control} if a_ss else set())
     out.append("")
-    out.append("Power curve (per-arm sizes control/treatment)")
-    out.append(f"{'control':>8} {'treatment':>9} {'total':>6}  power")
+    out.append("Power curve (per-arm sizes control/treatment"
+               + ("; power at the planning values, assurance over the priors)" if ar else ")"))
+    out.append(f"{'control':>8} {'treatment':>9} {'total':>6}  power" + ("     assurance" if ar else ""))
     for p in _curve_rows(result, around):
-        mark = "  <- answer" if ss and p.n_control == ss.answer.n_control else ""
+        marks = []
+        if ss and p.n_control == ss.answer.n_control:
+            marks.append("answer (power)")
+        if a_ss and p.n_control == a_ss.answer.n_control:
+            marks.append("answer (assurance)")
         if result.evaluated and p.n_control == result.evaluated.n_control:
-            mark = "  <- evaluated"
-        out.append(f"{p.n_control:>8} {p.n_treatment:>9} {p.n_total:>6}  {_power(p, exact)}{mark}")
+            marks.append("evaluated")
+        mark = f"  <- {', '.join(marks)}" if marks else ""
+        out.append(f"{p.n_control:>8} {p.n_treatment:>9} {p.n_total:>6}  {_power(p, exact)}"
+                   f"{_assurance_cell(p, exact)}{mark}")
     out.append("")
     if ss:
         ans = ss.answer
@@ -111,6 +168,8 @@ def table(result: PlanResult) -> str:
         e = result.evaluated
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
                    f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
+    if ar:
+        out += _assurance_lines(result)
     reported = result.reported
     out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both arms "
                f"at rate {s.control.rate:g}): {result.type_one_error:.4f}"
@@ -119,7 +178,55 @@ def table(result: PlanResult) -> str:
         nc = result.normal_approx_control
         out.append(f"Normal approximation (z test, no continuity correction): "
                    f"{nc:.1f} control + {s.allocation * nc:.1f} treatment")
+    if result.sweep is not None:
+        out += ["", *_sweep_lines(result)]
     return "\n".join(out) + "\n"
+
+
+def _assurance_lines(result: PlanResult) -> list[str]:
+    s, ar = result.scenario, result.assurance
+    exact = result.method == "exact"
+    at = ar.at_reported
+    how = ("exact" + (f", integration error below {max(ar.integration_error, 1e-9):.0e}"
+                      if s.effect is not None else ", beta-binomial sum")) if exact \
+        else f"Monte Carlo, {result.n_sims:,} trials with rates drawn from the priors"
+    out = [f"Assurance at {at.n_control} + {at.n_treatment} ({how}): "
+           f"{_assurance_cell(at, exact).strip()} (ceiling {ar.ceiling:.4f}, "
+           f"the prior probability that {s.treatment.label} is better)"]
+    if ar.target is not None:
+        if ar.sample_size:
+            a = ar.sample_size.answer
+            out.append(f"Size for assurance {ar.target:g}: {a.n_control} + {a.n_treatment} = "
+                       f"{a.n_total} women with the outcome (assurance "
+                       f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f}); "
+                       f"to randomise: {ar.sample_size.n_total_randomised}")
+        else:
+            out.append(f"Target assurance {ar.target:g} not reachable: {ar.unreachable}")
+    return out
+
+
+def _sweep_lines(result: PlanResult) -> list[str]:
+    rows = sweep_table(result.sweep)
+    keys = rows[0][:len(result.sweep[0].values)]
+    planned = result.sweep[0]
+    prior = any(p.assurance_at_planned is not None for p in result.sweep)
+    out = [f"Sensitivity: required size, and power at the planned size {planned.planned_control} + "
+           f"{planned.planned_treatment}"]
+    head = [k.split(".")[-2] + "." + k.split(".")[-1] if "." in k else k for k in keys]
+    out.append("  ".join(f"{h:>14}" for h in head) + f"  {'n_control':>9} {'n_total':>7} "
+               f"{'randomised':>10}  {'power@planned':>13}" + ("  assurance@planned" if prior else ""))
+    for p in result.sweep:
+        vals = "  ".join(f"{v:>14g}" for v in p.values.values())
+        if p.n_control is None:
+            req = f"  {'none':>9} {'':>7} {'':>10}"
+        else:
+            req = f"  {p.n_control:>9} {p.n_total:>7} {p.n_total_randomised:>10}"
+        pw = f"  {p.power_at_planned:>13.4f}"
+        asr = f"  {p.assurance_at_planned:>18.4f}" if p.assurance_at_planned is not None else ""
+        out.append(vals + req + pw + asr)
+    if any(p.error for p in result.sweep):
+        out.append("none: no finite size reaches the target at that point (see the JSON `error`)")
+    return out
 
 
 def justification(result: PlanResult) -> str:
@@ -176,7 +283,65 @@ def justification(result: PlanResult) -> str:
                      f"size (Monte Carlo standard error {se:.4f})")
     parts.append(f" with simulator {result.version} (seed {result.seed}, scenario SHA-256 "
                  f"{s.digest}).")
+    if result.assurance:
+        parts.append(" " + _prior_sentences(result))
+    if result.sweep:
+        parts.append(" " + _sweep_sentence(result))
     return "".join(parts)
+
+
+def _prior_sentences(result: PlanResult) -> str:
+    s, ar = result.scenario, result.assurance
+    prior = ar.prior
+    exact = result.method == "exact"
+    said = []
+    for arm, a in (("control", s.control), ("treatment", s.treatment)):
+        if prior[arm]["rate_prior"]:
+            said.append(f"for {a.label.lower() if arm == 'control' else a.label} a "
+                        f"{prior[arm]['description']}")
+    if prior["effect"]:
+        said.append(f"for {s.treatment.label} relative to {s.control.label.lower()} the "
+                    f"{prior['effect']['description']}")
+    text = ("The uncertainty about the true rates was expressed as design priors: "
+            + "; ".join(said) + ". ")
+    at = ar.at_reported
+    how = "computed exactly" if exact else (f"estimated from {result.n_sims:,} simulated trials "
+                                            f"whose true rates were drawn from the priors, "
+                                            f"Monte Carlo standard error {at.assurance_se:.4f}")
+    text += (f"Averaged over these priors, the probability of a significant result in favour of "
+             f"{s.treatment.label} (assurance; O'Hagan and Stevens 2001) is {_pct(at.assurance)} "
+             f"with {at.n_control} and {at.n_treatment} women ({how}); it cannot exceed "
+             f"{_pct(ar.ceiling)}, the prior probability that {s.treatment.label} is better. ")
+    if prior["mcid"] is not None:
+        text += (f"The prior probability that the true difference in live-birth rates exceeds "
+                 f"{_pct(prior['mcid'])} is {_pct(prior['probability_above_mcid'])}. ")
+    if ar.target is not None:
+        if ar.sample_size:
+            a = ar.sample_size.answer
+            text += (f"An assurance of {_pct(ar.target)} needs {a.n_control} and {a.n_treatment} "
+                     f"women ({a.n_total} in total, {ar.sample_size.n_total_randomised} "
+                     f"randomised), giving assurance {_pct(a.assurance)}.")
+        else:
+            text += f"The target assurance of {_pct(ar.target)} cannot be reached: {ar.unreachable}."
+    return text.strip()
+
+
+def _sweep_sentence(result: PlanResult) -> str:
+    points = result.sweep
+    keys = list(points[0].values)
+    ranges = " and ".join(
+        f"`{k}` from {min(p.values[k] for p in points):g} to {max(p.values[k] for p in points):g}"
+        for k in keys)
+    sizes = [p.n_control for p in points if p.n_control is not None]
+    power = [p.power_at_planned for p in points]
+    text = (f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
+            + (f"ranged from {min(sizes)} to {max(sizes)} per control arm" if sizes
+               else "had no finite value")
+            + (f" ({len(points) - len(sizes)} points had none)" if sizes and len(sizes) < len(points)
+               else "")
+            + f", and power at the planned size of {points[0].planned_control} per control arm "
+            f"from {_pct(min(power))} to {_pct(max(power))}.")
+    return text
 
 
 def markdown(result: PlanResult) -> str:
@@ -185,10 +350,26 @@ def markdown(result: PlanResult) -> str:
              "| item | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in assumptions(result)]
     exact = result.method == "exact"
+    prior = result.assurance is not None
     lines += ["", "## Power curve", "",
-              "| control | treatment | total | power | MC SE |", "|---:|---:|---:|---:|---:|"]
+              "| control | treatment | total | power | MC SE |"
+              + (" assurance | MC SE |" if prior else ""),
+              "|---:|---:|---:|---:|---:|" + ("---:|---:|" if prior else "")]
     for p in result.power_curve:
-        lines.append(f"| {p.n_control} | {p.n_treatment} | {p.n_total} | {p.power:.4f} | "
-                     f"{'exact' if exact else f'{p.power_se:.4f}'} |")
+        row = (f"| {p.n_control} | {p.n_treatment} | {p.n_total} | {p.power:.4f} | "
+               f"{'exact' if exact else f'{p.power_se:.4f}'} |")
+        if prior:
+            row += f" {p.assurance:.4f} | {'exact' if exact else f'{p.assurance_se:.4f}'} |"
+        lines.append(row)
+    if prior:
+        lines += ["", "## Priors and assurance", "",
+                  *(f"- {k}: {v}" for k, v in _rate_rows(result)),
+                  *(f"- {x}" for x in _assurance_lines(result))]
+    if result.sweep is not None:
+        rows = sweep_table(result.sweep)
+        lines += ["", "## Sensitivity analysis", "", _sweep_sentence(result), "",
+                  "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join("" if v is None else f"{v:.4g}" if isinstance(v, float)
+                                    else str(v) for v in r) + " |" for r in rows[1:]]
     lines += ["", "## Sample-size justification", "", justification(result), ""]
     return "\n".join(lines)

@@ -17,19 +17,25 @@ def randomised(n: int, dropout: float) -> int:
 
 @dataclass(frozen=True)
 class PowerPoint:
-    """Power at one design size (a row of the power curve)."""
+    """Power (at the planning values) and, with priors, assurance at one design
+    size: a row of the power curve."""
     n_control: int
     n_treatment: int
     power: float
     power_se: float     # Monte Carlo standard error; 0 for exact power
+    assurance: float | None = None      # None: no prior (assurance is the power)
+    assurance_se: float | None = None
 
     @property
     def n_total(self) -> int:
         return self.n_control + self.n_treatment
 
     def to_dict(self) -> dict:
-        return {"n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
-                "n_total": self.n_total, "power": self.power, "power_se": self.power_se}
+        d = {"n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+             "n_total": self.n_total, "power": self.power, "power_se": self.power_se}
+        if self.assurance is not None:
+            d.update(assurance=self.assurance, assurance_se=self.assurance_se)
+        return d
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,36 @@ class SampleSizeResult:
 
 
 @dataclass(frozen=True)
+class AssuranceResult:
+    """Assurance of the design under the scenario's priors."""
+    method: str                        # exact | monte_carlo
+    definition: str
+    target: float | None               # target_assurance
+    ceiling: float                     # prior probability that the treatment rate is higher
+    at_reported: PowerPoint            # the design the power answer (or --n-control) gives
+    sample_size: SampleSizeResult | None   # size for target_assurance, where reached
+    unreachable: str | None            # why there is no size for target_assurance
+    integration_error: float | None    # exact route: estimated numerical integration error
+    mcid: float | None
+    probability_above_mcid: float | None
+    prior: dict                        # the priors and planning values, described
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method, "definition": self.definition, "target": self.target,
+            "ceiling": self.ceiling,
+            "at_reported_size": {"n_per_arm": {"control": self.at_reported.n_control,
+                                               "treatment": self.at_reported.n_treatment},
+                                 "assurance": self.at_reported.assurance,
+                                 "assurance_se": self.at_reported.assurance_se},
+            "sample_size": self.sample_size.to_dict() if self.sample_size else None,
+            "reachable": None if self.target is None else self.sample_size is not None,
+            "unreachable_reason": self.unreachable,
+            "integration_error": self.integration_error,
+        }
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
     scenario: Scenario
@@ -80,6 +116,8 @@ class PlanResult:
     normal_approx_control: float | None      # z test normal-approximation size (not rounded)
     type_one_error: float         # exact rejection rate at the reported size, both arms
                                   # at the control rate
+    assurance: AssuranceResult | None = None    # None: point rates, no prior
+    sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
 
     @property
     def reported(self) -> PowerPoint:
@@ -111,6 +149,8 @@ class PlanResult:
             "allocation": s.allocation,
             "dropout": s.dropout,
             "rates": {"control": s.control.rate, "treatment": s.treatment.rate},
+            "planning_from": {"control": s.control.planning_from,
+                              "treatment": s.treatment.planning_from},
             "labels": {"control": s.control.label, "treatment": s.treatment.label},
             "sample_size": self.sample_size.to_dict() if self.sample_size else None,
             "evaluated": self.evaluated.to_dict() if self.evaluated else None,
@@ -118,5 +158,8 @@ class PlanResult:
             "normal_approximation": approx,
             "type_one_error": {"value": self.type_one_error, "rate": s.control.rate,
                                "method": "exact"},
+            "prior": self.assurance.prior if self.assurance else None,
+            "assurance": self.assurance.to_dict() if self.assurance else None,
+            "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "inputs": s.to_dict(),
         }

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -21,6 +21,10 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from .errors import ScenarioError
+from .prior_spec import effect_of, effect_value, prior_of, rate_value
+from .priors import BetaMixture, Effect, RateModel
+from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
+                    optional, text, unknown_key as _unknown)
 
 DEFAULT_SCENARIO = "severe.yaml"
 MAX_FILE_BYTES = 1_000_000
@@ -30,120 +34,21 @@ MAX_ARM_SIZE = 1_000_000
 DEFAULT_SEED = 20240216
 
 
-# --------------------------------------------------------------------------- rules
-@dataclass(frozen=True)
-class Rule:
-    """One scalar key: its default (``REQUIRED`` if none), a description for the
-    README, and a checker that returns the normalised value or raises."""
-    default: Any
-    doc: str
-    check: Callable[[Any], Any]
-
-
-REQUIRED = object()
-
-
-class _Bad(Exception):
-    """Raised by checkers with the rule text; the loader adds field and value."""
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        hint = ""
-        try:
-            float(value)
-            if re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", value.strip()):
-                hint = f" (a string: YAML reads {value} as text; write it with a decimal point, e.g. 1.0e-3)"
-            else:
-                hint = " (a string; write the number without quotes)"
-        except ValueError:
-            pass
-        return f"{value!r}{hint}"
-    if isinstance(value, (dict, list)):
-        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
-    return repr(value)
-
-
-def _as_number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Bad("must be a number")
-    if not math.isfinite(value):
-        raise _Bad("must be a finite number")
-    return value
-
-
-def _as_int(value):
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad("must be a whole number")
-    return value
-
-
-def number(lo: float, hi: float, lo_open=False, hi_open=False, what="a number"):
-    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-    rule = f"must be {what} in {left}{lo:g}, {hi:g}{right}"
-
-    def check(value):
-        try:
-            v = float(_as_number(value))
-        except _Bad:
-            raise _Bad(rule)
-        if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
-            raise _Bad(rule)
-        return v + 0.0          # -0.0 becomes 0.0
-    return check
-
-
-def integer(lo: int, hi: int):
-    rule = f"must be a whole number from {lo:,} to {hi:,}"
-
-    def check(value):
-        try:
-            v = _as_int(value)
-        except _Bad:
-            raise _Bad(rule)
-        if not lo <= v <= hi:
-            raise _Bad(rule)
-        return v
-    return check
-
-
-def optional(check):
-    def inner(value):
-        return None if value is None else check(value)
-    return inner
-
-
-def choice(*options: str):
-    rule = "must be one of " + ", ".join(options)
-
-    def check(value):
-        if isinstance(value, str) and value in options:
-            return value
-        raise _Bad(rule)
-    return check
-
-
-def text(pattern: str | None = None, rule: str = "must be text"):
-    def check(value):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern is None:
-            value = str(value)
-        if not isinstance(value, str) or (pattern and not re.fullmatch(pattern, value)):
-            raise _Bad(rule)
-        return value
-    return check
-
-
-PROBABILITY = number(0.0, 1.0, what="a probability")
-
-
-def _arm(label: str) -> dict:
-    return {
+def _arm(label: str, relative: bool) -> dict:
+    arm = {
         "label": Rule(label, "name of the arm in tables and the report", optional(text())),
-        "rate": Rule(REQUIRED, "true live-birth rate per woman randomised (planning value)",
-                     PROBABILITY),
+        "rate": Rule(None if relative else REQUIRED,
+                     "true live-birth rate per woman randomised: a probability (point planning "
+                     "value) or a prior (`{events, n, discount, initial_beta}`, `{beta: [a, b]}`, "
+                     "`{mixture: [...], weights: [...]}`)", rate_value, nested=True),
+        "planning_rate": Rule(None, "planning value used for power when `rate` or `effect` is a "
+                              "prior (default: the prior mean)", optional(PROBABILITY)),
     }
+    if relative:
+        arm["effect"] = Rule(None, "instead of `rate`: the treatment relative to control, "
+                             "`{odds_ratio | risk_ratio | risk_difference: x, ci95: [lo, hi], "
+                             "shrink: s}`", optional(effect_value), nested=True)
+    return arm
 
 
 SCHEMA: dict = {
@@ -155,8 +60,8 @@ SCHEMA: dict = {
     "endpoint": Rule("live birth per woman randomised", "primary endpoint wording",
                      text()),
     "arms": {
-        "control": _arm("Control"),
-        "treatment": _arm("Treatment"),
+        "control": _arm("Control", relative=False),
+        "treatment": _arm("Treatment", relative=True),
     },
     "allocation": Rule(1.0, "treatment:control ratio; treatment size = round(allocation x control size)",
                        number(0.05, 20.0, what="a ratio")),
@@ -170,6 +75,12 @@ SCHEMA: dict = {
     },
     "target_power": Rule(0.90, "power the sample size must reach",
                          number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability")),
+    "target_assurance": Rule(None, "assurance (power averaged over the priors) the sample size "
+                             "should reach; needs a prior", optional(
+                                 number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability"))),
+    "mcid": Rule(None, "minimal clinically important difference in live-birth rates (treatment "
+                 "minus control): report its prior probability", optional(
+                     number(0.0, 1.0, lo_open=True, hi_open=True, what="a risk difference"))),
     "dropout": Rule(0.0, "share of randomised women with no primary outcome",
                     number(0.0, 1.0, hi_open=True, what="a share")),
     "sample_size": {
@@ -192,7 +103,10 @@ SCHEMA: dict = {
 @dataclass(frozen=True)
 class Arm:
     label: str
-    rate: float
+    rate: float                       # planning value: the point rate, `planning_rate`,
+                                      # or the prior mean (median effect for `effect`)
+    prior: BetaMixture | None = None  # design prior of the rate; None: a point rate
+    planning_from: str = "point"      # point | planning_rate | prior mean | effect
 
 
 @dataclass(frozen=True)
@@ -230,13 +144,24 @@ class Scenario:
     sample_size: SampleSize
     simulation: Simulation
     file: str | None = None
+    effect: Effect | None = None          # treatment relative to control, if so given
+    target_assurance: float | None = None
+    mcid: float | None = None
+    inputs: str = "{}"                    # the validated mapping, canonical JSON
 
     def to_dict(self) -> dict:
         """The validated scenario in the file's own shape (defaults filled in)."""
-        d = asdict(self)
-        d.pop("file")
-        d["arms"] = {"control": d.pop("control"), "treatment": d.pop("treatment")}
-        return d
+        return json.loads(self.inputs)
+
+    @property
+    def rate_model(self) -> RateModel:
+        return RateModel(self.control.rate, self.control.prior, self.treatment.rate,
+                         self.treatment.prior, self.effect)
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether any rate is uncertain (a prior), so that assurance differs from power."""
+        return not self.rate_model.is_point
 
     @property
     def digest(self) -> str:
@@ -320,12 +245,14 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
     try:
         if not isinstance(raw, dict):
             raise ScenarioError("must be a mapping of keys to values at the top level; "
-                                f"got {_describe(raw) if raw is not None else 'an empty file'}")
+                                f"got {describe(raw) if raw is not None else 'an empty file'}")
         for key, value in (overrides or {}).items():
-            _set_dotted(raw, key, value)
+            _set_dotted(raw, key, copy.deepcopy(value))
         return _build(_validate(raw, SCHEMA, ""), label)
     except ScenarioError as err:
-        if overrides and err.field in overrides:
+        if overrides and err.field and any(
+                err.field == key or err.field.startswith(key + ".") or key.startswith(err.field + ".")
+                for key in overrides):
             label = f"{label or 'scenario'} (value from the command line or overrides)"
         raise err.in_file(label) if label else err
 
@@ -335,10 +262,12 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     for i, part in enumerate(parts):
         path = ".".join(parts[: i + 1])
-        if not isinstance(schema, dict) or part not in schema:
+        inside_prior = isinstance(schema, Rule) and schema.nested
+        if not inside_prior and (not isinstance(schema, dict) or part not in schema):
             options = list(schema) if isinstance(schema, dict) else []
             raise ScenarioError(_unknown(part, options), field=path)
-        schema = schema[part]
+        if not inside_prior:
+            schema = schema[part]
         if i == len(parts) - 1:
             node[part] = value
         else:
@@ -346,14 +275,9 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise ScenarioError(f"must be a mapping; got {_describe(child)}", field=path)
+                raise ScenarioError(f"must be a mapping for `{dotted}` to be set inside it; "
+                                    f"got {describe(child)}", field=path)
             node = child
-
-
-def _unknown(key: Any, options: list[str]) -> str:
-    near = difflib.get_close_matches(str(key), options, n=1, cutoff=0.5)
-    hint = f"; did you mean `{near[0]}`?" if near else f"; known keys: {', '.join(options)}"
-    return f"is not a known key{hint}"
 
 
 def _validate(raw: Any, schema: dict, prefix: str) -> dict:
@@ -371,7 +295,7 @@ def _validate(raw: Any, schema: dict, prefix: str) -> dict:
                                         field=path)
                 value = {}
             if not isinstance(value, dict):
-                raise ScenarioError(f"must be a mapping; got {_describe(value)}", field=path)
+                raise ScenarioError(f"must be a mapping; got {describe(value)}", field=path)
             out[key] = _validate(value, spec, path + ".")
             continue
         if key not in raw or (raw[key] is None and spec.default is not REQUIRED):
@@ -381,8 +305,11 @@ def _validate(raw: Any, schema: dict, prefix: str) -> dict:
             continue
         try:
             out[key] = spec.check(raw[key])
-        except _Bad as bad:
-            raise ScenarioError(f"{bad}; got {_describe(raw[key])}", field=path) from None
+        except Bad as bad:
+            value = raw[key] if bad.value is Bad._NO_VALUE else bad.value
+            field = f"{path}.{bad.sub}" if bad.sub else path
+            message = f"{bad}; got {describe(value)}" if bad.got else str(bad)
+            raise ScenarioError(message, field=field) from None
     return out
 
 
@@ -396,11 +323,54 @@ def _build(v: dict, label: str | None) -> Scenario:
             raise ScenarioError(f"gives a treatment arm of round({v['allocation']:g} x {m:,}) "
                                 f"women, above the limit of {MAX_ARM_SIZE:,}",
                                 field=f"sample_size.{key}")
+    control, treatment, effect = _arms(v["arms"])
+    if v["target_assurance"] is not None and not RateModel(
+            control.rate, control.prior, treatment.rate, treatment.prior, effect).is_point \
+            and v["target_assurance"] <= v["analysis"]["alpha"]:
+        raise ScenarioError(f"must be above `analysis.alpha` ({v['analysis']['alpha']:g}); "
+                            f"got {v['target_assurance']:g}", field="target_assurance")
     return Scenario(
         name=v["name"], title=v["title"], source=v["source"], endpoint=v["endpoint"],
-        control=Arm(**v["arms"]["control"]), treatment=Arm(**v["arms"]["treatment"]),
+        control=control, treatment=treatment,
         allocation=v["allocation"], analysis=Analysis(**v["analysis"]),
         target_power=v["target_power"], dropout=v["dropout"],
         sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
-        file=label,
+        file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
+        inputs=json.dumps(v, sort_keys=True),
     )
+
+
+def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:
+    """Planning values and priors of both arms (the planning treatment rate of
+    an `effect` is the median effect applied to the control planning rate)."""
+    def planned(spec, prior):
+        if spec["planning_rate"] is not None:
+            return spec["planning_rate"], "planning_rate"
+        if prior is not None:
+            return prior.mean, "prior mean"
+        return spec["rate"], "point"
+
+    c, t = arms["control"], arms["treatment"]
+    c_prior = prior_of(c["rate"])
+    c_rate, c_from = planned(c, c_prior)
+    control = Arm(c["label"], c_rate, c_prior, c_from)
+    if (t["rate"] is None) == (t["effect"] is None):
+        raise ScenarioError("needs exactly one of `rate` (the treatment arm's own rate or prior) "
+                            "and `effect` (relative to control)"
+                            + ("; got both" if t["rate"] is not None else ""),
+                            field="arms.treatment")
+    if t["effect"] is None:
+        t_prior = prior_of(t["rate"])
+        t_rate, t_from = planned(t, t_prior)
+        return control, Arm(t["label"], t_rate, t_prior, t_from), None
+    effect = effect_of(t["effect"])
+    if effect.scale != "risk_difference" and not 0.0 < c_rate < 1.0:
+        raise ScenarioError(f"must be strictly between 0 and 1 when the treatment is given as a "
+                            f"{effect.scale.replace('_', ' ')}; got {c_rate:g}",
+                            field="arms.control.planning_rate" if c_from == "planning_rate"
+                            else "arms.control.rate")
+    if t["planning_rate"] is not None:
+        t_rate, t_from = t["planning_rate"], "planning_rate"
+    else:
+        t_rate, t_from = float(effect.treatment_rate(c_rate)), "effect"
+    return control, Arm(t["label"], t_rate, None, t_from), effect

@@ -85,7 +85,7 @@ GOOD = "name: t\narms:\n  control: {rate: 0.2}\n  treatment: {rate: 0.69}\n"
     (GOOD.replace("0.69", "1.2"), "bad.yaml: `arms.treatment.rate` must be a probability in [0, 1]; got 1.2"),
     (GOOD + "analysis: {tset: fisher}\n", "bad.yaml: `analysis.tset` is not a known key; did you mean `test`?"),
     (GOOD + "dropout: lots\n", "bad.yaml: `dropout` must be a share in [0, 1); got 'lots'"),
-    (GOOD + "target_power: [0.9]\n", "bad.yaml: `target_power` must be a probability in (0, 1); got a list"),
+    (GOOD + "target_power: [0.9]\n", "bad.yaml: `target_power` must be a probability in (0, 1); got [0.9]"),
     (GOOD + "arms: {\n", "bad.yaml: YAML syntax error at line"),
     (GOOD.replace("0.69", "0.2"), "bad.yaml: `arms.treatment.rate` equal rates (0.2 in both arms)"),
     (GOOD + "sample_size: {max_control: 5}\n",

@@ -43,3 +43,48 @@ def test_markdown_report_has_assumptions_curve_and_paragraph():
     for section in ("## Assumptions", "## Power curve", "## Sample-size justification"):
         assert section in md
     assert md.count("| 24 | 24 | 48 | 0.9200 | exact |") == 1
+
+
+@pytest.mark.parametrize("name", ["severe_prior", "overall_prior", "skeptical", "rct_evidence"])
+def test_prior_justification_numbers_come_from_the_results(name):
+    """Every number of the paragraph is a value of results.json (rates, sizes,
+    assurance, ceiling, the priors' own descriptions), and it names the
+    discounting or shrinkage and the assurance method."""
+    result = run(load_scenario(name))
+    doc = result.to_dict()
+    paragraph = report.justification(result)
+    ss, ar, prior = doc["sample_size"], doc["assurance"], doc["prior"]
+    allowed = {
+        f"{100 * doc['rates']['control']:.1f}%", f"{100 * doc['rates']['treatment']:.1f}%",
+        str(ss["n_per_arm"]["control"]), str(ss["n_per_arm"]["treatment"]), str(ss["n_total"]),
+        f"{100 * ss['power']:.1f}%", f"{100 * doc['target_power']:.1f}%", f"{doc['alpha']:g}",
+        f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
+        str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
+        str(ss["stable_checked_up_to_control"]), str(doc["seed"]), doc["software"]["version"],
+        "1:1", f"{100 * ar['at_reported_size']['assurance']:.1f}%",
+        f"{100 * ar['ceiling']:.1f}%", f"{100 * prior['mcid']:.1f}%",
+        f"{100 * prior['probability_above_mcid']:.1f}%", f"{100 * ar['target']:.1f}%",
+        "2001",                                                    # O'Hagan and Stevens 2001
+    }
+    if ss["n_per_arm_stable"]:
+        allowed.add(str(ss["n_per_arm_stable"]["control"]))
+    a_ss = ar["sample_size"]
+    allowed |= {str(a_ss["n_per_arm"]["control"]), str(a_ss["n_per_arm"]["treatment"]),
+                str(a_ss["n_total"]), str(a_ss["n_total_randomised"]),
+                f"{100 * a_ss['assurance']:.1f}%"}
+    described = " ".join(p["description"] for p in (prior["control"], prior["treatment"],
+                                                    prior["effect"] or {}) if p.get("description"))
+    allowed |= set(re.findall(r"\d+(?:\.\d+)?", described)) | {"95%"}   # 95%: the CI level
+    stripped = (paragraph.replace(doc["source"], "").replace(doc["scenario_sha256"], "")
+                .replace("SHA-256", ""))
+    for token in re.findall(r"\d[\d,.:/]*\d%?|\d%?", stripped):
+        token = token.rstrip(".,")
+        parts = token.split("/") if "/" in token else [token]
+        for part in parts:
+            assert part in allowed or part + "%" in allowed, (part, paragraph)
+    assert "assurance" in paragraph and "O'Hagan and Stevens 2001" in paragraph
+    inputs = doc["inputs"]["arms"]
+    if "discount" in str(inputs):
+        assert "discounted by 0.5" in paragraph
+    if "shrink" in str(inputs) and inputs["treatment"]["effect"]["shrink"] != 1:
+        assert "shrunk by the factor 0.5" in paragraph

@@ -66,7 +66,7 @@ def with_value(path, value):
     ("simulation.n_sims", 10**10, "must be a whole number from 100 to 100,000,000"),
     ("simulation.seed", -1, "must be a whole number from 0 to"),
     ("simulation.method", "mc", "must be one of auto, exact, monte_carlo"),
-    ("simulation", [1], "must be a mapping; got a list"),
+    ("simulation", [1], "must be a mapping; got [1]"),
 ])
 def test_bad_values_name_the_field_the_rule_and_the_value(path, value, message):
     with pytest.raises(ScenarioError) as err:
@@ -80,7 +80,7 @@ def test_bad_values_name_the_field_the_rule_and_the_value(path, value, message):
 @pytest.mark.parametrize("raw,field,message", [
     ({"arms": MINIMAL["arms"]}, "name", "is required"),
     ({"name": "m"}, "arms", "is required"),
-    ({"name": "m", "arms": {"control": {"rate": 0.2}}}, "arms.treatment.rate", "is required"),
+    ({"name": "m", "arms": {"control": {"rate": 0.2}}}, "arms.treatment", "needs exactly one of `rate`"),
     ({**MINIMAL, "analyis": {}}, "analyis", "did you mean `analysis`?"),
     ({**MINIMAL, "arms": {**MINIMAL["arms"], "placebo": {"rate": 0.1}}}, "arms.placebo",
      "is not a known key"),

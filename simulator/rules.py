@@ -1,0 +1,140 @@
+"""Declarative rules for scenario values: a checker per key that returns the
+normalised value or raises :class:`Bad` with the rule's text (the loader adds
+the dotted field and the value)."""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+@dataclass(frozen=True)
+class Rule:
+    """One key: its default (``REQUIRED`` if none), a description for the
+    README, and a checker that returns the normalised value or raises.
+    ``nested``: the value may be a mapping that the checker validates itself
+    (a prior), so dotted overrides may reach inside it."""
+    default: Any
+    doc: str
+    check: Callable[[Any], Any]
+    nested: bool = False
+
+
+REQUIRED = object()
+
+
+class Bad(Exception):
+    """Raised by checkers with the rule text; the loader adds field and value.
+    A checker of a nested value names the offending ``sub``-key (dotted, below
+    the rule's own) and the ``value`` there."""
+
+    _NO_VALUE = object()
+
+    def __init__(self, rule: str, sub: str | None = None, value: Any = _NO_VALUE,
+                 got: bool = True):
+        super().__init__(rule)
+        self.sub = sub
+        self.value = value
+        self.got = got          # False: the rule says it all (an unknown key)
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, str):
+        hint = ""
+        try:
+            float(value)
+            if re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", value.strip()):
+                hint = f" (a string: YAML reads {value} as text; write it with a decimal point, e.g. 1.0e-3)"
+            else:
+                hint = " (a string; write the number without quotes)"
+        except ValueError:
+            pass
+        return f"{value!r}{hint}"
+    if isinstance(value, (dict, list)):
+        shown = repr(value)
+        if len(shown) <= 60:
+            return shown
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value)
+
+
+def as_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Bad("must be a number")
+    if not math.isfinite(value):
+        raise Bad("must be a finite number")
+    return value
+
+
+def as_int(value):
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Bad("must be a whole number")
+    return value
+
+
+def number(lo: float, hi: float, lo_open=False, hi_open=False, what="a number"):
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    rule = f"must be {what} in {left}{lo:g}, {hi:g}{right}"
+
+    def check(value):
+        try:
+            v = float(as_number(value))
+        except Bad:
+            raise Bad(rule)
+        if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
+            raise Bad(rule)
+        return v + 0.0          # -0.0 becomes 0.0
+    return check
+
+
+def integer(lo: int, hi: int):
+    rule = f"must be a whole number from {lo:,} to {hi:,}"
+
+    def check(value):
+        try:
+            v = as_int(value)
+        except Bad:
+            raise Bad(rule)
+        if not lo <= v <= hi:
+            raise Bad(rule)
+        return v
+    return check
+
+
+def optional(check):
+    def inner(value):
+        return None if value is None else check(value)
+    return inner
+
+
+def choice(*options: str):
+    rule = "must be one of " + ", ".join(options)
+
+    def check(value):
+        if isinstance(value, str) and value in options:
+            return value
+        raise Bad(rule)
+    return check
+
+
+def text(pattern: str | None = None, rule: str = "must be text"):
+    def check(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern is None:
+            value = str(value)
+        if not isinstance(value, str) or (pattern and not re.fullmatch(pattern, value)):
+            raise Bad(rule)
+        return value
+    return check
+
+
+PROBABILITY = number(0.0, 1.0, what="a probability")
+
+
+def unknown_key(key: Any, options: list[str]) -> str:
+    """Message for a key that is not in ``options``, with the nearest suggested."""
+    near = difflib.get_close_matches(str(key), options, n=1, cutoff=0.5)
+    hint = f"; did you mean `{near[0]}`?" if near else f"; known keys: {', '.join(options)}"
+    return f"is not a known key{hint}"

@@ -1,0 +1,194 @@
+"""Sensitivity analyses: the required size and the power at the planned size
+over a grid of one or two scenario values.
+
+Every point is the base scenario with its values overridden, validated like a
+file before anything runs.  Points run in parallel (joblib, one point per
+task, no backend hard-coded) and share the base seed, so Monte Carlo points
+use the same simulated trials (common random numbers): neighbouring points
+differ by the change in the value, not by simulation noise.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+import yaml
+from joblib import Parallel, delayed
+
+from .errors import NoSolutionError, ScenarioError
+from .plan import AssurancePlan, choose_method, design_of, power_function, run
+from .results import PlanResult
+from .scenario import Scenario, load_scenario
+
+MAX_AXES = 2
+MAX_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    key: str                    # dotted scenario key
+    values: tuple               # numbers, in order
+
+
+def _number(text: str):
+    value = yaml.safe_load(text)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def parse_sweep(spec: str) -> SweepAxis:
+    """``KEY=START:STOP:STEP`` (STOP included when the steps land on it)."""
+    key, sep, rng = spec.partition("=")
+    parts = rng.split(":")
+    rule = "must be KEY=START:STOP:STEP with numbers, START <= STOP and STEP > 0"
+    if not sep or not key.strip() or len(parts) != 3:
+        raise ScenarioError(f"{rule}; got {spec!r}", field="--sweep")
+    try:
+        start, stop, step = (_number(p) for p in parts)
+    except ValueError:
+        raise ScenarioError(f"{rule}; got {spec!r}", field="--sweep") from None
+    if step <= 0 or start > stop:
+        raise ScenarioError(f"{rule}; got {spec!r}", field="--sweep")
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > MAX_POINTS:
+        raise ScenarioError(f"gives {count:,} points, more than {MAX_POINTS:,}; got {spec!r}",
+                            field="--sweep")
+    whole = all(isinstance(x, int) for x in (start, stop, step))
+    values = tuple(start + i * step if whole else round(start + i * step, 12)
+                   for i in range(count))
+    return SweepAxis(key.strip(), values)
+
+
+def parse_set(spec: str) -> tuple[str, Any]:
+    """``KEY=VALUE``; the value is read as YAML (a number, text, list or mapping)."""
+    key, sep, text = spec.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError(f"must be KEY=VALUE; got {spec!r}", field="--set")
+    try:
+        return key.strip(), yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ScenarioError(f"value of {key.strip()} is not valid YAML; got {text!r}",
+                            field="--set") from None
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of a sensitivity grid."""
+    values: dict                        # key -> value at this point
+    planned_control: int                # the planned design's control-arm size
+    planned_treatment: int
+    power_at_planned: float
+    power_at_planned_se: float
+    assurance_at_planned: float | None
+    assurance_at_planned_se: float | None
+    n_control: int | None               # required size for target_power (None: no answer)
+    n_treatment: int | None
+    power: float | None                 # its power
+    n_total_randomised: int | None
+    assurance_n_control: int | None     # size for target_assurance, where reached
+    error: str | None                   # why there is no required size
+
+    @property
+    def n_total(self) -> int | None:
+        return None if self.n_control is None else self.n_control + self.n_treatment
+
+    def to_dict(self) -> dict:
+        return {
+            "values": self.values,
+            "n_per_arm": None if self.n_control is None else
+            {"control": self.n_control, "treatment": self.n_treatment},
+            "n_total": self.n_total, "power": self.power,
+            "n_total_randomised": self.n_total_randomised,
+            "planned_n_per_arm": {"control": self.planned_control,
+                                  "treatment": self.planned_treatment},
+            "power_at_planned": self.power_at_planned,
+            "power_at_planned_se": self.power_at_planned_se,
+            "assurance_at_planned": self.assurance_at_planned,
+            "assurance_at_planned_se": self.assurance_at_planned_se,
+            "assurance_n_control": self.assurance_n_control,
+            "error": self.error,
+        }
+
+
+def sweep_scenarios(source, overrides: Mapping[str, Any] | None,
+                    axes: list[SweepAxis]) -> list[tuple[dict, Scenario]]:
+    """Every grid point's values and validated scenario (raises on the first
+    invalid one, before anything runs)."""
+    if len(axes) > MAX_AXES:
+        raise ScenarioError(f"at most {MAX_AXES} keys can be swept; got {len(axes)}",
+                            field="--sweep")
+    if len({a.key for a in axes}) != len(axes):
+        raise ScenarioError("the same key is swept twice", field="--sweep")
+    total = math.prod(len(a.values) for a in axes)
+    if total > MAX_POINTS:
+        raise ScenarioError(f"the grid has {total:,} points, more than {MAX_POINTS:,}",
+                            field="--sweep")
+    out = []
+    for combo in itertools.product(*(a.values for a in axes)):
+        values = {a.key: v for a, v in zip(axes, combo)}
+        search = {"sample_size.n_control": None}
+        out.append((values, load_scenario(source, {**(overrides or {}), **values, **search})))
+    return out
+
+
+def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
+    method = choose_method(scenario)
+    design = design_of(scenario)
+    power, se = power_function(scenario, method)([planned])
+    a = a_se = None
+    if scenario.has_prior:
+        (a,), (a_se,) = AssurancePlan(scenario, design, method, 1).assurance_at([planned])
+        a, a_se = float(a), float(a_se)
+    n_c = n_t = req_power = randomised = a_size = error = None
+    try:
+        result = run(scenario)
+        ans = result.sample_size.answer
+        n_c, n_t, req_power = ans.n_control, ans.n_treatment, ans.power
+        randomised = result.sample_size.n_total_randomised
+        if result.assurance and result.assurance.sample_size:
+            a_size = result.assurance.sample_size.answer.n_control
+    except NoSolutionError as err:
+        error = str(err.in_file(None))
+    n_t_planned = design.sizes(planned)[0]
+    return SweepPoint(values, planned, n_t_planned, float(power[0]), float(se[0]), a, a_se,
+                      n_c, n_t, req_power, randomised, a_size, error)
+
+
+def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
+              jobs: int = 1) -> tuple[SweepPoint, ...]:
+    """Evaluate every point (in parallel over points); ``planned_control`` is
+    the control-arm size of the planned design (the base scenario's answer)."""
+    if jobs == -1:
+        jobs = os.cpu_count() or 1
+    tasks = (delayed(_point)(values, scenario, planned_control) for values, scenario in points)
+    return tuple(Parallel(n_jobs=min(jobs, max(len(points), 1)))(tasks))
+
+
+def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
+    """Rows for the CSV and the text table: the swept values, then the answers."""
+    keys = list(points[0].values) if points else []
+    header = keys + ["n_control", "n_treatment", "n_total", "power", "n_total_randomised",
+                     "planned_n_control", "power_at_planned", "power_at_planned_se",
+                     "assurance_at_planned", "assurance_at_planned_se", "assurance_n_control",
+                     "error"]
+    rows = [header]
+    for p in points:
+        rows.append([p.values[k] for k in keys] + [
+            p.n_control, p.n_treatment, p.n_total, p.power, p.n_total_randomised,
+            p.planned_control, p.power_at_planned, p.power_at_planned_se,
+            p.assurance_at_planned, p.assurance_at_planned_se, p.assurance_n_control, p.error])
+    return rows
+
+
+def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[SweepAxis],
+                   jobs: int = 1) -> PlanResult:
+    """The base scenario's result with ``sweep`` filled in: every point is
+    validated first, then the base runs (its answer, or its
+    ``sample_size.n_control``, is the planned size), then the points."""
+    points = sweep_scenarios(source, overrides, axes)
+    result = run(load_scenario(source, overrides), jobs=jobs)
+    return replace(result, sweep=run_sweep(points, result.reported.n_control, jobs))

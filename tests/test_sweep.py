@@ -1,0 +1,119 @@
+"""Sensitivity sweeps and --set overrides, from the library and the command line."""
+import csv
+import io
+import json
+
+import pytest
+
+from simulator import ScenarioError, load_scenario, run
+from simulator.plan import power_function
+from simulator.sweep import parse_set, parse_sweep, run_with_sweep
+
+
+def test_parse_sweep_includes_stop_and_keeps_whole_numbers():
+    assert parse_sweep("arms.treatment.rate=0.30:0.70:0.05").values == tuple(
+        round(0.30 + 0.05 * i, 12) for i in range(9))
+    assert parse_sweep("sample_size.max_control=10:30:10").values == (10, 20, 30)
+    assert parse_sweep("dropout=0:0.25:0.1").values == (0.0, 0.1, 0.2)
+
+
+@pytest.mark.parametrize("spec", ["dropout", "dropout=0:1", "dropout=1:0:0.1", "dropout=0:1:0",
+                                  "dropout=a:1:0.1", "=0:1:0.1", "dropout=0:1e9:1"])
+def test_bad_sweeps_are_errors_naming_the_option(spec):
+    with pytest.raises(ScenarioError) as err:
+        parse_sweep(spec)
+    assert err.value.field == "--sweep"
+
+
+def test_parse_set_reads_yaml_values():
+    assert parse_set("arms.treatment.rate={events: 20, n: 29}") == (
+        "arms.treatment.rate", {"events": 20, "n": 29})
+    assert parse_set("arms.treatment.rate=null") == ("arms.treatment.rate", None)
+    assert parse_set("analysis.test=z_pooled") == ("analysis.test", "z_pooled")
+    with pytest.raises(ScenarioError):
+        parse_set("novalue")
+
+
+def test_each_point_is_the_scenario_run_at_that_value():
+    result = run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.45:0.75:0.15")])
+    planned = result.sample_size.answer.n_control
+    for point in result.sweep:
+        value = point.values["arms.treatment.rate"]
+        alone = run(load_scenario("severe", {"arms.treatment.rate": value}))
+        assert point.n_control == alone.sample_size.answer.n_control
+        assert point.n_total_randomised == alone.sample_size.n_total_randomised
+        sc = load_scenario("severe", {"arms.treatment.rate": value})
+        assert point.power_at_planned == power_function(sc, "exact")([planned])[0][0]
+        assert point.planned_control == planned
+
+
+def test_a_point_at_the_base_value_reproduces_the_base_run_and_overrides_are_not_mutated():
+    base = {"arms.control.rate": {"events": 5, "n": 25, "discount": 0.5},
+            "arms.treatment.rate": {"events": 20, "n": 29, "discount": 0.5}}
+    snapshot = json.dumps(base, sort_keys=True)
+    result = run_with_sweep("severe", base, [parse_sweep("arms.treatment.rate.discount=0:1:0.5")])
+    assert json.dumps(base, sort_keys=True) == snapshot
+    middle = result.sweep[1]
+    assert middle.values == {"arms.treatment.rate.discount": 0.5}
+    assert middle.n_control == result.sample_size.answer.n_control
+    assert middle.assurance_at_planned == result.assurance.at_reported.assurance
+
+
+def test_two_keys_make_a_grid_and_points_without_an_answer_say_why():
+    result = run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.1:0.3:0.1"),
+                                           parse_sweep("arms.control.rate=0.1:0.2:0.1")])
+    assert [tuple(p.values.values()) for p in result.sweep] == [
+        (0.1, 0.1), (0.1, 0.2), (0.2, 0.1), (0.2, 0.2), (0.3, 0.1), (0.3, 0.2)]
+    equal = [p for p in result.sweep if p.values["arms.treatment.rate"] ==
+             p.values["arms.control.rate"]]
+    assert equal and all(p.n_control is None and "equal rates" in p.error for p in equal)
+    # sizes shrink as the effect grows (two-sided: 0.1 vs 0.2 is found too)
+    assert all(p.n_control for p in result.sweep if p not in equal)
+
+
+def test_sweep_limits():
+    with pytest.raises(ScenarioError, match="at most 2"):
+        run_with_sweep("severe", {}, [parse_sweep("dropout=0:0.1:0.1"),
+                                      parse_sweep("mcid=0.1:0.2:0.1"),
+                                      parse_sweep("allocation=1:2:1")])
+    with pytest.raises(ScenarioError, match="must be a probability") as err:
+        run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.5:1.5:0.5")])
+    assert "command line" in str(err.value)
+
+
+def test_cli_sweep_json_csv_and_files(cli, tmp_path):
+    out = tmp_path / "res"
+    args = ["--scenario", "severe_prior", "--sweep", "arms.treatment.rate.discount=0.25:1:0.25"]
+    doc = json.loads(cli(*args, "--format", "json", "--out", out, check_rc=0).stdout)
+    assert len(doc["sweep"]) == 4 and doc["prior"] and doc["assurance"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "power_curve.csv", "report.md", "results.json", "sweep.csv"]
+    rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
+    assert [float(r["arms.treatment.rate.discount"]) for r in rows] == [0.25, 0.5, 0.75, 1.0]
+    assert [int(r["n_control"]) for r in rows] == [p["n_per_arm"]["control"] for p in doc["sweep"]]
+    printed = cli(*args, "--format", "csv", check_rc=0).stdout
+    assert printed == (out / "sweep.csv").read_text()
+    report = (out / "report.md").read_text()
+    assert "## Sensitivity analysis" in report and "sensitivity analysis over" in report
+
+
+def test_cli_sweep_identical_with_one_or_two_jobs(cli):
+    args = ["--scenario", "severe_prior", "--method", "monte_carlo", "--n-sims", "2000",
+            "--sweep", "arms.control.rate.discount=0.5:1:0.5", "--format", "json"]
+    assert cli(*args, "--jobs", "1", check_rc=0).stdout == cli(*args, "--jobs", "2",
+                                                                check_rc=0).stdout
+
+
+def test_cli_set_overrides_and_errors(cli):
+    doc = json.loads(cli("--set", "arms.treatment.rate={events: 20, n: 29, discount: 0.5}",
+                         "--set", "target_assurance=0.7", "--format", "json", check_rc=0).stdout)
+    assert doc["prior"]["treatment"]["rate_prior"]["components"][0]["beta"] == [11.0, 5.5]
+    assert doc["assurance"]["target"] == 0.7
+    proc = cli("--set", "arms.treatment.rate.discount=0.3")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "command line" in proc.stderr and "must be a mapping" in proc.stderr
+    proc = cli("--set", "arms.treatment.rate={events: 20, n: 29, discount: 2}")
+    assert proc.returncode == 2
+    assert "`arms.treatment.rate.discount` must be a discount" in proc.stderr
+    proc = cli("--sweep", "dropout=0:1:0")
+    assert proc.returncode == 2 and "`--sweep` must be KEY=START:STOP:STEP" in proc.stderr
