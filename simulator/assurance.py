@@ -17,9 +17,10 @@ Two routes that must agree:
   Hermite nodes over the normal effect prior, the orders doubled until the
   answer changes by less than ``QUADRATURE_TOLERANCE``; the last change is
   reported as the integration error.
-* Monte Carlo: each simulated trial draws its true rates from the priors (once,
-  by inversion of uniforms), then its counts by binomial inversion of its own
-  count uniforms at every size (common random numbers), and the same table of
+* Monte Carlo: each simulated trial draws its true rates from the priors
+  (once, with numpy's Beta and normal generators), then its counts by
+  binomial inversion of its own count uniforms at every size (common random
+  numbers across sizes, see :mod:`simulator.binomial`), and the same table of
   successes is looked up.
 """
 from __future__ import annotations

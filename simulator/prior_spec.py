@@ -200,7 +200,7 @@ def effect_value(value: Any) -> dict:
         shrink = float(as_number(shrink))
         assert 0.0 <= shrink <= 1.0
     except (Bad, AssertionError):
-        raise Bad("must be a shrinkage factor in [0, 1] (applied to the log effect)",
+        raise Bad("must be a shrinkage factor in [0, 1] (applied to the effect on its analysis scale)",
                   sub="shrink", value=value.get("shrink")) from None
     out["shrink"] = shrink + 0.0
     return out

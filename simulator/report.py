@@ -206,26 +206,29 @@ def _assurance_lines(result: PlanResult) -> list[str]:
 
 
 def _sweep_lines(result: PlanResult) -> list[str]:
-    rows = sweep_table(result.sweep)
-    keys = rows[0][:len(result.sweep[0].values)]
-    planned = result.sweep[0]
-    prior = any(p.assurance_at_planned is not None for p in result.sweep)
-    out = [f"Sensitivity: required size, and power at the planned size {planned.planned_control} + "
-           f"{planned.planned_treatment}"]
-    head = [k.split(".")[-2] + "." + k.split(".")[-1] if "." in k else k for k in keys]
-    out.append("  ".join(f"{h:>14}" for h in head) + f"  {'n_control':>9} {'n_total':>7} "
-               f"{'randomised':>10}  {'power@planned':>13}" + ("  assurance@planned" if prior else ""))
-    for p in result.sweep:
-        vals = "  ".join(f"{v:>14g}" for v in p.values.values())
-        if p.n_control is None:
-            req = f"  {'none':>9} {'':>7} {'':>10}"
-        else:
-            req = f"  {p.n_control:>9} {p.n_total:>7} {p.n_total_randomised:>10}"
-        pw = f"  {p.power_at_planned:>13.4f}"
-        asr = f"  {p.assurance_at_planned:>18.4f}" if p.assurance_at_planned is not None else ""
-        out.append(vals + req + pw + asr)
-    if any(p.error for p in result.sweep):
-        out.append("none: no finite size reaches the target at that point (see the JSON `error`)")
+    points = result.sweep
+    keys = list(points[0].values)
+    prior = any(p.assurance_at_planned is not None for p in points)
+    first = points[0]
+    out = [f"Sensitivity: required size, and power at the planned size {first.planned_control} + "
+           f"{first.planned_treatment}"]
+    widths = [max(len(k), 8) for k in keys]
+    head = ["n_control", "n_total", "randomised", "power@planned"] + (
+        ["assurance@planned", "n_control@assurance"] if prior else [])
+    out.append("  ".join(f"{k:>{w}}" for k, w in zip(keys, widths)) + "  "
+               + "  ".join(f"{h:>{len(h)}}" for h in head))
+    for p in points:
+        cells = [f"{v:>{w}g}" for v, w in zip(p.values.values(), widths)]
+        req = ([f"{p.n_control:>9}", f"{p.n_total:>7}", f"{p.n_total_randomised:>10}"]
+               if p.n_control is not None else [f"{'none':>9}", f"{'':>7}", f"{'':>10}"])
+        cells += req + [f"{p.power_at_planned:>13.4f}"]
+        if prior:
+            cells.append(f"{p.assurance_at_planned:>17.4f}")
+            cells.append(f"{p.assurance_n_control if p.assurance_n_control else 'none':>19}")
+        out.append("  ".join(cells))
+    if any(p.error or p.assurance_unreachable for p in points):
+        out.append("none: no size reaches the target at that point (the reason is in the JSON "
+                   "and sweep.csv)")
     return out
 
 
@@ -335,8 +338,9 @@ def _sweep_sentence(result: PlanResult) -> str:
     sizes = [p.n_control for p in points if p.n_control is not None]
     power = [p.power_at_planned for p in points]
     text = (f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
-            + (f"ranged from {min(sizes)} to {max(sizes)} per control arm" if sizes
-               else "had no finite value")
+            + ((f"ranged from {min(sizes)} to {max(sizes)} per control arm"
+                if min(sizes) < max(sizes) else f"was {sizes[0]} per control arm at every point")
+               if sizes else "had no finite value")
             + (f" ({len(points) - len(sizes)} points had none)" if sizes and len(sizes) < len(points)
                else "")
             + f", and power at the planned size of {points[0].planned_control} per control arm "

@@ -324,9 +324,13 @@ def _build(v: dict, label: str | None) -> Scenario:
                                 f"women, above the limit of {MAX_ARM_SIZE:,}",
                                 field=f"sample_size.{key}")
     control, treatment, effect = _arms(v["arms"])
-    if v["target_assurance"] is not None and not RateModel(
-            control.rate, control.prior, treatment.rate, treatment.prior, effect).is_point \
-            and v["target_assurance"] <= v["analysis"]["alpha"]:
+    point = RateModel(control.rate, control.prior, treatment.rate, treatment.prior, effect).is_point
+    for key in ("target_assurance", "mcid"):
+        if v[key] is not None and point:
+            raise ScenarioError("needs a prior on a rate or on the effect (with point rates, "
+                                "assurance is the power and the difference is known); give a "
+                                "prior or remove the key", field=key)
+    if v["target_assurance"] is not None and v["target_assurance"] <= v["analysis"]["alpha"]:
         raise ScenarioError(f"must be above `analysis.alpha` ({v['analysis']['alpha']:g}); "
                             f"got {v['target_assurance']:g}", field="target_assurance")
     return Scenario(
@@ -352,6 +356,13 @@ def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:
 
     c, t = arms["control"], arms["treatment"]
     c_prior = prior_of(c["rate"])
+    uncertain_t = prior_of(t["rate"]) is not None or (t["effect"] is not None and (
+        c_prior is not None or "ci95" in t["effect"]))
+    for arm, uncertain in (("control", c_prior is not None), ("treatment", uncertain_t)):
+        if arms[arm]["planning_rate"] is not None and not uncertain:
+            raise ScenarioError("applies only when the arm's rate is uncertain (a prior); with a "
+                                "point rate the rate itself is the planning value",
+                                field=f"arms.{arm}.planning_rate")
     c_rate, c_from = planned(c, c_prior)
     control = Arm(c["label"], c_rate, c_prior, c_from)
     if (t["rate"] is None) == (t["effect"] is None):
@@ -365,8 +376,8 @@ def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:
         return control, Arm(t["label"], t_rate, t_prior, t_from), None
     effect = effect_of(t["effect"])
     if effect.scale != "risk_difference" and not 0.0 < c_rate < 1.0:
-        raise ScenarioError(f"must be strictly between 0 and 1 when the treatment is given as a "
-                            f"{effect.scale.replace('_', ' ')}; got {c_rate:g}",
+        raise ScenarioError(f"must be strictly between 0 and 1 when the treatment is given as "
+                            f"an {effect.scale.replace('_', ' ')}; got {c_rate:g}",
                             field="arms.control.planning_rate" if c_from == "planning_rate"
                             else "arms.control.rate")
     if t["planning_rate"] is not None:

@@ -4,8 +4,12 @@ over a grid of one or two scenario values.
 Every point is the base scenario with its values overridden, validated like a
 file before anything runs.  Points run in parallel (joblib, one point per
 task, no backend hard-coded) and share the base seed, so Monte Carlo points
-use the same simulated trials (common random numbers): neighbouring points
-differ by the change in the value, not by simulation noise.
+use the same simulated trials (common random numbers): each trial keeps its
+count uniforms at every point, so neighbouring points of a rate, size or test
+differ by the change in the value, not by simulation noise.  (Rates drawn from
+priors come from the same stream at every point, but numpy's Beta generator
+does not couple draws across different prior parameters; sweeps run exactly,
+without Monte Carlo error, unless `simulation.method` asks for simulation.)
 """
 from __future__ import annotations
 
@@ -91,6 +95,9 @@ class SweepPoint:
     n_total_randomised: int | None
     assurance_n_control: int | None     # size for target_assurance, where reached
     error: str | None                   # why there is no required size
+    assurance_unreachable: str | None = None   # why there is no size for target_assurance
+    probability_treatment_better: float | None = None   # prior probabilities (priors only)
+    probability_above_mcid: float | None = None
 
     @property
     def n_total(self) -> int | None:
@@ -110,6 +117,9 @@ class SweepPoint:
             "assurance_at_planned": self.assurance_at_planned,
             "assurance_at_planned_se": self.assurance_at_planned_se,
             "assurance_n_control": self.assurance_n_control,
+            "assurance_unreachable": self.assurance_unreachable,
+            "probability_treatment_better": self.probability_treatment_better,
+            "probability_above_mcid": self.probability_above_mcid,
             "error": self.error,
         }
 
@@ -123,6 +133,10 @@ def sweep_scenarios(source, overrides: Mapping[str, Any] | None,
                             field="--sweep")
     if len({a.key for a in axes}) != len(axes):
         raise ScenarioError("the same key is swept twice", field="--sweep")
+    if any(a.key == "sample_size.n_control" for a in axes):
+        raise ScenarioError("cannot sweep `sample_size.n_control`: every point searches its own "
+                            "required size and reports the power at the planned size",
+                            field="--sweep")
     total = math.prod(len(a.values) for a in axes)
     if total > MAX_POINTS:
         raise ScenarioError(f"the grid has {total:,} points, more than {MAX_POINTS:,}",
@@ -143,7 +157,12 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
     if scenario.has_prior:
         (a,), (a_se,) = AssurancePlan(scenario, design, method, 1).assurance_at([planned])
         a, a_se = float(a), float(a_se)
-    n_c = n_t = req_power = randomised = a_size = error = None
+    n_c = n_t = req_power = randomised = a_size = error = unreachable = None
+    better = above = None
+    if scenario.has_prior:
+        better = scenario.rate_model.probability_difference_above(0.0)
+        if scenario.mcid is not None:
+            above = scenario.rate_model.probability_difference_above(scenario.mcid)
     try:
         result = run(scenario)
         ans = result.sample_size.answer
@@ -151,11 +170,13 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
         randomised = result.sample_size.n_total_randomised
         if result.assurance and result.assurance.sample_size:
             a_size = result.assurance.sample_size.answer.n_control
+        elif result.assurance:
+            unreachable = result.assurance.unreachable
     except NoSolutionError as err:
         error = str(err.in_file(None))
     n_t_planned = design.sizes(planned)[0]
     return SweepPoint(values, planned, n_t_planned, float(power[0]), float(se[0]), a, a_se,
-                      n_c, n_t, req_power, randomised, a_size, error)
+                      n_c, n_t, req_power, randomised, a_size, error, unreachable, better, above)
 
 
 def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
@@ -174,13 +195,16 @@ def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
     header = keys + ["n_control", "n_treatment", "n_total", "power", "n_total_randomised",
                      "planned_n_control", "power_at_planned", "power_at_planned_se",
                      "assurance_at_planned", "assurance_at_planned_se", "assurance_n_control",
-                     "error"]
+                     "probability_treatment_better", "probability_above_mcid", "error",
+                     "assurance_unreachable"]
     rows = [header]
     for p in points:
         rows.append([p.values[k] for k in keys] + [
             p.n_control, p.n_treatment, p.n_total, p.power, p.n_total_randomised,
             p.planned_control, p.power_at_planned, p.power_at_planned_se,
-            p.assurance_at_planned, p.assurance_at_planned_se, p.assurance_n_control, p.error])
+            p.assurance_at_planned, p.assurance_at_planned_se, p.assurance_n_control,
+            p.probability_treatment_better, p.probability_above_mcid, p.error,
+            p.assurance_unreachable])
     return rows
 
 

@@ -102,6 +102,20 @@ def test_bad_priors_name_the_field(treatment, field, text):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("control,treatment,extra,field", [
+    ({"rate": 0.3, "planning_rate": 0.2}, {"rate": 0.5}, {}, "arms.control.planning_rate"),
+    ({"rate": 0.3}, {"effect": {"odds_ratio": 2}, "planning_rate": 0.5}, {},
+     "arms.treatment.planning_rate"),
+    ({"rate": 0.3}, {"rate": 0.5}, {"target_assurance": 0.8}, "target_assurance"),
+    ({"rate": 0.3}, {"rate": 0.5}, {"mcid": 0.1}, "mcid"),
+    ({"rate": {"beta": [3, 7]}}, {"rate": 0.5}, {"target_assurance": 0.01}, "target_assurance"),
+])
+def test_prior_only_keys_are_refused_without_a_prior(control, treatment, extra, field):
+    with pytest.raises(ScenarioError) as err:
+        scenario(control, treatment, **extra)
+    assert err.value.field == field
+
+
 def test_ratio_effects_need_a_control_rate_inside_0_1():
     with pytest.raises(ScenarioError, match="strictly between 0 and 1") as err:
         scenario({"rate": 0.0}, {"effect": {"odds_ratio": 2}})

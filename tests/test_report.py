@@ -10,6 +10,20 @@ def numbers(text):
     return re.findall(r"\d[\d,]*(?:\.\d+)?", text)
 
 
+def design_numbers(doc):
+    """The numbers of results.json that any justification paragraph may state."""
+    ss = doc["sample_size"]
+    return {
+        f"{100 * doc['rates']['control']:.1f}%", f"{100 * doc['rates']['treatment']:.1f}%",
+        str(ss["n_per_arm"]["control"]), str(ss["n_per_arm"]["treatment"]), str(ss["n_total"]),
+        f"{100 * ss['power']:.1f}%", f"{100 * doc['target_power']:.1f}%", f"{doc['alpha']:g}",
+        f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
+        str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
+        str(ss["stable_checked_up_to_control"]), str(doc["seed"]), doc["software"]["version"],
+        "1:1",
+    }
+
+
 @pytest.mark.parametrize("name", ["severe", "overall", "moderate"])
 @pytest.mark.parametrize("method", ["exact", "monte_carlo"])
 def test_every_number_in_the_justification_is_in_the_results(name, method):
@@ -17,16 +31,8 @@ def test_every_number_in_the_justification_is_in_the_results(name, method):
     doc = result.to_dict()
     ss = doc["sample_size"]
     paragraph = report.justification(result)
-    allowed = {
-        f"{100 * doc['rates']['control']:.1f}%", f"{100 * doc['rates']['treatment']:.1f}%",
-        str(ss["n_per_arm"]["control"]), str(ss["n_per_arm"]["treatment"]), str(ss["n_total"]),
-        f"{100 * ss['power']:.1f}%", f"{100 * doc['target_power']:.1f}%", f"{doc['alpha']:g}",
-        f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
-        str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
-        str(ss["n_per_arm_stable"]["control"]), str(ss["stable_checked_up_to_control"]),
-        str(doc["seed"]), doc["software"]["version"], "1:1",
-        *map(str, ss["n_per_arm_interval"]["control"]),
-    }
+    allowed = design_numbers(doc) | {str(ss["n_per_arm_stable"]["control"]),
+                                     *map(str, ss["n_per_arm_interval"]["control"])}
     if method == "monte_carlo":
         allowed |= {f"{doc['n_sims']:,}", f"{ss['power_se']:.4f}", "95%"}  # 95%: interval level
     stripped = (paragraph.replace(doc["source"], "").replace(doc["scenario_sha256"], "")
@@ -54,14 +60,8 @@ def test_prior_justification_numbers_come_from_the_results(name):
     doc = result.to_dict()
     paragraph = report.justification(result)
     ss, ar, prior = doc["sample_size"], doc["assurance"], doc["prior"]
-    allowed = {
-        f"{100 * doc['rates']['control']:.1f}%", f"{100 * doc['rates']['treatment']:.1f}%",
-        str(ss["n_per_arm"]["control"]), str(ss["n_per_arm"]["treatment"]), str(ss["n_total"]),
-        f"{100 * ss['power']:.1f}%", f"{100 * doc['target_power']:.1f}%", f"{doc['alpha']:g}",
-        f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
-        str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
-        str(ss["stable_checked_up_to_control"]), str(doc["seed"]), doc["software"]["version"],
-        "1:1", f"{100 * ar['at_reported_size']['assurance']:.1f}%",
+    allowed = design_numbers(doc) | {
+        f"{100 * ar['at_reported_size']['assurance']:.1f}%",
         f"{100 * ar['ceiling']:.1f}%", f"{100 * prior['mcid']:.1f}%",
         f"{100 * prior['probability_above_mcid']:.1f}%", f"{100 * ar['target']:.1f}%",
         "2001",                                                    # O'Hagan and Stevens 2001

@@ -76,6 +76,8 @@ def test_sweep_limits():
         run_with_sweep("severe", {}, [parse_sweep("dropout=0:0.1:0.1"),
                                       parse_sweep("mcid=0.1:0.2:0.1"),
                                       parse_sweep("allocation=1:2:1")])
+    with pytest.raises(ScenarioError, match="cannot sweep"):
+        run_with_sweep("severe", {}, [parse_sweep("sample_size.n_control=10:20:5")])
     with pytest.raises(ScenarioError, match="must be a probability") as err:
         run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.5:1.5:0.5")])
     assert "command line" in str(err.value)
