@@ -21,9 +21,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-GRID_POINTS = 1024          # rates in the grid (quantiles of 32,768 pilot draws)
-PILOT_DRAWS = 2 ** 15
-MAX_TABLE_ENTRIES = 2 ** 20  # 8 MB; larger arms are inverted exactly, trial by trial
+GRID_CELLS = 1024           # the grid: 1,025 quantiles of 32,768 pilot draws of the rate
+MAX_TABLE_ENTRIES = 2 ** 19  # 4 MB a table: larger arms use every 2nd, 4th, ... grid rate
+TABLES_CACHED = 64           # so at most 256 MB of tables per process
 DECISION_MARGIN = 1e-12      # uniforms this close to a tabulated CDF value are inverted exactly
 
 
@@ -74,11 +74,12 @@ def binomial_quantile(u: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
 
 
 def grid_of(pilot: np.ndarray) -> tuple:
-    """Grid rates: ``GRID_POINTS`` quantiles of pilot draws of the arm's rate."""
-    return tuple(np.unique(np.quantile(pilot, np.linspace(0.0, 1.0, GRID_POINTS))))
+    """Grid rates: ``GRID_CELLS + 1`` quantiles of pilot draws of the arm's rate
+    (non-decreasing; equal neighbours make empty cells, which is harmless)."""
+    return tuple(np.quantile(pilot, np.linspace(0.0, 1.0, GRID_CELLS + 1)))
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=TABLES_CACHED)
 def _cdf_table(grid: tuple, n: int) -> np.ndarray:
     """P(X <= x) for X ~ Binomial(n, rate) at each grid rate: shape
     ``(len(grid) * (n + 1),)``, row by row."""
@@ -99,19 +100,24 @@ class RateGrid:
     @classmethod
     def build(cls, u: np.ndarray, rate: np.ndarray, grid: tuple) -> "RateGrid":
         cell = np.searchsorted(np.array(grid), rate, side="right") - 1
-        cell[(cell < 0) | (cell >= len(grid) - 1)] = -1
+        cell[(cell < 0) | (cell >= GRID_CELLS)] = -1
         z = special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
         return cls(u, rate, z, grid, cell)
 
     def counts(self, n: int) -> np.ndarray:
         u, p = self.u, self.rate
-        if len(self.grid) < 2 or len(self.grid) * (n + 1) > MAX_TABLE_ENTRIES:
+        # a coarser grid (every 2nd, 4th, ... rate) keeps the table within
+        # MAX_TABLE_ENTRIES; a trial's coarse cell is its fine cell >> shift
+        shift = 0
+        while ((GRID_CELLS >> shift) + 1) * (n + 1) > MAX_TABLE_ENTRIES and shift < 10:
+            shift += 1
+        if (GRID_CELLS >> shift) < 2:
             return binomial_quantile(u, n, p)
-        table = _cdf_table(self.grid, n)
+        table = _cdf_table(self.grid[::1 << shift], n)
         guess = n * p + np.sqrt(n * p * (1.0 - p)) * self.z \
             + (1.0 - 2.0 * p) * (self.z * self.z - 1.0) / 6.0 - 0.5
         k = np.clip(np.ceil(guess), 0, n).astype(np.int64)
-        row = np.maximum(self.cell, 0) * (n + 1)
+        row = (np.maximum(self.cell, 0) >> shift) * (n + 1)
         lower = (k == 0) | (table[row + np.maximum(k - 1, 0)] <= u - DECISION_MARGIN)
         upper = table[row + (n + 1) + k] > u + DECISION_MARGIN
         undecided = np.flatnonzero(~(lower & upper) | (self.cell < 0))
