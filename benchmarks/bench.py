@@ -88,7 +88,7 @@ from statsmodels.stats.proportion import proportions_ztest, test_proportions_2in
 
 import simulator  # noqa: E402
 from simulator import assurance  # noqa: E402
-from simulator.assurance import exact_assurance, monte_carlo_assurance, success_table  # noqa: E402
+from simulator.assurance import exact_assurance, monte_carlo_assurance  # noqa: E402
 from simulator.design import Design, decision_table  # noqa: E402
 from simulator.exact import exact_power  # noqa: E402
 from simulator.montecarlo import monte_carlo_power  # noqa: E402
@@ -145,7 +145,6 @@ def cold_all(fn):
     """``fn`` run after emptying every table cache assurance uses."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
-        success_table.cache_clear()
         assurance.count_ranges.cache_clear()
         return fn(*args, **kwargs)
     return call

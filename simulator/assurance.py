@@ -34,26 +34,35 @@ from joblib import Parallel, delayed
 from scipy import special, stats
 
 from .design import TAIL, Design, decision_table, support
+from .errors import ScenarioError
 from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, task_bounds
 from .binomial import RateGrid, binomial_pmf, grid_of
 from .priors import BetaMixture, RateModel
 
 QUADRATURE_START = 32
-QUADRATURE_MAX = 1024
+QUADRATURE_MAX = 512
 QUADRATURE_TOLERANCE = 1e-7
+ROW_BLOCK = 256             # rows of a decision table converted to float at a time
 EFFECT_RANGE_SD = 7.0       # the count ranges cover the effect prior to +-7 sd (mass < 3e-12)
 
 
-@lru_cache(maxsize=128)
 def success_table(design: Design, n_t: int, n_c: int,
                   t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
     """``decision_table`` restricted to tables whose treatment proportion is
-    higher than control's: a significant result in favour of treatment."""
+    higher than control's: a significant result in favour of treatment.  (Not
+    cached: the decision table is, and the mask costs one pass over it.)"""
     x_t = np.arange(t_range[0], t_range[1] + 1)[:, None]
     x_c = np.arange(c_range[0], c_range[1] + 1)[None, :]
-    table = decision_table(design, n_t, n_c, t_range, c_range) & (x_t * n_c > x_c * n_t)
-    table.setflags(write=False)
-    return table
+    return decision_table(design, n_t, n_c, t_range, c_range) & (x_t * n_c > x_c * n_t)
+
+
+def _table_times(table: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``table @ matrix`` for a boolean table, converting ``ROW_BLOCK`` rows to
+    float at a time (a whole large table as float would need 8 bytes a cell)."""
+    out = np.empty((table.shape[0],) + matrix.shape[1:])
+    for start in range(0, table.shape[0], ROW_BLOCK):
+        out[start:start + ROW_BLOCK] = table[start:start + ROW_BLOCK].astype(float) @ matrix
+    return out
 
 
 def _succeeds(design: Design, n_t: int, n_c: int, x_t, x_c) -> np.ndarray:
@@ -118,7 +127,7 @@ def _effect_integral(model: RateModel, table: np.ndarray, n_t: int, n_c: int,
     x_t = np.arange(t_range[0], t_range[1] + 1)
     x_c = np.arange(c_range[0], c_range[1] + 1)
     # success probability given the control count, for each control node: (L_t, N_c)
-    given_c = table @ binomial_pmf(n_c, x_c, p_c).T
+    given_c = _table_times(table, binomial_pmf(n_c, x_c, p_c).T)
     total = 0.0
     for i in range(len(p_c)):
         pmf_t = binomial_pmf(n_t, x_t, model.effect.treatment_rate(p_c[i], theta))
@@ -138,11 +147,11 @@ def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssura
     for i, m in enumerate(n_controls):
         n_t, n_c = design.sizes(int(m))
         t_range, c_range = _with_planning_support(model, n_t, n_c)
-        table = success_table(design, n_t, n_c, t_range, c_range).astype(float)
+        table = success_table(design, n_t, n_c, t_range, c_range)
         if model.effect is None:
             pmf_t = _arm_predictive(model.treatment_prior, model.treatment_rate, n_t, t_range)
             pmf_c = _arm_predictive(model.control_prior, model.control_rate, n_c, c_range)
-            out[i] = pmf_t @ table @ pmf_c
+            out[i] = pmf_t @ _table_times(table, pmf_c)
             continue
         order = QUADRATURE_START
         value = _effect_integral(model, table, n_t, n_c, t_range, c_range, order)
@@ -154,6 +163,9 @@ def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssura
                 break
         out[i] = value
         error = max(error, change)
+    if not np.all(np.isfinite(out)):
+        raise ScenarioError("numerical integration over the priors failed (a non-finite "
+                            "assurance); use `simulation.method: monte_carlo`")
     return ExactAssurance(np.clip(out, 0.0, 1.0), error)
 
 

@@ -3,7 +3,8 @@ both engines share: binomial supports and tabulated test decisions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from collections import OrderedDict
+from functools import wraps
 
 import numpy as np
 from scipy import stats
@@ -53,8 +54,31 @@ def support(n: int, rate: float) -> tuple[int, int]:
     return max(lo, 0), min(hi, n)
 
 
-# 128 tables: a search's window and bisection; at most ~5 MB each at the size limits.
-@lru_cache(maxsize=128)
+def bounded_cache(max_entries: int, max_bytes: int):
+    """Like ``functools.lru_cache`` for functions returning arrays, bounded both
+    in entries and in the arrays' total bytes (tables over a prior's whole
+    predictive range can be large)."""
+    def decorate(fn):
+        entries: OrderedDict = OrderedDict()
+
+        @wraps(fn)
+        def cached(*args):
+            if args in entries:
+                entries.move_to_end(args)
+                return entries[args]
+            value = fn(*args)
+            entries[args] = value
+            while len(entries) > max_entries or (
+                    len(entries) > 1 and sum(v.nbytes for v in entries.values()) > max_bytes):
+                entries.popitem(last=False)
+            return value
+        cached.cache_clear = entries.clear
+        return cached
+    return decorate
+
+
+# 128 tables (a search's window and bisection), 512 MB at most in all.
+@bounded_cache(max_entries=128, max_bytes=512 * 2 ** 20)
 def decision_table(design: Design, n_t: int, n_c: int,
                    t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
     """Boolean table ``reject[x_t - t_lo, x_c - c_lo]`` over the given count ranges."""

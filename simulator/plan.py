@@ -140,9 +140,13 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         sizes.update(int(m) for m in found.sizes)
         sample_size = _sample_size(found, design, scenario, point)
         reported = sample_size.answer.n_control
+    # evaluate the curve's sizes in batches (one pass over the simulated trials each)
+    power_at(sorted(sizes))
     assurance = None
     if prior:
+        prior.assurance_at(sorted(sizes))
         assurance = prior.result(reported, smallest, bound, point, sizes)
+        power_at(sorted(sizes))         # the assurance search's window, if any
     curve = tuple(point(m) for m in sorted(sizes))
     evaluated = point(m_eval) if m_eval is not None else None
 
@@ -195,10 +199,15 @@ class AssurancePlan:
             probability_above_mcid=above_mcid, prior=self.describe(ceiling, above_mcid))
 
     def _search(self, target, ceiling, start, smallest, bound, point, sizes):
-        if target >= ceiling:
-            return None, (f"the target assurance {target:g} is at or above its ceiling "
-                          f"{ceiling:.4f}, the prior probability that the treatment is better: "
-                          "no sample size reaches it")
+        # Assurance tends to the ceiling P(treatment better) as the trial grows; it
+        # can exceed it only through favourable rejections when the treatment is
+        # not better, at most alpha of the remaining prior mass for a level-alpha test.
+        reachable = ceiling + self.scenario.analysis.alpha * (1.0 - ceiling)
+        if target >= reachable:
+            return None, (f"the target assurance {target:g} is above what any size can give: "
+                          f"assurance tends to {ceiling:.4f}, the prior probability that the "
+                          f"treatment is better, and exceeds it by at most alpha times the rest "
+                          f"(bound {reachable:.4f})")
         # double from the power answer until the target is reached, then search below
         guess = max(start, smallest)
         while guess < bound and self.assurance_at([guess])[0][0] < target:
@@ -208,8 +217,9 @@ class AssurancePlan:
         except NoSolutionError:
             (at_bound,), _ = self.assurance_at([bound])
             return None, (f"assurance at the search bound ({bound:,} per control arm) is "
-                          f"{at_bound:.4f}, below the target {target:g} (ceiling {ceiling:.4f}); "
-                          "raise `sample_size.max_control` or lower the target")
+                          f"{at_bound:.4f}, below the target {target:g} (it tends to "
+                          f"{ceiling:.4f} as the trial grows); raise `sample_size.max_control` "
+                          "or lower the target")
         sizes.update(int(m) for m in found.sizes)
         return _sample_size(found, self.design, self.scenario, point), None
 
@@ -234,16 +244,20 @@ class AssurancePlan:
 
 def _check_answerable(scenario: Scenario, smallest: int, bound: int) -> None:
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
+    # blame the key that set the treatment's planning rate
+    field = {"planning_rate": "arms.treatment.planning_rate",
+             "effect": "arms.treatment.effect"}.get(scenario.treatment.planning_from,
+                                                    "arms.treatment.rate")
     if p_t == p_c:
         raise NoSolutionError(
-            f"equal rates ({p_t:g} in both arms): power never exceeds alpha, so no sample "
-            "size reaches the target; give different rates or evaluate a size with "
-            "`sample_size.n_control`", field="arms.treatment.rate")
+            f"equal rates ({p_t:g} in both arms): power never exceeds alpha, so no "
+            "sample size reaches the target; give different rates or evaluate a size with "
+            "`sample_size.n_control`", field=field)
     if scenario.analysis.sided == "one" and p_t < p_c:
         raise NoSolutionError(
             f"({p_t:g}) is below the control rate ({p_c:g}) and the test is one-sided for "
             "treatment better than control: power stays below alpha at every size",
-            field="arms.treatment.rate")
+            field=field)
     if bound < smallest:
         raise NoSolutionError(f"= {bound} is below the smallest feasible size {smallest}",
                               field="sample_size.max_control")

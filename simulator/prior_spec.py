@@ -155,7 +155,8 @@ def describe_rate(rate) -> str:
             words.append(f"Beta({c['beta'][0]:g}, {c['beta'][1]:g})")
             continue
         a0, b0 = c["initial_beta"]
-        how = (f"power prior from {c['events']}/{c['n']} discounted by {c['discount']:g}"
+        how = (f"power prior from {c['events']}/{c['n']} with discount weight {c['discount']:g} "
+               f"(as if {100 * c['discount']:g}% of those women had been observed)"
                if c["discount"] < 1 else f"posterior from {c['events']}/{c['n']}")
         a, b = _beta_parameters(c)
         words.append(f"{how} (Beta({a:g}, {b:g}), initial Beta({a0:g}, {b0:g}))")
@@ -217,11 +218,24 @@ def effect_of(spec: dict) -> Effect:
 
 
 def describe_effect(spec: dict) -> str:
+    """Words for the report, stating the prior actually used."""
     scale = next(k for k in SCALES if k in spec)
-    words = f"{scale.replace('_', ' ')} {spec[scale]:g}"
+    name = scale.replace("_", " ")
+    words = f"{name} {spec[scale]:g}"
+    effect = effect_of(spec)
     if "ci95" in spec:
-        words += (f" (95% CI {spec['ci95'][0]:g} to {spec['ci95'][1]:g}, as a normal prior on the "
-                  f"{'difference' if scale == 'risk_difference' else 'log'} scale)")
+        words += (f" (95% CI {spec['ci95'][0]:g} to {spec['ci95'][1]:g}) as a normal prior on the "
+                  f"{'difference' if scale == 'risk_difference' else 'log'} scale")
     if spec["shrink"] != 1:
-        words += f", shrunk by the factor {spec['shrink']:g} on that scale"
+        words += (f", its {'mean' if 'ci95' in spec else 'value'} shrunk towards no effect by "
+                  f"the factor {spec['shrink']:g} on that scale")
+        if "ci95" in spec:
+            words += " and its spread kept"
+    if spec["shrink"] != 1 or "ci95" in spec:
+        d = effect.to_dict()
+        words += f" (prior median {name} {d['value']:.3g}"
+        if "interval95" in d:
+            lo, hi = d["interval95"]
+            words += f", 95% prior interval {lo:.3g} to {hi:.3g}"
+        words += ")"
     return words

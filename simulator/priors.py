@@ -24,6 +24,8 @@ from scipy import special, stats
 from scipy.integrate import quad
 
 SCALES = ("odds_ratio", "risk_ratio", "risk_difference")
+JACOBI_MAX = 2000.0         # Beta components with a + b above this use quantile-scale nodes
+DIFFERENCE_TOLERANCE = 1e-12    # "p_t - p_c > d" means more than d + 1e-12 (exact ties are no excess)
 Z975 = 1.959963984540054
 
 
@@ -60,13 +62,24 @@ class BetaMixture:
         return float(brentq(lambda x: self.cdf(x) - q, 0.0, 1.0, xtol=1e-12))
 
     def nodes(self, order: int) -> tuple[np.ndarray, np.ndarray]:
-        """Gauss-Jacobi nodes and weights (summing to 1) for E[f(p)].  Exact for
-        polynomials in p of degree below 2 * order: the power of a trial with
-        n women in the arm is a polynomial of degree n in the arm's rate."""
+        """Nodes and weights (summing to 1) for E[f(p)], per component:
+        Gauss-Jacobi, exact for polynomials in p of degree below 2 * order (the
+        power of a trial with n women in the arm is a polynomial of degree n in
+        the arm's rate); for a concentrated component (a + b above
+        ``JACOBI_MAX``, where scipy's Jacobi weights overflow) Gauss-Legendre
+        on the component's quantile scale, p = F^-1(u)."""
         xs, ws = [], []
         for w, a, b in zip(self.weights, self.a, self.b):
-            t, v = special.roots_jacobi(order, b - 1.0, a - 1.0)
-            xs.append((1.0 + t) / 2.0)
+            x = v = None
+            if a + b <= JACOBI_MAX:
+                with np.errstate(all="ignore"):
+                    t, v = special.roots_jacobi(order, b - 1.0, a - 1.0)
+                x = (1.0 + t) / 2.0
+            if v is None or not (np.all(np.isfinite(v)) and np.all(np.isfinite(x))
+                                 and v.sum() > 0):
+                t, v = special.roots_legendre(order)
+                x = special.betaincinv(a, b, (1.0 + t) / 2.0)
+            xs.append(x)
             ws.append(w * v / v.sum())
         return np.concatenate(xs), np.concatenate(ws)
 
@@ -206,31 +219,61 @@ class RateModel:
         return p_t, p_c
 
     def probability_difference_above(self, difference: float) -> float:
-        """Prior probability that p_treatment - p_control > difference, by
-        adaptive quadrature over the control rate (requested error 1e-9)."""
-        d = float(difference)
+        """Prior probability that p_treatment - p_control > difference.
+
+        Closed forms where the event is a set of control rates (point rates,
+        or a point effect: the difference is unimodal in the control rate, so
+        the set is an interval whose ends are found by root finding); otherwise
+        adaptive quadrature over the control prior's quantile scale of a
+        smooth integrand (requested error 1e-9).  A difference equal to
+        ``difference`` up to 1e-12 does not count as above it."""
+        d = float(difference) + DIFFERENCE_TOLERANCE
+        effect = self.effect
+        if self.control_prior is None:
+            p_c = self.control_rate
+            if effect is not None and not effect.is_point:
+                theta = float(effect.threshold(p_c, d))
+                return float(special.ndtr((effect.mean - theta) / effect.sd))
+            if self.treatment_prior is not None:
+                return float(1.0 - self.treatment_prior.cdf(p_c + d))
+            return float(self.treatment_rate - p_c > d)
+        prior = self.control_prior
+        if effect is None and self.treatment_prior is None:
+            return float(prior.cdf(self.treatment_rate - d)) if self.treatment_rate > d else 0.0
+        if effect is not None and effect.is_point:
+            return float(sum(float(prior.cdf(hi) - prior.cdf(lo))
+                             for lo, hi in _intervals_above(
+                                 lambda p: effect.treatment_rate(p) - p, d)))
 
         def given_control(p_c: float) -> float:
-            if self.effect is not None:
-                theta = float(self.effect.threshold(p_c, d))
-                if self.effect.is_point:
-                    return float(float(self.effect.treatment_rate(p_c)) - p_c > d)
-                return float(special.ndtr((self.effect.mean - theta) / self.effect.sd))
-            if self.treatment_prior is None:
-                return float(self.treatment_rate - p_c > d)
+            if effect is not None:
+                theta = float(effect.threshold(p_c, d))
+                return float(special.ndtr((effect.mean - theta) / effect.sd))
             return float(1.0 - self.treatment_prior.cdf(p_c + d))
 
-        if self.control_prior is None:
-            return given_control(self.control_rate)
-        if self.effect is None and self.treatment_prior is None:
-            # step function of p_c: P(p_c < p_t - d)
-            return float(self.control_prior.cdf(self.treatment_rate - d)) \
-                if self.treatment_rate - d > 0 else 0.0
-        prior = self.control_prior
         total = 0.0
         for w, a, b in zip(prior.weights, prior.a, prior.b):
-            # integrate over the component's quantile scale: a bounded integrand on [0, 1]
             value, _ = quad(lambda u: given_control(float(special.betaincinv(a, b, u))),
                             0.0, 1.0, epsabs=1e-9, epsrel=1e-9, limit=500)
             total += w * value
         return float(min(max(total, 0.0), 1.0))
+
+
+def _intervals_above(difference, d: float, points: int = 4001) -> list[tuple[float, float]]:
+    """Intervals of control rates in [0, 1] where ``difference(p) > d``: signs on
+    a fine grid, each change refined by root finding (the difference of a point
+    effect is unimodal in p, so there is at most one interval)."""
+    from scipy.optimize import brentq
+    grid = np.linspace(0.0, 1.0, points)
+    above = np.asarray(difference(grid)) > d
+    out, start = [], None
+    for i in range(points):
+        if above[i] and start is None:
+            start = 0.0 if i == 0 else brentq(lambda p: float(difference(p)) - d,
+                                               grid[i - 1], grid[i], xtol=1e-14)
+        if start is not None and (not above[i] or i == points - 1):
+            end = 1.0 if above[i] else brentq(lambda p: float(difference(p)) - d,
+                                              grid[i - 1], grid[i], xtol=1e-14)
+            out.append((start, end))
+            start = None
+    return out

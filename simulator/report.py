@@ -152,16 +152,7 @@ def table(result: PlanResult) -> str:
         out.append(f"Required size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
                    f"{s.treatment.label} = {ans.n_total} women with the outcome "
                    f"(power {_power(ans, exact)}, target {s.target_power:g})")
-        if not exact:
-            out.append("Monte Carlo range of the control-arm size (pointwise 95% limits of "
-                       f"power): {_size_range(ss.interval_control, ss.checked_up_to)}")
-        if ss.stable is None:
-            out.append(f"Power falls below the target again at the search bound "
-                       f"{ss.checked_up_to} (saw-tooth of a discrete test); raise the bound")
-        elif ss.stable.n_control != ans.n_control:
-            out.append(f"Power stays at or above target from {ss.stable.n_control} per control "
-                       f"arm ({ss.stable.n_total} in total) on, checked up to "
-                       f"{ss.checked_up_to} (saw-tooth of a discrete test)")
+        out += _search_caveats(ss, "power", exact)
         out.append(f"To randomise with {_pct(s.dropout)} dropout: {ss.randomised_control} + "
                    f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
     else:
@@ -183,23 +174,42 @@ def table(result: PlanResult) -> str:
     return "\n".join(out) + "\n"
 
 
+def _search_caveats(ss, what: str, exact: bool) -> list[str]:
+    """The Monte Carlo range and the saw-tooth of a size search, in words."""
+    out = []
+    if not exact:
+        out.append(f"Monte Carlo range of the control-arm size (pointwise 95% limits of {what}): "
+                   f"{_size_range(ss.interval_control, ss.checked_up_to)}")
+    if ss.stable is None:
+        out.append(f"{what.capitalize()} falls below the target again at the search bound "
+                   f"{ss.checked_up_to} (saw-tooth of a discrete test); raise the bound")
+    elif ss.stable.n_control != ss.answer.n_control:
+        out.append(f"{what.capitalize()} stays at or above target from {ss.stable.n_control} per "
+                   f"control arm ({ss.stable.n_total} in total) on, checked up to "
+                   f"{ss.checked_up_to} (saw-tooth of a discrete test)")
+    return out
+
+
 def _assurance_lines(result: PlanResult) -> list[str]:
     s, ar = result.scenario, result.assurance
     exact = result.method == "exact"
     at = ar.at_reported
-    how = ("exact" + (f", integration error below {max(ar.integration_error, 1e-9):.0e}"
-                      if s.effect is not None else ", beta-binomial sum")) if exact \
+    how = ("exact" + (f", estimated integration error {ar.integration_error:.1e} (change when "
+                      "the nodes were doubled)" if s.effect is not None
+                      else ", beta-binomial sum")) if exact \
         else f"Monte Carlo, {result.n_sims:,} trials with rates drawn from the priors"
     out = [f"Assurance at {at.n_control} + {at.n_treatment} ({how}): "
-           f"{_assurance_cell(at, exact).strip()} (ceiling {ar.ceiling:.4f}, "
-           f"the prior probability that {s.treatment.label} is better)"]
+           f"{_assurance_cell(at, exact).strip()} (it tends to {ar.ceiling:.4f}, the prior "
+           f"probability that {s.treatment.label} is better, as the trial grows)"]
     if ar.target is not None:
-        if ar.sample_size:
-            a = ar.sample_size.answer
+        a_ss = ar.sample_size
+        if a_ss:
+            a = a_ss.answer
             out.append(f"Size for assurance {ar.target:g}: {a.n_control} + {a.n_treatment} = "
                        f"{a.n_total} women with the outcome (assurance "
                        f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f}); "
-                       f"to randomise: {ar.sample_size.n_total_randomised}")
+                       f"to randomise: {a_ss.n_total_randomised}")
+            out += _search_caveats(a_ss, "assurance", exact)
         else:
             out.append(f"Target assurance {ar.target:g} not reachable: {ar.unreachable}")
     return out
@@ -221,9 +231,11 @@ def _sweep_lines(result: PlanResult) -> list[str]:
         cells = [f"{v:>{w}g}" for v, w in zip(p.values.values(), widths)]
         req = ([f"{p.n_control:>9}", f"{p.n_total:>7}", f"{p.n_total_randomised:>10}"]
                if p.n_control is not None else [f"{'none':>9}", f"{'':>7}", f"{'':>10}"])
-        cells += req + [f"{p.power_at_planned:>13.4f}"]
+        cells += req + [f"{p.power_at_planned:>13.4f}" if p.power_at_planned is not None
+                        else f"{'none':>13}"]
         if prior:
-            cells.append(f"{p.assurance_at_planned:>17.4f}")
+            cells.append(f"{p.assurance_at_planned:>17.4f}" if p.assurance_at_planned is not None
+                         else f"{'none':>17}")
             cells.append(f"{p.assurance_n_control if p.assurance_n_control else 'none':>19}")
         out.append("  ".join(cells))
     if any(p.error or p.assurance_unreachable for p in points):
@@ -313,17 +325,31 @@ def _prior_sentences(result: PlanResult) -> str:
                                             f"Monte Carlo standard error {at.assurance_se:.4f}")
     text += (f"Averaged over these priors, the probability of a significant result in favour of "
              f"{s.treatment.label} (assurance; O'Hagan and Stevens 2001) is {_pct(at.assurance)} "
-             f"with {at.n_control} and {at.n_treatment} women ({how}); it cannot exceed "
-             f"{_pct(ar.ceiling)}, the prior probability that {s.treatment.label} is better. ")
+             f"with {at.n_control} and {at.n_treatment} women ({how}); as the trial grows it "
+             f"tends to {_pct(ar.ceiling)}, the prior probability that {s.treatment.label} is "
+             f"better. ")
     if prior["mcid"] is not None:
-        text += (f"The prior probability that the true difference in live-birth rates exceeds "
-                 f"{_pct(prior['mcid'])} is {_pct(prior['probability_above_mcid'])}. ")
+        text += (f"The prior probability that the true live-birth rate is higher with "
+                 f"{s.treatment.label} by more than {100 * prior['mcid']:.1f} percentage points "
+                 f"is {_pct(prior['probability_above_mcid'])}. ")
     if ar.target is not None:
-        if ar.sample_size:
-            a = ar.sample_size.answer
-            text += (f"An assurance of {_pct(ar.target)} needs {a.n_control} and {a.n_treatment} "
-                     f"women ({a.n_total} in total, {ar.sample_size.n_total_randomised} "
-                     f"randomised), giving assurance {_pct(a.assurance)}.")
+        a_ss = ar.sample_size
+        if a_ss:
+            a = a_ss.answer
+            text += (f"An assurance of {_pct(ar.target)} first needs {a.n_control} and "
+                     f"{a.n_treatment} women ({a.n_total} in total, {a_ss.n_total_randomised} "
+                     f"randomised), giving assurance {_pct(a.assurance)}")
+            if a_ss.stable is not None and a_ss.stable.n_control != a.n_control:
+                text += (f"; assurance stays at or above the target from "
+                         f"{a_ss.stable.n_control} per control arm (checked up to "
+                         f"{a_ss.checked_up_to})")
+            elif a_ss.stable is None:
+                text += (f", but falls below it again at {a_ss.checked_up_to} per control arm, "
+                         "the bound of the search")
+            if result.method != "exact":
+                text += (f"; allowing for Monte Carlo error the control-arm size lies between "
+                         f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
+            text += "."
         else:
             text += f"The target assurance of {_pct(ar.target)} cannot be reached: {ar.unreachable}."
     return text.strip()
@@ -336,16 +362,20 @@ def _sweep_sentence(result: PlanResult) -> str:
         f"`{k}` from {min(p.values[k] for p in points):g} to {max(p.values[k] for p in points):g}"
         for k in keys)
     sizes = [p.n_control for p in points if p.n_control is not None]
-    power = [p.power_at_planned for p in points]
-    text = (f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
-            + ((f"ranged from {min(sizes)} to {max(sizes)} per control arm"
-                if min(sizes) < max(sizes) else f"was {sizes[0]} per control arm at every point")
-               if sizes else "had no finite value")
-            + (f" ({len(points) - len(sizes)} points had none)" if sizes and len(sizes) < len(points)
-               else "")
-            + f", and power at the planned size of {points[0].planned_control} per control arm "
-            f"from {_pct(min(power))} to {_pct(max(power))}.")
-    return text
+    power = [p.power_at_planned for p in points if p.power_at_planned is not None]
+    text = f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
+    if not sizes:
+        text += "had no finite value"
+    elif min(sizes) < max(sizes):
+        text += f"ranged from {min(sizes)} to {max(sizes)} per control arm"
+    else:
+        text += f"was {sizes[0]} per control arm at every point"
+    if sizes and len(sizes) < len(points):
+        text += f" ({len(points) - len(sizes)} points had none)"
+    if power:
+        text += (f", and power at the planned size of {points[0].planned_control} per control "
+                 f"arm from {_pct(min(power))} to {_pct(max(power))}")
+    return text + "."
 
 
 def markdown(result: PlanResult) -> str:

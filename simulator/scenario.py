@@ -268,13 +268,19 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
             raise ScenarioError(_unknown(part, options), field=path)
         if not inside_prior:
             schema = schema[part]
+        key: Any = part
+        if isinstance(node, list):          # inside a prior: a mixture component by index
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"must be an index from 0 to {len(node) - 1} of the list",
+                                    field=path)
+            key = int(part)
         if i == len(parts) - 1:
-            node[part] = value
+            node[key] = value
         else:
-            child = node.get(part)
+            child = node[key] if isinstance(node, list) else node.get(key)
             if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
+                child = node[key] = {}
+            if not isinstance(child, (dict, list)) or (isinstance(child, list) and not inside_prior):
                 raise ScenarioError(f"must be a mapping for `{dotted}` to be set inside it; "
                                     f"got {describe(child)}", field=path)
             node = child

@@ -85,8 +85,8 @@ class SweepPoint:
     values: dict                        # key -> value at this point
     planned_control: int                # the planned design's control-arm size
     planned_treatment: int
-    power_at_planned: float
-    power_at_planned_se: float
+    power_at_planned: float | None      # None: the planned size is not a design at this point
+    power_at_planned_se: float | None
     assurance_at_planned: float | None
     assurance_at_planned_se: float | None
     n_control: int | None               # required size for target_power (None: no answer)
@@ -152,9 +152,12 @@ def sweep_scenarios(source, overrides: Mapping[str, Any] | None,
 def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
     method = choose_method(scenario)
     design = design_of(scenario)
-    power, se = power_function(scenario, method)([planned])
+    n_t_planned = design.sizes(planned)[0]
+    power = se = [None]
     a = a_se = None
-    if scenario.has_prior:
+    if n_t_planned >= 1:        # (a swept allocation can empty the treatment arm)
+        power, se = power_function(scenario, method)([planned])
+    if scenario.has_prior and n_t_planned >= 1:
         (a,), (a_se,) = AssurancePlan(scenario, design, method, 1).assurance_at([planned])
         a, a_se = float(a), float(a_se)
     n_c = n_t = req_power = randomised = a_size = error = unreachable = None
@@ -174,8 +177,11 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
             unreachable = result.assurance.unreachable
     except NoSolutionError as err:
         error = str(err.in_file(None))
-    n_t_planned = design.sizes(planned)[0]
-    return SweepPoint(values, planned, n_t_planned, float(power[0]), float(se[0]), a, a_se,
+    if n_t_planned < 1:
+        error = "; ".join(x for x in (error, f"the planned control-arm size {planned} gives an "
+                                      "empty treatment arm at this allocation") if x)
+    as_float = (lambda x: None if x is None else float(x))
+    return SweepPoint(values, planned, n_t_planned, as_float(power[0]), as_float(se[0]), a, a_se,
                       n_c, n_t, req_power, randomised, a_size, error, unreachable, better, above)
 
 

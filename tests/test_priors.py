@@ -8,7 +8,7 @@ import pytest
 from scipy import integrate, special, stats
 from scipy.stats import fisher_exact
 
-from simulator import ScenarioError, load_scenario, run
+from simulator import ScenarioError, load_scenario, report, run
 from simulator.assurance import exact_assurance, monte_carlo_assurance
 from simulator.design import Design
 from simulator.exact import exact_power
@@ -259,7 +259,7 @@ def test_simulated_assurance_agrees_with_exact_within_3_5_se(name, test, sided):
 
 
 def test_prior_probability_closed_forms():
-    # point control, normal log odds ratio: P(better) = P(theta > 0)
+    # point control, normal risk-difference prior: P(difference > d) = P(theta > d)
     model = MODELS["RD prior, point control"]
     assert model.probability_difference_above(0.0) == pytest.approx(stats.norm.sf(0, 0.1, 0.08))
     assert model.probability_difference_above(0.05) == pytest.approx(stats.norm.sf(0.05, 0.1, 0.08))
@@ -303,7 +303,8 @@ def test_unreachable_target_assurance_reports_its_ceiling():
     sc = load_scenario("severe_prior", {"target_assurance": 0.999})
     ar = run(sc).assurance
     assert ar.sample_size is None and f"{ar.ceiling:.4f}" in ar.unreachable
-    assert "ceiling" in ar.unreachable and ar.to_dict()["reachable"] is False
+    bound = ar.ceiling + 0.05 * (1 - ar.ceiling)
+    assert f"bound {bound:.4f}" in ar.unreachable and ar.to_dict()["reachable"] is False
     sc = load_scenario("rct_evidence", {"target_assurance": 0.95, "sample_size.max_control": 900})
     ar = run(sc).assurance
     assert ar.sample_size is None and "search bound (900" in ar.unreachable
@@ -342,3 +343,38 @@ def test_bundled_effect_scenarios():
     alt = load_scenario("overall_prior", {"arms.treatment.rate": None, "arms.treatment.effect":
                                           {"odds_ratio": 3.64, "ci95": [1.78, 7.67]}})
     assert alt.effect.scale == "odds_ratio" and alt.control.prior is not None
+
+
+def test_point_effect_probabilities_are_exact_at_ties_and_match_simulation():
+    rd = RateModel(33 / 96, BetaMixture.beta(33, 63), 0.44, None,
+                   Effect("risk_difference", 0.1, 0.0))
+    assert rd.probability_difference_above(0.1) == 0.0          # a tie is not "more than"
+    assert rd.probability_difference_above(0.05) == 1.0
+    odds = Effect("odds_ratio", math.log(3.64), 0.0)
+    model = RateModel(17 / 49, BetaMixture.beta(17, 32), 0.6, None, odds)
+    x = stats.beta(17, 32).rvs(2_000_000, random_state=1)
+    share = np.mean(odds.treatment_rate(x) - x > 0.3)
+    p = model.probability_difference_above(0.3)
+    assert 0.01 < p < 0.99 and abs(share - p) < 3.5 * math.sqrt(p * (1 - p) / 2_000_000)
+
+
+def test_assurance_may_exceed_the_prior_probability_of_benefit_and_the_search_says_so():
+    """Favourable rejections when the treatment is not better add to assurance:
+    P(better) is its limit, not a bound, so a target just above it is searched."""
+    sc = scenario({"rate": 0.30}, {"rate": {"mixture": [{"beta": [7e4, 3e4]},
+                                                        {"beta": [2.95e5, 7.05e5]}],
+                                            "weights": [0.5, 0.5]}}, target_assurance=0.505)
+    result = run(sc)
+    ar = result.assurance
+    assert ar.ceiling == pytest.approx(0.5, abs=1e-6)
+    assert ar.sample_size is not None and ar.sample_size.answer.assurance >= 0.505
+    assert "tends to 50.0%" in report.justification(result)
+
+
+def test_a_concentrated_control_prior_with_an_effect_prior_is_integrated():
+    model = RateModel(6801 / 20002, BetaMixture.beta(6801, 13201), 0.5, None,
+                      Effect("odds_ratio", math.log(2.0), 0.25))
+    design = Design("fisher", "two", ALPHA, 1.0)
+    exact = exact_assurance(design, model, [60]).assurance[0]
+    sim = monte_carlo_assurance(design, model, [60], 100_000, seed=2).assurance[0]
+    assert np.isfinite(exact) and abs(sim - exact) < 3.5 * math.sqrt(exact * (1 - exact) / 1e5)

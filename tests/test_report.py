@@ -74,7 +74,7 @@ def test_prior_justification_numbers_come_from_the_results(name):
                 f"{100 * a_ss['assurance']:.1f}%"}
     described = " ".join(p["description"] for p in (prior["control"], prior["treatment"],
                                                     prior["effect"] or {}) if p.get("description"))
-    allowed |= set(re.findall(r"\d+(?:\.\d+)?", described)) | {"95%"}   # 95%: the CI level
+    allowed |= set(re.findall(r"\d+(?:\.\d+)?%?", described)) | {"95%"}  # 95%: the CI level
     stripped = (paragraph.replace(doc["source"], "").replace(doc["scenario_sha256"], "")
                 .replace("SHA-256", ""))
     for token in re.findall(r"\d[\d,.:/]*\d%?|\d%?", stripped):
@@ -85,6 +85,7 @@ def test_prior_justification_numbers_come_from_the_results(name):
     assert "assurance" in paragraph and "O'Hagan and Stevens 2001" in paragraph
     inputs = doc["inputs"]["arms"]
     if "discount" in str(inputs):
-        assert "discounted by 0.5" in paragraph
+        assert "discount weight 0.5" in paragraph
     if "shrink" in str(inputs) and inputs["treatment"]["effect"]["shrink"] != 1:
-        assert "shrunk by the factor 0.5" in paragraph
+        assert "shrunk towards no effect by the factor 0.5" in paragraph
+        assert "prior median odds ratio 1.91" in paragraph

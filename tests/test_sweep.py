@@ -119,3 +119,24 @@ def test_cli_set_overrides_and_errors(cli):
     assert "`arms.treatment.rate.discount` must be a discount" in proc.stderr
     proc = cli("--sweep", "dropout=0:1:0")
     assert proc.returncode == 2 and "`--sweep` must be KEY=START:STOP:STEP" in proc.stderr
+
+
+def test_mixture_components_can_be_set_and_swept_by_index():
+    mixture = {"mixture": [{"events": 20, "n": 29}, {"beta": [1, 1]}], "weights": [0.8, 0.2]}
+    result = run_with_sweep("severe", {"arms.treatment.rate": mixture},
+                            [parse_sweep("arms.treatment.rate.mixture.0.discount=0.5:1:0.5")])
+    alone = run(load_scenario("severe", {"arms.treatment.rate": mixture,
+                                         "arms.treatment.rate.mixture.0.discount": 0.5}))
+    assert result.sweep[0].n_control == alone.sample_size.answer.n_control
+    with pytest.raises(ScenarioError, match="index from 0 to 1"):
+        load_scenario("severe", {"arms.treatment.rate": mixture,
+                                 "arms.treatment.rate.mixture.2.n": 3})
+
+
+def test_a_swept_allocation_that_empties_the_planned_treatment_arm_says_so():
+    result = run_with_sweep("severe", {"sample_size.n_control": 5},
+                            [parse_sweep("allocation=0.05:0.15:0.05")])
+    first = result.sweep[0]
+    assert first.planned_treatment == 0 and first.power_at_planned is None
+    assert "empty treatment arm" in first.error
+    assert result.sweep[2].power_at_planned is not None
