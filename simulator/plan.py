@@ -127,7 +127,8 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
             raise ScenarioError(
                 f"= {m_eval} gives an empty treatment arm (round({scenario.allocation:g} x "
                 f"{m_eval}) = 0); the smallest feasible control-arm size is {smallest}",
-                field="sample_size.n_control", file=scenario.file)
+                field="sample_size.n_control",
+                file=scenario.source_of("sample_size.n_control"))
         sizes.update(range(max(smallest, m_eval - CURVE_HALF_WIDTH), m_eval + CURVE_HALF_WIDTH + 1))
         reported = m_eval
     else:
@@ -136,7 +137,7 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
             found = find_sample_size(power_at, scenario.target_power, smallest, bound,
                                      guess=math.ceil(1.25 * approx) + 2)
         except NoSolutionError as err:
-            raise err.in_file(scenario.file) from None
+            raise err.in_file(scenario.source_of(err.field)) from None
         sizes.update(int(m) for m in found.sizes)
         sample_size = _sample_size(found, design, scenario, point)
         reported = sample_size.answer.n_control

@@ -219,9 +219,11 @@ def _sweep_lines(result: PlanResult) -> list[str]:
     points = result.sweep
     keys = list(points[0].values)
     prior = any(p.assurance_at_planned is not None for p in points)
-    first = points[0]
-    out = [f"Sensitivity: required size, and power at the planned size {first.planned_control} + "
-           f"{first.planned_treatment}"]
+    planned = result.reported
+    out = [f"Sensitivity: required size, and power at the planned size {planned.n_control} + "
+           f"{planned.n_treatment}"
+           + (" (the treatment arm follows each point's allocation)" if "allocation" in keys
+              else "")]
     widths = [max(len(k), 8) for k in keys]
     head = ["n_control", "n_total", "randomised", "power@planned"] + (
         ["assurance@planned", "n_control@assurance"] if prior else [])
@@ -239,8 +241,8 @@ def _sweep_lines(result: PlanResult) -> list[str]:
             cells.append(f"{p.assurance_n_control if p.assurance_n_control else 'none':>19}")
         out.append("  ".join(cells))
     if any(p.error or p.assurance_unreachable for p in points):
-        out.append("none: no size reaches the target at that point (the reason is in the JSON "
-                   "and sweep.csv)")
+        out.append("none: no size reaches the target, or no planned design, at that point (the "
+                   "reason is in the JSON and sweep.csv)")
     return out
 
 

@@ -148,6 +148,15 @@ class Scenario:
     target_assurance: float | None = None
     mcid: float | None = None
     inputs: str = "{}"                    # the validated mapping, canonical JSON
+    overridden: tuple = ()                # dotted keys whose values came from overrides
+
+    def source_of(self, field: str | None) -> str | None:
+        """How an error about ``field`` names its origin: the file, or the file
+        and "value from the command line or overrides" when an override set it."""
+        if field and any(field == key or field.startswith(key + ".") or key.startswith(field + ".")
+                         for key in self.overridden):
+            return f"{self.file or 'scenario'} (value from the command line or overrides)"
+        return self.file
 
     def to_dict(self) -> dict:
         """The validated scenario in the file's own shape (defaults filled in)."""
@@ -248,13 +257,10 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
                                 f"got {describe(raw) if raw is not None else 'an empty file'}")
         for key, value in (overrides or {}).items():
             _set_dotted(raw, key, copy.deepcopy(value))
-        return _build(_validate(raw, SCHEMA, ""), label)
+        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides or ()))
     except ScenarioError as err:
-        if overrides and err.field and any(
-                err.field == key or err.field.startswith(key + ".") or key.startswith(err.field + ".")
-                for key in overrides):
-            label = f"{label or 'scenario'} (value from the command line or overrides)"
-        raise err.in_file(label) if label else err
+        blamed = Scenario.source_of(_Origin(label, tuple(overrides or ())), err.field)
+        raise err.in_file(blamed) if blamed else err
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
@@ -275,7 +281,10 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
                                     field=path)
             key = int(part)
         if i == len(parts) - 1:
-            node[key] = value
+            if value is None and inside_prior and isinstance(node, dict):
+                node.pop(key, None)         # null removes a key inside a prior
+            else:
+                node[key] = value
         else:
             child = node[key] if isinstance(node, list) else node.get(key)
             if child is None:
@@ -319,7 +328,14 @@ def _validate(raw: Any, schema: dict, prefix: str) -> dict:
     return out
 
 
-def _build(v: dict, label: str | None) -> Scenario:
+@dataclass(frozen=True)
+class _Origin:
+    """Where a scenario's values come from, before the scenario exists."""
+    file: str | None
+    overridden: tuple
+
+
+def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
     if v["target_power"] <= v["analysis"]["alpha"]:
         raise ScenarioError(f"must be above `analysis.alpha` ({v['analysis']['alpha']:g}); "
                             f"got {v['target_power']:g}", field="target_power")
@@ -346,7 +362,7 @@ def _build(v: dict, label: str | None) -> Scenario:
         target_power=v["target_power"], dropout=v["dropout"],
         sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
-        inputs=json.dumps(v, sort_keys=True),
+        inputs=json.dumps(v, sort_keys=True), overridden=overridden,
     )
 
 

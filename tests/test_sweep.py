@@ -140,3 +140,13 @@ def test_a_swept_allocation_that_empties_the_planned_treatment_arm_says_so():
     assert first.planned_treatment == 0 and first.power_at_planned is None
     assert "empty treatment arm" in first.error
     assert result.sweep[2].power_at_planned is not None
+
+
+def test_command_line_values_are_blamed_for_unanswerable_plans_and_null_removes_inside_a_prior(cli):
+    proc = cli("--scenario", "skeptical", "--set", "arms.treatment.effect.shrink=0")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "(value from the command line or overrides): `arms.treatment.effect` equal rates" \
+        in proc.stderr
+    sc = load_scenario("skeptical", {"arms.treatment.effect.ci95": None,
+                                     "target_assurance": None, "mcid": None})
+    assert "ci95" not in sc.to_dict()["arms"]["treatment"]["effect"] and not sc.has_prior
