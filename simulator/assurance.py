@@ -31,7 +31,6 @@ from functools import lru_cache
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy import special, stats
 
 from .design import TAIL, Design, decision_table, support
 from .errors import ScenarioError

@@ -10,9 +10,9 @@ Two kinds, both immutable and vectorised:
   analysis scale (log odds ratio, log risk ratio, risk difference).
 
 Each offers what the engines need: the mean (a planning value), quadrature
-nodes for exact integration, inverse-CDF draws from uniforms for simulation
-(so that common random numbers carry across sizes and across prior
-parameters), and the prior predictive distribution of an arm's event count.
+nodes for exact integration, draws for simulation (numpy's Beta and normal
+generators, once per simulated trial, so that a trial keeps its rates at
+every size), and the prior predictive distribution of an arm's event count.
 """
 from __future__ import annotations
 

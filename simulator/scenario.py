@@ -7,16 +7,13 @@ rule violation raises :class:`ScenarioError` with the dotted field path.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
-import math
 import os
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import yaml
 
@@ -151,12 +148,8 @@ class Scenario:
     overridden: tuple = ()                # dotted keys whose values came from overrides
 
     def source_of(self, field: str | None) -> str | None:
-        """How an error about ``field`` names its origin: the file, or the file
-        and "value from the command line or overrides" when an override set it."""
-        if field and any(field == key or field.startswith(key + ".") or key.startswith(field + ".")
-                         for key in self.overridden):
-            return f"{self.file or 'scenario'} (value from the command line or overrides)"
-        return self.file
+        """How an error about ``field`` names its origin (see :func:`_source_label`)."""
+        return _source_label(self.file, self.overridden, field)
 
     def to_dict(self) -> dict:
         """The validated scenario in the file's own shape (defaults filled in)."""
@@ -259,7 +252,7 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
             _set_dotted(raw, key, copy.deepcopy(value))
         return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides or ()))
     except ScenarioError as err:
-        blamed = Scenario.source_of(_Origin(label, tuple(overrides or ())), err.field)
+        blamed = _source_label(label, tuple(overrides or ()), err.field)
         raise err.in_file(blamed) if blamed else err
 
 
@@ -328,11 +321,13 @@ def _validate(raw: Any, schema: dict, prefix: str) -> dict:
     return out
 
 
-@dataclass(frozen=True)
-class _Origin:
-    """Where a scenario's values come from, before the scenario exists."""
-    file: str | None
-    overridden: tuple
+def _source_label(file: str | None, overridden: tuple, field: str | None) -> str | None:
+    """The file, or the file and "value from the command line or overrides"
+    when an override set ``field`` (or a key inside it, or one it lies inside)."""
+    if field and any(field == key or field.startswith(key + ".") or key.startswith(field + ".")
+                     for key in overridden):
+        return f"{file or 'scenario'} (value from the command line or overrides)"
+    return file
 
 
 def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, special, stats
+from scipy import integrate, stats
 from scipy.stats import fisher_exact
 
 from simulator import ScenarioError, load_scenario, report, run
