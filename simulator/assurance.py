@@ -4,8 +4,9 @@ arms with priors on both rates, Ciarleglio and Arendt 2017).
 
 "Success" is the test rejecting with the treatment's observed rate above the
 control's, so that a two-sided test counts only the favourable rejections and
-assurance tends, as the trial grows, to its ceiling: the prior probability that
-the treatment is better.
+assurance tends, as the trial grows, to the prior probability that the
+treatment is better (its limit, reported as ``ceiling``; favourable rejections
+when the treatment is not better can take it slightly above).
 
 Two routes that must agree:
 
@@ -27,12 +28,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from joblib import Parallel, delayed
 
-from .design import TAIL, Design, decision_table, support
+from .design import TAIL, Design, count_decided, decision_table, support
 from .errors import ScenarioError
 from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, task_bounds
 from .binomial import RateGrid, binomial_pmf, grid_of
@@ -65,6 +66,7 @@ def _table_times(table: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def _succeeds(design: Design, n_t: int, n_c: int, x_t, x_c) -> np.ndarray:
+    """Significant in favour of treatment, for tables beyond the tabulated ranges."""
     return design.reject(n_t, n_c, x_t, x_c) & (np.asarray(x_t) * n_c > np.asarray(x_c) * n_t)
 
 
@@ -102,9 +104,10 @@ def count_ranges(model: RateModel, n_t: int, n_c: int) -> tuple[tuple[int, int],
     return t_range, c_range
 
 
-def _with_planning_support(model: RateModel, n_t: int, n_c: int):
+def table_ranges(model: RateModel, n_t: int, n_c: int):
     """:func:`count_ranges` widened to the binomial supports at the planning
-    rates: the ranges exact power uses too, so both share one decision table."""
+    rates: the ranges of the decision table that assurance and, with priors,
+    exact power share."""
     (t_lo, t_hi), (c_lo, c_hi) = count_ranges(model, n_t, n_c)
     s_t, s_c = support(n_t, model.treatment_rate), support(n_c, model.control_rate)
     return (min(t_lo, s_t[0]), max(t_hi, s_t[1])), (min(c_lo, s_c[0]), max(c_hi, s_c[1]))
@@ -145,7 +148,7 @@ def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssura
     out, error = np.empty(len(n_controls)), 0.0
     for i, m in enumerate(n_controls):
         n_t, n_c = design.sizes(int(m))
-        t_range, c_range = _with_planning_support(model, n_t, n_c)
+        t_range, c_range = table_ranges(model, n_t, n_c)
         table = success_table(design, n_t, n_c, t_range, c_range)
         if model.effect is None:
             pmf_t = _arm_predictive(model.treatment_prior, model.treatment_rate, n_t, t_range)
@@ -180,8 +183,34 @@ def _grids(model: RateModel) -> tuple[tuple, tuple]:
     return grid_of(p_t), grid_of(p_c)
 
 
-def _chunk_counts(design: Design, model: RateModel, n_controls, mcid: float | None,
-                  seed: int, chunk: int, n_trials: int) -> np.ndarray:
+@dataclass(frozen=True)
+class _SizePlan:
+    """What a chunk needs at one size, prepared once per call: the arm sizes,
+    the tabulated ranges, and an inversion sampler for an arm with a fixed rate."""
+    n_t: int
+    n_c: int
+    t_range: tuple[int, int]
+    c_range: tuple[int, int]
+    fixed_t: ArmSampler | None
+    fixed_c: ArmSampler | None
+
+
+def _size_plans(design: Design, model: RateModel, n_controls) -> tuple[_SizePlan, ...]:
+    fixed_t = model.treatment_prior is None and (
+        model.effect is None or (model.effect.is_point and model.control_prior is None))
+    fixed_c = model.control_prior is None
+    plans = []
+    for m in n_controls:
+        n_t, n_c = design.sizes(int(m))
+        plans.append(_SizePlan(
+            n_t, n_c, *table_ranges(model, n_t, n_c),
+            ArmSampler.build(n_t, model.treatment_rate) if fixed_t else None,
+            ArmSampler.build(n_c, model.control_rate) if fixed_c else None))
+    return tuple(plans)
+
+
+def _chunk_counts(design: Design, model: RateModel, plans: tuple[_SizePlan, ...],
+                  mcid: float | None, seed: int, chunk: int, n_trials: int) -> np.ndarray:
     """Successes at each size among one chunk's trials, then (last two
     entries) how many drew a better treatment rate and a difference above
     ``mcid``."""
@@ -189,33 +218,23 @@ def _chunk_counts(design: Design, model: RateModel, n_controls, mcid: float | No
     u_t = rng.random(n_trials)          # count uniforms first, as the point engine
     u_c = rng.random(n_trials)
     p_t, p_c = model.draw(rng, n_trials)
-    fixed_t = model.treatment_prior is None and (
-        model.effect is None or (model.effect.is_point and model.control_prior is None))
-    fixed_c = model.control_prior is None
     grid_t, grid_c = _grids(model)
-    arm_t = None if fixed_t else RateGrid.build(u_t, p_t, grid_t)
-    arm_c = None if fixed_c else RateGrid.build(u_c, p_c, grid_c)
-    counts = np.zeros(len(n_controls) + 2, dtype=np.int64)
-    for i, m in enumerate(n_controls):
-        n_t, n_c = design.sizes(int(m))
-        x_t = ArmSampler.build(n_t, model.treatment_rate).counts(u_t) if fixed_t \
-            else arm_t.counts(n_t)
-        x_c = ArmSampler.build(n_c, model.control_rate).counts(u_c) if fixed_c \
-            else arm_c.counts(n_c)
-        t_range, c_range = _with_planning_support(model, n_t, n_c)
-        table = success_table(design, n_t, n_c, t_range, c_range)
-        i_t, i_c = x_t - t_range[0], x_c - c_range[0]
-        inside = (i_t >= 0) & (i_t < table.shape[0]) & (i_c >= 0) & (i_c < table.shape[1])
-        counts[i] = np.count_nonzero(table[i_t[inside], i_c[inside]])
-        if not inside.all():
-            counts[i] += np.count_nonzero(_succeeds(design, n_t, n_c, x_t[~inside], x_c[~inside]))
+    arm_t = None if plans[0].fixed_t else RateGrid.build(u_t, p_t, grid_t)
+    arm_c = None if plans[0].fixed_c else RateGrid.build(u_c, p_c, grid_c)
+    counts = np.zeros(len(plans) + 2, dtype=np.int64)
+    for i, plan in enumerate(plans):
+        x_t = plan.fixed_t.counts(u_t) if plan.fixed_t else arm_t.counts(plan.n_t)
+        x_c = plan.fixed_c.counts(u_c) if plan.fixed_c else arm_c.counts(plan.n_c)
+        table = success_table(design, plan.n_t, plan.n_c, plan.t_range, plan.c_range)
+        counts[i] = count_decided(table, plan.t_range, plan.c_range, x_t, x_c,
+                                  partial(_succeeds, design, plan.n_t, plan.n_c))
     counts[-2] = np.count_nonzero(p_t > p_c)
     counts[-1] = np.count_nonzero(p_t - p_c > mcid) if mcid is not None else 0
     return counts
 
 
-def _chunks_counts(design, model, n_controls, mcid, seed, n_sims, first, stop):
-    return sum(_chunk_counts(design, model, n_controls, mcid, seed, k,
+def _chunks_counts(design, model, plans, mcid, seed, n_sims, first, stop):
+    return sum(_chunk_counts(design, model, plans, mcid, seed, k,
                              min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE))
                for k in range(first, stop))
 
@@ -232,8 +251,8 @@ def monte_carlo_assurance(design: Design, model: RateModel, n_controls, n_sims: 
                           jobs: int = 1, mcid: float | None = None) -> SimulatedAssurance:
     """Assurance by simulation at each size, with its binomial standard error."""
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    tasks = (delayed(_chunks_counts)(design, model, tuple(int(m) for m in n_controls), mcid, seed,
-                                     n_sims, a, b)
+    plans = _size_plans(design, model, n_controls)
+    tasks = (delayed(_chunks_counts)(design, model, plans, mcid, seed, n_sims, a, b)
              for a, b in task_bounds(n_chunks, jobs))
     per_task = Parallel(n_jobs=min(jobs, n_chunks))(tasks)
     counts = np.sum(per_task, axis=0)

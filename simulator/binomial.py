@@ -27,18 +27,27 @@ TABLES_CACHED = 64           # so at most 256 MB of tables per process
 DECISION_MARGIN = 1e-12      # uniforms this close to a tabulated CDF value are inverted exactly
 
 
-def binomial_pmf(n: int, counts: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """Binomial(n, rate) probabilities, shape ``(len(rates), len(counts))``,
-    from log-factorials computed once per count (rates of 0 and 1 exact)."""
-    k = counts[None, :].astype(float)
-    p = np.asarray(rates, dtype=float)[:, None]
-    log_choose = special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
-    return np.exp(log_choose + special.xlogy(k, p) + special.xlog1py(n - k, -p))
-
-
 def _log_pmf(n: int, k: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """log P(X = k) for X ~ Binomial(n, p), elementwise (rates of 0 and 1 exact)."""
     return (special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
             + special.xlogy(k, p) + special.xlog1py(n - k, -p))
+
+
+def binomial_pmf(n: int, counts: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Binomial(n, rate) probabilities, shape ``(len(rates), len(counts))``."""
+    return np.exp(_log_pmf(n, np.asarray(counts, dtype=float)[None, :],
+                           np.asarray(rates, dtype=float)[:, None]))
+
+
+def _normal_scores(u: np.ndarray) -> np.ndarray:
+    return special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
+
+
+def _first_guess(n: int, p: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Cornish-Fisher guess of the Binomial(n, p) quantile at normal score z
+    (right for about 99.6% of trials; the callers correct the rest)."""
+    guess = n * p + np.sqrt(n * p * (1.0 - p)) * z + (1.0 - 2.0 * p) * (z * z - 1.0) / 6.0 - 0.5
+    return np.clip(np.ceil(guess), 0, n)
 
 
 def binomial_quantile(u: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
@@ -51,9 +60,7 @@ def binomial_quantile(u: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
     """
     u = np.asarray(u, dtype=float)
     p = np.broadcast_to(np.asarray(p, dtype=float), u.shape)
-    z = special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
-    guess = n * p + np.sqrt(n * p * (1.0 - p)) * z + (1.0 - 2.0 * p) * (z * z - 1.0) / 6.0 - 0.5
-    k = np.clip(np.ceil(guess), 0, n)
+    k = _first_guess(n, p, _normal_scores(u))
     cdf = special.bdtr(k, n, p)
     # up: while P(X <= k) <= u, k += 1 (P(X <= n) = 1 > u ends it)
     idx = np.flatnonzero(cdf <= u)
@@ -101,8 +108,7 @@ class RateGrid:
     def build(cls, u: np.ndarray, rate: np.ndarray, grid: tuple) -> "RateGrid":
         cell = np.searchsorted(np.array(grid), rate, side="right") - 1
         cell[(cell < 0) | (cell >= GRID_CELLS)] = -1
-        z = special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
-        return cls(u, rate, z, grid, cell)
+        return cls(u, rate, _normal_scores(u), grid, cell)
 
     def counts(self, n: int) -> np.ndarray:
         u, p = self.u, self.rate
@@ -114,9 +120,7 @@ class RateGrid:
         if (GRID_CELLS >> shift) < 2:
             return binomial_quantile(u, n, p)
         table = _cdf_table(self.grid[::1 << shift], n)
-        guess = n * p + np.sqrt(n * p * (1.0 - p)) * self.z \
-            + (1.0 - 2.0 * p) * (self.z * self.z - 1.0) / 6.0 - 0.5
-        k = np.clip(np.ceil(guess), 0, n).astype(np.int64)
+        k = _first_guess(n, p, self.z).astype(np.int64)
         row = (np.maximum(self.cell, 0) >> shift) * (n + 1)
         lower = (k == 0) | (table[row + np.maximum(k - 1, 0)] <= u - DECISION_MARGIN)
         upper = table[row + (n + 1) + k] > u + DECISION_MARGIN

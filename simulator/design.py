@@ -85,3 +85,17 @@ def decision_table(design: Design, n_t: int, n_c: int,
     table = pvalue_grid(design.test, design.sided, n_t, n_c, t_range, c_range) <= design.alpha
     table.setflags(write=False)
     return table
+
+
+def count_decided(table: np.ndarray, t_range: tuple[int, int], c_range: tuple[int, int],
+                  x_t: np.ndarray, x_c: np.ndarray, decide) -> int:
+    """How many of the tables with counts ``(x_t, x_c)`` the tabulated decisions
+    mark true; counts beyond the tabulated ranges (rare draws in the far tails)
+    are decided by ``decide(x_t, x_c)`` directly."""
+    i_t, i_c = x_t - t_range[0], x_c - c_range[0]
+    inside = (i_t >= 0) & (i_t < table.shape[0]) & (i_c >= 0) & (i_c < table.shape[1])
+    if inside.all():
+        return int(np.count_nonzero(table[i_t, i_c]))
+    outside = ~inside
+    return int(np.count_nonzero(table[i_t[inside], i_c[inside]])
+               + np.count_nonzero(decide(x_t[outside], x_c[outside])))

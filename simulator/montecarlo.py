@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
 from scipy import stats
 
-from .design import Design, decision_table, support
+from .design import Design, count_decided, decision_table, support
 
 CHUNK_SIZE = 50_000
 
@@ -81,14 +82,8 @@ def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSa
     for i, (arm_t, arm_c) in enumerate(samplers):
         x_t, x_c = arm_t.counts(u_t), arm_c.counts(u_c)
         table = decision_table(design, arm_t.n, arm_c.n, arm_t.count_range, arm_c.count_range)
-        i_t, i_c = x_t - arm_t.count_range[0], x_c - arm_c.count_range[0]
-        inside = (i_t >= 0) & (i_t < table.shape[0]) & (i_c >= 0) & (i_c < table.shape[1])
-        if inside.all():
-            counts[i] = np.count_nonzero(table[i_t, i_c])
-        else:
-            outside = ~inside
-            counts[i] = (np.count_nonzero(table[i_t[inside], i_c[inside]]) + np.count_nonzero(
-                design.reject(arm_t.n, arm_c.n, x_t[outside], x_c[outside])))
+        counts[i] = count_decided(table, arm_t.count_range, arm_c.count_range, x_t, x_c,
+                                  partial(design.reject, arm_t.n, arm_c.n))
     return counts
 
 

@@ -13,7 +13,7 @@ from .design import Design
 from .errors import NoSolutionError, ScenarioError
 from .exact import exact_power
 from .montecarlo import monte_carlo_power
-from .assurance import count_ranges, exact_assurance, monte_carlo_assurance
+from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
 from .prior_spec import describe_effect, describe_rate
 from .results import AssuranceResult, PlanResult, PowerPoint, SampleSizeResult, randomised
 from .scenario import Scenario
@@ -45,7 +45,7 @@ def power_function(scenario: Scenario, method: str, jobs: int = 1) -> Callable:
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if method == "exact":
         # with priors, tabulate once over the ranges assurance needs as well
-        ranges = partial(count_ranges, scenario.rate_model) if scenario.has_prior else None
+        ranges = partial(table_ranges, scenario.rate_model) if scenario.has_prior else None
 
         def power_at(sizes):
             return exact_power(design, p_t, p_c, sizes, ranges), np.zeros(len(sizes))

@@ -162,21 +162,24 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
         a, a_se = float(a), float(a_se)
     n_c = n_t = req_power = randomised = a_size = error = unreachable = None
     better = above = None
-    if scenario.has_prior:
-        better = scenario.rate_model.probability_difference_above(0.0)
-        if scenario.mcid is not None:
-            above = scenario.rate_model.probability_difference_above(scenario.mcid)
     try:
         result = run(scenario)
         ans = result.sample_size.answer
         n_c, n_t, req_power = ans.n_control, ans.n_treatment, ans.power
         randomised = result.sample_size.n_total_randomised
-        if result.assurance and result.assurance.sample_size:
-            a_size = result.assurance.sample_size.answer.n_control
-        elif result.assurance:
-            unreachable = result.assurance.unreachable
+        if result.assurance:
+            better = result.assurance.ceiling
+            above = result.assurance.probability_above_mcid
+            if result.assurance.sample_size:
+                a_size = result.assurance.sample_size.answer.n_control
+            else:
+                unreachable = result.assurance.unreachable
     except NoSolutionError as err:
         error = str(err.in_file(None))
+        if scenario.has_prior:      # no run to take the prior probabilities from
+            better = scenario.rate_model.probability_difference_above(0.0)
+            if scenario.mcid is not None:
+                above = scenario.rate_model.probability_difference_above(scenario.mcid)
     if n_t_planned < 1:
         error = "; ".join(x for x in (error, f"the planned control-arm size {planned} gives an "
                                       "empty treatment arm at this allocation") if x)
