@@ -378,3 +378,14 @@ def test_a_concentrated_control_prior_with_an_effect_prior_is_integrated():
     exact = exact_assurance(design, model, [60]).assurance[0]
     sim = monte_carlo_assurance(design, model, [60], 100_000, seed=2).assurance[0]
     assert np.isfinite(exact) and abs(sim - exact) < 3.5 * math.sqrt(exact * (1 - exact) / 1e5)
+
+
+def test_reported_prior_summaries_match_scipy():
+    d = BetaMixture.beta(11, 5.5).to_dict()
+    ref = stats.beta(11, 5.5)
+    assert d["mean"] == pytest.approx(ref.mean()) and d["sd"] == pytest.approx(ref.std())
+    assert d["interval95"] == pytest.approx([ref.ppf(0.025), ref.ppf(0.975)], rel=1e-9)
+    sk = load_scenario("skeptical").effect.to_dict()
+    log_or = stats.norm(0.5 * math.log(3.64), (math.log(7.67) - math.log(1.78)) / (2 * 1.959964))
+    assert sk["value"] == pytest.approx(math.exp(log_or.median()))
+    assert sk["interval95"] == pytest.approx(np.exp(log_or.ppf([0.025, 0.975])), rel=1e-6)
