@@ -60,6 +60,23 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    are drawn once and only the counts and decisions are per size; ``ratio``
    = point-power seconds / assurance seconds.
 
+8. ``patient-level``: the batched logistic regression against a per-trial
+   loop of statsmodels ``Logit(y, X).fit(disp=0)`` (its default Newton fit,
+   then ``.pvalues``) on the same simulated trials: 400 women (200 per arm),
+   two strata (62% / 38%) and maternal age (truncated normal 37 +- 4, 25 to
+   45), design intercept + arm + stratum + age.  Two versions of age: exact
+   (continuous: one row per woman) and recorded in whole years (every
+   regressor discrete: women grouped into 84 cells, the same likelihood).
+   The batched throughput includes building the regression data from the
+   simulated women (grouping included), fitting and the Wald p-values (best of
+   3); the loop fits each trial's own arrays.  ``ratio`` on the ``batched /
+   loop`` rows = batched trials/s / loop trials/s.  Then the whole
+   patient-level engine on ``multicentre`` at 200 per arm (simulation of the
+   women plus all three analyses), jobs=1 and jobs=2 (``ratio`` = speed-up,
+   results identical), and the peak resident memory (``ru_maxrss`` of a fresh
+   process) of 100,000 trials at 2,000 women (1,000 per arm), all three
+   analyses, one size.
+
 Ratios above 1 in sections 1, 2, 5 and 7's engine / loop rows mean "faster";
 in sections 3 and 4 they mean "Monte Carlo takes that many times as long as
 exact"; in section 6, "assurance costs that many times as much as point
@@ -355,6 +372,79 @@ def bench_assurance_mc(n_sims, n_loop):
 
 
 # ---------------------------------------------------------------------- output
+PATIENT_BASE = {
+    "name": "bench", "arms": {}, "analysis": {"primary": "logistic"},
+    "population": {"strata": {"moderate": {"share": 0.62, "control": 0.39, "treatment": 0.60},
+                              "severe": {"share": 0.38, "control": 0.20, "treatment": 0.69}},
+                   "covariates": {"age": {"distribution": "truncated_normal", "mean": 37,
+                                          "sd": 4, "lower": 25, "upper": 45,
+                                          "log_odds_per_unit": -0.08}}}}
+MEMORY_SCRIPT = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from simulator import load_scenario
+from simulator.patient_plan import counts
+from simulator.patients import ANALYSES
+sc = load_scenario("multicentre", {{"simulation.n_sims": {n_sims}}})
+c = counts(sc, [1000], "planning", ANALYSES, 1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, c.rate("logistic")[0][0])
+"""
+
+
+def bench_patient(n_batch, n_loop, n_engine, n_memory):
+    import copy
+    import subprocess
+    import warnings
+    import statsmodels.api as sm
+    from simulator.adjusted import logistic_pvalues
+    from simulator.patient_plan import counts as patient_counts
+    from simulator.patients import ANALYSES, _logistic_data, simulate
+    rows = []
+    for label, resolution in (("age exact (one row per woman)", None),
+                              ("age in whole years (grouped)", 1)):
+        raw = copy.deepcopy(PATIENT_BASE)
+        if resolution:
+            raw["population"]["covariates"]["age"]["resolution"] = resolution
+        model = simulator.load_scenario(raw).patient
+        trials = simulate(model, N, N, SEED, 0, n_batch)
+
+        def batched():
+            return logistic_pvalues(*_logistic_data(model, trials, None), 1, "two")
+        seconds, (p, ok, _) = best_of(3, batched)
+        age = model.covariates[0].value(trials.covariates[0])
+        X = np.stack([np.ones(age.shape), trials.treated, trials.stratum == 1, age],
+                     axis=-1).astype(float)
+        y = trials.live_birth.astype(float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loop, loop_p = timed(lambda: [sm.Logit(y[i], X[i]).fit(disp=0).pvalues[1]
+                                          for i in range(n_loop)])
+        agree = float(np.max(np.abs(np.asarray(loop_p) / p[:n_loop] - 1)))
+        rows += [
+            row("8 patient-level", f"batched logistic, {label}", seconds, n_batch,
+                note=f"{int(ok.sum())} of {n_batch} estimable"),
+            row("8 patient-level", f"statsmodels Logit loop, {label}", loop, n_loop,
+                note=f"p-values agree to {agree:.1e} relative"),
+            row("8 patient-level", f"batched / loop, {label}",
+                ratio=(n_batch / seconds) / (n_loop / loop), note="trials/s ratio"),
+        ]
+    sc = simulator.load_scenario("multicentre", {"simulation.n_sims": n_engine})
+    one, c1 = best_of(3, patient_counts, sc, [N], "planning", ANALYSES, 1)
+    two, c2 = best_of(3, patient_counts, sc, [N], "planning", ANALYSES, 2)
+    same = bool(np.array_equal(c1.counts, c2.counts))
+    rows += [row("8 patient-level", "multicentre engine, 3 analyses, jobs=1", one, n_engine,
+                 note=f"logistic power {c1.rate('logistic')[0][0]:.4f}"),
+             row("8 patient-level", "multicentre engine, 3 analyses, jobs=2", two, n_engine,
+                 one / two, f"ratio = speed-up; identical results: {same}")]
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT.format(root=str(ROOT),
+                                                                     n_sims=n_memory)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    seconds_note = f"{n_memory:,} trials x 2,000 women, one size"
+    rows.append(row("8 patient-level", "peak memory (MiB)", ratio=float(out[0]),
+                    note=f"{seconds_note}; ratio column = peak resident MiB"))
+    return rows
+
+
 def machine_info():
     return {"python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "cpu_count": os.cpu_count(),
@@ -386,6 +476,7 @@ def main(argv=None):
     n_sims, n_loop, n_par = ((200_000, 500, 400_000) if args.quick
                              else (2_000_000, 2_000, 4_000_000))
     n_assur, n_assur_loop = (200_000, 300) if args.quick else (1_000_000, 2_000)
+    n_patient = (2_560, 200, 5_000, 5_000) if args.quick else (10_240, 1_000, 20_000, 100_000)
 
     start = time.perf_counter()
     info = machine_info()
@@ -400,6 +491,7 @@ def main(argv=None):
     rows += par_rows
     rows += bench_assurance_exact()
     rows += bench_assurance_mc(n_assur, n_assur_loop)
+    rows += bench_patient(*n_patient)
     total = time.perf_counter() - start
 
     print(markdown(rows))

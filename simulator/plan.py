@@ -14,6 +14,7 @@ from .errors import NoSolutionError, ScenarioError
 from .exact import exact_power
 from .montecarlo import monte_carlo_power
 from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
+from . import patient_plan
 from .prior_spec import describe_effect, describe_rate
 from .results import AssuranceResult, PlanResult, PowerPoint, SampleSizeResult, randomised
 from .scenario import Scenario
@@ -31,7 +32,9 @@ def choose_method(scenario: Scenario) -> str:
     or integrates an effect prior numerically); simulation is kept for what
     enumeration cannot do (patient-level models) and to check the exact route."""
     method = scenario.simulation.method
-    return "exact" if method == "auto" else method
+    if method == "auto":
+        return "monte_carlo" if scenario.patient is not None else "exact"
+    return method
 
 
 def design_of(scenario: Scenario) -> Design:
@@ -41,6 +44,8 @@ def design_of(scenario: Scenario) -> Design:
 
 def power_function(scenario: Scenario, method: str, jobs: int = 1) -> Callable:
     """``power_at(control sizes) -> (power, se)`` for the scenario's design."""
+    if scenario.patient is not None:
+        return patient_plan.power_function(scenario, jobs)
     design = design_of(scenario)
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if method == "exact":
@@ -74,13 +79,15 @@ def _memoised(fn: Callable) -> Callable:
 def _sample_size(found, design: Design, scenario: Scenario, point) -> SampleSizeResult:
     by_size = {int(m): point(m) for m in found.sizes}
     answer = by_size[found.first]
+    # the patient-level model simulates dropout: its sizes are women randomised
+    dropout = scenario.dropout if scenario.patient is None else 0.0
     return SampleSizeResult(
         answer=answer, stable=by_size.get(found.stable),
         interval_control=found.interval,
         interval_treatment=tuple(None if m is None else design.sizes(m)[0]
                                  for m in found.interval),
-        randomised_control=randomised(answer.n_control, scenario.dropout),
-        randomised_treatment=randomised(answer.n_treatment, scenario.dropout),
+        randomised_control=randomised(answer.n_control, dropout),
+        randomised_treatment=randomised(answer.n_treatment, dropout),
         checked_up_to=int(found.sizes[-1]))
 
 
@@ -101,6 +108,8 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     design = design_of(scenario)
     power_at = _memoised(power_function(scenario, method, jobs))
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
+    if scenario.patient is not None:        # the rates the analysis sees, for the first guess
+        p_t, p_c = (float(scenario.patient.shares @ r) for r in scenario.patient.itt_rates().T)
     smallest = design.smallest_control()
     bound = scenario.sample_size.max_control
     approx = None
@@ -153,13 +162,19 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
 
     # The size of the test at the reported design, exactly, with both arms at
     # the control rate: large-sample tests can exceed alpha at small sizes.
-    size = float(exact_power(design, p_c, p_c, [reported])[0])
+    # The patient-level model's is simulated, for every analysis.
+    patient = None
+    if scenario.patient is not None:
+        patient = patient_plan.summarise(scenario, reported, jobs)
+        size = patient.analysis(scenario.patient.primary).type_one_error
+    else:
+        size = float(exact_power(design, p_c, p_c, [reported])[0])
     return PlanResult(
         scenario=scenario, method=method,
         n_sims=None if method == "exact" else scenario.simulation.n_sims,
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
-        normal_approx_control=approx, type_one_error=size, assurance=assurance)
+        normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient)
 
 
 class AssurancePlan:
@@ -175,7 +190,11 @@ class AssurancePlan:
         self.integration_error = 0.0 if method == "exact" else None
         sim = scenario.simulation
 
+        patient = patient_plan.assurance_function(scenario, jobs) if scenario.patient else None
+
         def assurance(sizes):
+            if patient is not None:
+                return patient(sizes)
             if method == "exact":
                 exact = exact_assurance(design, self.model, sizes)
                 self.integration_error = max(self.integration_error, exact.integration_error)
@@ -186,7 +205,10 @@ class AssurancePlan:
 
     def result(self, reported: int, smallest: int, bound: int, point, sizes: set[int]):
         s = self.scenario
-        ceiling = self.model.probability_difference_above(0.0)
+        if s.patient is not None:
+            ceiling = patient_plan.probability_better(s)[0]
+        else:
+            ceiling = self.model.probability_difference_above(0.0)
         above_mcid = None if s.mcid is None else self.model.probability_difference_above(s.mcid)
         sample_size = unreachable = None
         target = s.target_assurance

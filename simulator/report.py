@@ -57,6 +57,9 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
     sided = "two-sided" if a.sided == "two" else "one-sided (treatment better)"
     if result.method == "exact":
         method = "exact enumeration of every 2x2 outcome (no Monte Carlo error)"
+    elif result.patient is not None:
+        method = (f"Monte Carlo patient-level simulation, {result.n_sims:,} simulated trials "
+                  "per size")
     else:
         method = f"Monte Carlo, {result.n_sims:,} simulated trials per size"
     return [
@@ -66,8 +69,9 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         *_rate_rows(result),
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
         ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
+        *_patient_rows(result),
         ("Target power", f"{s.target_power:g}"),
-        ("Dropout", _pct(s.dropout)),
+        ("Dropout", _pct(s.dropout) + _dropout_handling(result)),
         ("Method", method),
         ("Seed", str(result.seed)),
         ("Scenario SHA-256", s.digest),
@@ -75,7 +79,58 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
 
 
 PLANNED_FROM = {"point": "", "planning_rate": " (planning_rate)",
-                "prior mean": " (prior mean)", "effect": " (median effect applied to control)"}
+                "prior mean": " (prior mean)", "effect": " (median effect applied to control)",
+                "strata": " (population average over the strata)"}
+
+
+def _dropout_handling(result: PlanResult) -> str:
+    if result.patient is None:
+        return ""
+    handling = result.patient.model["dropout"]["handling"]
+    return (" (simulated; analysed as failures, intention to treat)" if handling == "as_failure"
+            else " (simulated; complete-case analysis)")
+
+
+def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
+    """The patient-level model in the assumptions table."""
+    if result.patient is None:
+        return []
+    m = result.patient.model
+    model = result.scenario.patient
+    rows = [("Primary analysis", next(a.description for a in result.patient.analyses
+                                      if a.name == result.patient.primary))]
+    if len(m["strata"]) > 1:
+        rows.append(("Strata (share: control vs treatment rate)", "; ".join(
+            f"{st['name']} {_pct(st['share'])}: {st['planning_rates']['control']:.3g} vs "
+            f"{st['planning_rates']['treatment']:.3g}" + (" (prior means)" if st["prior"] else "")
+            for st in m["strata"])))
+    for c in model.covariates:
+        if c.categorical:
+            what = ", ".join(f"{lv} {p:g} (log-odds {e:+g})" for lv, p, e in
+                             zip(c.levels, c.probabilities, c.log_odds))
+        else:
+            what = (f"{c.distribution.replace('_', ' ')} mean {c.mean:g}, SD {c.sd:g}"
+                    + (f", within [{c.lower:g}, {c.upper:g}]"
+                       if c.distribution == "truncated_normal" else "")
+                    + (f", recorded to {c.resolution:g}" if c.resolution else "")
+                    + f"; {c.log_odds_per_unit:+g} log-odds per unit")
+        rows.append((f"Covariate {c.name}", what))
+    rows.append(("Centres", f"{m['centres']}, between-centre SD {m['centre_sd_log_odds']:g} "
+                            "on the log-odds scale"))
+    rand = m["randomisation"] + (f", blocks of {' or '.join(map(str, m['block_sizes']))}"
+                                 if m["block_sizes"] else "")
+    rows.append(("Randomisation", rand))
+    adh = m["adherence"]
+    if adh["treatment_not_receiving"] or adh["control_receiving"]:
+        rows.append(("Non-adherence (analysed as randomised)",
+                     f"{_pct(adh['treatment_not_receiving'])} of the treatment arm without "
+                     f"IVIg, {_pct(adh['control_receiving'])} of controls with it"))
+    rec = model.recruitment
+    if rec is not None:
+        rows.append(("Recruitment", f"{rec.per_centre_month:g} women per centre per month "
+                     f"(average centre), {rec.ramp_up_months:g} months' ramp-up, outcome "
+                     f"{rec.follow_up_months:g} months after randomisation"))
+    return rows
 
 
 def _rate_rows(result: PlanResult) -> list[tuple[str, str]]:
@@ -150,11 +205,13 @@ def table(result: PlanResult) -> str:
     if ss:
         ans = ss.answer
         out.append(f"Required size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
-                   f"{s.treatment.label} = {ans.n_total} women with the outcome "
-                   f"(power {_power(ans, exact)}, target {s.target_power:g})")
+                   f"{s.treatment.label} = {ans.n_total} women "
+                   + ("randomised " if result.patient else "with the outcome ")
+                   + f"(power {_power(ans, exact)}, target {s.target_power:g})")
         out += _search_caveats(ss, "power", exact)
-        out.append(f"To randomise with {_pct(s.dropout)} dropout: {ss.randomised_control} + "
-                   f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
+        if result.patient is None:
+            out.append(f"To randomise with {_pct(s.dropout)} dropout: {ss.randomised_control} + "
+                       f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
     else:
         e = result.evaluated
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
@@ -162,9 +219,12 @@ def table(result: PlanResult) -> str:
     if ar:
         out += _assurance_lines(result)
     reported = result.reported
-    out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both arms "
-               f"at rate {s.control.rate:g}): {result.type_one_error:.4f}"
-               + ("  ** above alpha **" if result.type_one_error > a.alpha else ""))
+    if result.patient is not None:
+        out += ["", *_patient_lines(result)]
+    else:
+        out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both "
+                   f"arms at rate {s.control.rate:g}): {result.type_one_error:.4f}"
+                   + ("  ** above alpha **" if result.type_one_error > a.alpha else ""))
     if result.normal_approx_control is not None:
         nc = result.normal_approx_control
         out.append(f"Normal approximation (z test, no continuity correction): "
@@ -172,6 +232,46 @@ def table(result: PlanResult) -> str:
     if result.sweep is not None:
         out += ["", *_sweep_lines(result)]
     return "\n".join(out) + "\n"
+
+
+def _patient_lines(result: PlanResult) -> list[str]:
+    """Every analysis side by side at the reported size, and the recruitment time."""
+    pr = result.patient
+    prior = any(a.assurance is not None for a in pr.analyses)
+    out = [f"Analyses at {pr.n_control} + {pr.n_treatment} women randomised ({pr.n_sims:,} "
+           "simulated trials each; type I error: both arms at the control rates)",
+           f"{'analysis':<9} {'power':>15}" + (f" {'assurance':>15}" if prior else "")
+           + f" {'type I error':>15} {'not estimable':>14}"]
+    for a in pr.analyses:
+        cells = [f"{a.power:.4f} ± {a.power_se:.4f}"]
+        if prior:
+            cells.append(f"{a.assurance:.4f} ± {a.assurance_se:.4f}")
+        cells.append(f"{a.type_one_error:.4f} ± {a.type_one_error_se:.4f}")
+        mark = "  <- primary" if a.name == pr.primary else ""
+        out.append(f"{a.name:<9} " + " ".join(f"{c:>15}" for c in cells)
+                   + f" {a.not_estimable:>14}{mark}")
+    out += [f"  {a.name}: {a.description}" for a in pr.analyses]
+    out.append(f"Not estimable: {pr.rule}.")
+    for arm, label in (("control", result.scenario.control.label),
+                       ("treatment", result.scenario.treatment.label)):
+        o = pr.outcomes[arm]
+        out.append(f"Outcomes with {label} (simulated, women with an outcome): live birth "
+                   f"{_pct(o['live_birth'])}" + (
+                       f", miscarriage {_pct(o['miscarriage'])}, transfer failure "
+                       f"{_pct(o['transfer_failure'])}" if "miscarriage" in o else ""))
+    if pr.duration is not None:
+        d = pr.duration
+        lo, hi = d.enrol_interval80
+        lo2, hi2 = d.last_outcome_interval80
+        out.append(f"Recruitment of {d.n_women} women: {d.enrol_median:.1f} months (80% "
+                   f"interval {lo:.1f} to {hi:.1f}); last primary outcome at "
+                   f"{d.last_outcome_median:.1f} months ({lo2:.1f} to {hi2:.1f})")
+        if pr.target_months is not None:
+            need = (f"{pr.centres_needed} centres recruiting like the average one"
+                    if pr.centres_needed is not None else "more than 1,000 centres")
+            out.append(f"To enrol within {pr.target_months:g} months with probability "
+                       f"{pr.target_probability:g}: {need}")
+    return out
 
 
 def _search_caveats(ss, what: str, exact: bool) -> list[str]:
@@ -253,10 +353,19 @@ def justification(result: PlanResult) -> str:
     ss = result.sample_size
     sided = "two-sided" if a.sided == "two" else "one-sided"
     ratio = "1:1" if s.allocation == 1 else f"{s.allocation:g}:1 (treatment:control)"
+    pr = result.patient
+    test = TEST_NAMES[a.test]
+    if pr is not None:
+        test = next(x.description for x in pr.analyses if x.name == pr.primary)
+    strata = pr.model["strata"] if pr is not None and len(pr.model["strata"]) > 1 else None
+    by_stratum = "" if strata is None else " (by stratum: " + "; ".join(
+        f"{st['name']}, {_pct(st['share'])} of women, {_pct(st['planning_rates']['control'])} "
+        f"vs {_pct(st['planning_rates']['treatment'])}" for st in strata) + ")"
     parts = [
         f"The primary endpoint is {s.endpoint}. "
-        f"Assuming live-birth rates of {_pct(s.control.rate)} with {s.control.label.lower()} "
-        f"and {_pct(s.treatment.rate)} with {s.treatment.label}"
+        f"Assuming {'population-average ' if strata else ''}live-birth rates of "
+        f"{_pct(s.control.rate)} with {s.control.label.lower()} "
+        f"and {_pct(s.treatment.rate)} with {s.treatment.label}{by_stratum}"
         + (f" ({s.source})" if s.source else "") + ", ",
     ]
     if ss:
@@ -264,7 +373,7 @@ def justification(result: PlanResult) -> str:
         parts.append(
             f"{ans.n_control} women in the {s.control.label.lower()} arm and {ans.n_treatment} "
             f"in the {s.treatment.label} arm ({ans.n_total} in total, randomised {ratio}) give "
-            f"{_pct(ans.power)} power to detect the difference with {TEST_NAMES[a.test]} at "
+            f"{_pct(ans.power)} power to detect the difference with {test} at "
             f"{sided} alpha {a.alpha:g} (target {_pct(s.target_power)}). ")
         top = ss.checked_up_to
         if ss.stable is None:
@@ -281,7 +390,7 @@ def justification(result: PlanResult) -> str:
             parts.append(f"Allowing for Monte Carlo error (pointwise 95% limits of power), the "
                          f"control-arm size lies between "
                          f"{_size_range(ss.interval_control, top, ' and ')}. ")
-        if s.dropout > 0:
+        if s.dropout > 0 and pr is None:
             parts.append(
                 f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "
                 f"{ss.n_total_randomised} women will be randomised "
@@ -291,7 +400,9 @@ def justification(result: PlanResult) -> str:
         parts.append(
             f"{e.n_control} women in the {s.control.label.lower()} arm and {e.n_treatment} in the "
             f"{s.treatment.label} arm ({e.n_total} in total, randomised {ratio}) give "
-            f"{_pct(e.power)} power with {TEST_NAMES[a.test]} at {sided} alpha {a.alpha:g}. ")
+            f"{_pct(e.power)} power with {test} at {sided} alpha {a.alpha:g}. ")
+    if pr is not None:
+        parts.append(_patient_sentences(result))
     if result.method == "exact":
         parts.append("Power was computed exactly by enumerating every possible trial outcome")
     else:
@@ -305,6 +416,50 @@ def justification(result: PlanResult) -> str:
     if result.sweep:
         parts.append(" " + _sweep_sentence(result))
     return "".join(parts)
+
+
+def _patient_sentences(result: PlanResult) -> str:
+    """What the patient-level simulation assumed and what adjustment buys."""
+    s, pr = result.scenario, result.patient
+    m = pr.model
+    said = [f"Each simulated trial randomises women one by one ({m['randomisation'].replace('_', ' ')} "
+            f"randomisation"
+            + (f" at {m['centres']} centres with a between-centre standard deviation of "
+               f"{m['centre_sd_log_odds']:g} on the log-odds scale" if m["centres"] > 1 else "")
+            + (f", with {', '.join(m['covariates'])} as prognostic covariate"
+               + ("s" if len(m["covariates"]) > 1 else "") if m["covariates"] else "") + ")"]
+    if s.dropout > 0:
+        said.append(f"{_pct(s.dropout)} of women have no primary outcome and are "
+                    + ("counted as without a live birth (intention to treat)"
+                       if m["dropout"]["handling"] == "as_failure"
+                       else "left out of the analysis (complete case)"))
+    adh = m["adherence"]
+    if adh["treatment_not_receiving"] or adh["control_receiving"]:
+        said.append(f"{_pct(adh['treatment_not_receiving'])} of the {s.treatment.label} arm do "
+                    f"not receive it and {_pct(adh['control_receiving'])} of controls receive it "
+                    "outside the trial, all analysed as randomised")
+    text = "; ".join(said) + ", so the sizes above are numbers of women randomised. "
+    others = [x for x in pr.analyses if x.name != pr.primary]
+    text += ("At this size, " + " and ".join(
+        f"{x.description} would have {_pct(x.power)} power" for x in others)
+             + "; the simulated type I error of the primary analysis is "
+             f"{_pct(pr.analysis(pr.primary).type_one_error)}. ")
+    failed = pr.analysis(pr.primary).not_estimable
+    if failed:
+        text += (f"{failed:,} of {pr.n_sims:,} simulated trials could not be analysed "
+                 f"(separation or non-convergence) and were counted as not significant. ")
+    if pr.duration is not None:
+        d, rec = pr.duration, s.patient.recruitment
+        lo, hi = d.enrol_interval80
+        text += (f"Recruiting {rec.per_centre_month:g} women per centre per month at "
+                 f"{len(rec.weights)} centres, enrolment takes a median of "
+                 f"{d.enrol_median:.1f} months (80% interval {lo:.1f} to {hi:.1f}) and the "
+                 f"last primary outcome is expected at {d.last_outcome_median:.1f} months")
+        if pr.centres_needed is not None:
+            text += (f"; enrolment within {pr.target_months:g} months with probability "
+                     f"{_pct(pr.target_probability)} needs {pr.centres_needed} centres")
+        text += ". "
+    return text
 
 
 def _prior_sentences(result: PlanResult) -> str:

@@ -103,6 +103,61 @@ class AssuranceResult:
 
 
 @dataclass(frozen=True)
+class AnalysisResult:
+    """One analysis of the patient-level model at the reported size."""
+    name: str                   # pooled | cmh | logistic
+    description: str
+    power: float                # at the planning values
+    power_se: float
+    type_one_error: float       # null simulation: both arms at the control rates
+    type_one_error_se: float
+    assurance: float | None     # None: no prior
+    assurance_se: float | None
+    not_estimable: int          # simulated trials (of n_sims) counted as not significant
+    not_estimable_null: int     # the same in the null simulation
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class PatientResult:
+    """The patient-level model's answers at the reported size."""
+    primary: str
+    n_control: int
+    n_treatment: int
+    n_sims: int
+    analyses: tuple[AnalysisResult, ...]
+    expected_rates: dict        # intention-to-treat rates analysed, per arm (population average)
+    outcomes: dict              # per arm: simulated live birth (and miscarriage, transfer
+                                # failure) rates among women with an outcome
+    duration: object | None     # recruitment.Duration at the reported size
+    centres_needed: int | None
+    target_months: float | None
+    target_probability: float
+    rule: str                   # how non-estimable trials are counted
+    model: dict
+
+    def analysis(self, name: str) -> AnalysisResult:
+        return next(a for a in self.analyses if a.name == name)
+
+    def to_dict(self) -> dict:
+        return {
+            "primary": self.primary,
+            "n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+            "n_sims": self.n_sims,
+            "analyses": [a.to_dict() for a in self.analyses],
+            "expected_itt_rates": self.expected_rates,
+            "outcomes": self.outcomes,
+            "recruitment": None if self.duration is None else dict(
+                self.duration.to_dict(), centres_needed=self.centres_needed,
+                target_months=self.target_months, target_probability=self.target_probability),
+            "not_estimable_rule": self.rule,
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
     scenario: Scenario
@@ -118,6 +173,7 @@ class PlanResult:
                                   # at the control rate
     assurance: AssuranceResult | None = None    # None: point rates, no prior
     sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
+    patient: PatientResult | None = None    # patient-level model: every analysis, recruitment
 
     @property
     def reported(self) -> PowerPoint:
@@ -157,9 +213,11 @@ class PlanResult:
             "power_curve": [p.to_dict() for p in self.power_curve],
             "normal_approximation": approx,
             "type_one_error": {"value": self.type_one_error, "rate": s.control.rate,
-                               "method": "exact"},
+                               "method": "exact" if self.patient is None else
+                               "monte_carlo (null simulation of the primary analysis)"},
             "prior": self.assurance.prior if self.assurance else None,
             "assurance": self.assurance.to_dict() if self.assurance else None,
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
+            "patient_level": None if self.patient is None else self.patient.to_dict(),
             "inputs": s.to_dict(),
         }

@@ -18,8 +18,12 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ScenarioError
+from .patient_spec import (arm_shares_value, block_sizes_value, covariates_value,
+                           dropout_value, names_value, positive_numbers_value, strata_value)
+from .population import Covariate, PatientModel, Stratum
 from .prior_spec import effect_of, effect_value, prior_of, rate_value
 from .priors import BetaMixture, Effect, RateModel
+from .recruitment import Recruitment
 from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
                     optional, text, unknown_key as _unknown)
 
@@ -34,10 +38,10 @@ DEFAULT_SEED = 20240216
 def _arm(label: str, relative: bool) -> dict:
     arm = {
         "label": Rule(label, "name of the arm in tables and the report", optional(text())),
-        "rate": Rule(None if relative else REQUIRED,
-                     "true live-birth rate per woman randomised: a probability (point planning "
-                     "value) or a prior (`{events, n, discount, initial_beta}`, `{beta: [a, b]}`, "
-                     "`{mixture: [...], weights: [...]}`)", rate_value, nested=True),
+        "rate": Rule(None, "true live-birth rate per woman randomised: a probability (point "
+                     "planning value) or a prior (`{events, n, discount, initial_beta}`, "
+                     "`{beta: [a, b]}`, `{mixture: [...], weights: [...]}`); required unless "
+                     "`population.strata` gives the rates", optional(rate_value), nested=True),
         "planning_rate": Rule(None, "planning value used for power when `rate` or `effect` is a "
                               "prior (default: the prior mean)", optional(PROBABILITY)),
     }
@@ -69,6 +73,15 @@ SCHEMA: dict = {
                       number(0.0, 0.5, lo_open=True, what="a level")),
         "sided": Rule("two", "two | one (one-sided: treatment better than control)",
                       choice("two", "one")),
+        "primary": Rule("pooled", "patient-level model: the analysis the sample size is for, "
+                        "`pooled` (`analysis.test` on the pooled 2x2 table) | `cmh` "
+                        "(Cochran-Mantel-Haenszel by stratum) | `logistic` (regression on arm "
+                        "and `analysis.adjust`)", choice("pooled", "cmh", "logistic")),
+        "adjust": Rule(None, "patient-level model: what the logistic regression adjusts for "
+                       "besides the arm, `stratum` and covariate names (default: all of them)",
+                       optional(names_value)),
+        "logistic_test": Rule("wald", "wald | likelihood_ratio: the logistic regression's test "
+                              "of the arm", choice("wald", "likelihood_ratio")),
     },
     "target_power": Rule(0.90, "power the sample size must reach",
                          number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability")),
@@ -78,8 +91,65 @@ SCHEMA: dict = {
     "mcid": Rule(None, "minimal clinically important difference in live-birth rates (treatment "
                  "minus control): report its prior probability", optional(
                      number(0.0, 1.0, lo_open=True, hi_open=True, what="a risk difference"))),
-    "dropout": Rule(0.0, "share of randomised women with no primary outcome",
-                    number(0.0, 1.0, hi_open=True, what="a share")),
+    "dropout": Rule(0.0, "share of randomised women with no primary outcome, or `{share, "
+                    "handling}` with handling `complete_case` (analysed without them; the sizes "
+                    "are inflated to randomise) or `as_failure` (intention to treat: counted "
+                    "as no live birth; patient-level model)", dropout_value, nested=True),
+    "population": {
+        "strata": Rule(None, "named strata, `{name: {share, control, treatment | effect}}`: "
+                       "population-average live-birth rates (numbers or priors) per stratum, "
+                       "shares summing to 1; replaces the arms' rates", optional(strata_value),
+                       nested=True),
+        "covariates": Rule(None, "named prognostic covariates, `{name: {distribution: normal | "
+                           "truncated_normal | categorical, ...}}` with their effect on the "
+                           "log-odds of live birth", optional(covariates_value), nested=True),
+    },
+    "randomisation": {
+        "method": Rule("fixed", "`fixed` (exactly the planned arm sizes) | `simple` (a coin "
+                       "per woman) | `block` (permuted blocks) | `stratified_block` (permuted "
+                       "blocks within each stratum and centre)",
+                       choice("fixed", "simple", "block", "stratified_block")),
+        "block_sizes": Rule(None, "block sizes, one drawn at random for each block (default: "
+                            "the smallest block that holds the allocation, and twice it)",
+                            optional(block_sizes_value)),
+    },
+    "centres": {
+        "number": Rule(1, "number of centres", integer(1, 1000)),
+        "relative_rates": Rule(None, "relative recruitment rate of each centre, one per centre "
+                               "(default: equal)", optional(positive_numbers_value)),
+        "sd_log_odds": Rule(0.0, "between-centre SD of the log-odds of live birth (random "
+                            "intercepts)", number(0.0, 3.0, what="a standard deviation")),
+    },
+    "recruitment": {
+        "per_centre_month": Rule(None, "women randomised per month at an average centre at full "
+                                 "rate (Poisson)", optional(number(0.0, 1e4, lo_open=True,
+                                                                   what="a rate"))),
+        "ramp_up_months": Rule(0.0, "months of linear ramp-up from the start to the full rate",
+                               number(0.0, 600.0, what="a duration")),
+        "follow_up_months": Rule(0.0, "months from randomisation to the primary outcome",
+                                 number(0.0, 600.0, what="a duration")),
+        "target_months": Rule(None, "enrolment should be complete within this many months: "
+                              "report the centres needed", optional(
+                                  number(0.0, 6000.0, lo_open=True, what="a duration"))),
+        "target_probability": Rule(0.8, "probability with which enrolment must finish within "
+                                   "`recruitment.target_months`",
+                                   number(0.0, 1.0, lo_open=True, hi_open=True,
+                                          what="a probability")),
+    },
+    "adherence": {
+        "treatment_not_receiving": Rule(0.0, "share of the treatment arm not receiving IVIg "
+                                        "(analysed as randomised)",
+                                        number(0.0, 1.0, hi_open=True, what="a share")),
+        "control_receiving": Rule(0.0, "share of the control arm receiving IVIg outside the "
+                                  "trial (analysed as randomised)",
+                                  number(0.0, 1.0, hi_open=True, what="a share")),
+    },
+    "outcomes": {
+        "miscarriage": Rule(None, "`{control: p, treatment: p}`: probability that a woman "
+                            "without a live birth had a miscarriage (the rest: transfer "
+                            "failure); reports the three outcomes' rates per arm",
+                            optional(arm_shares_value), nested=True),
+    },
     "sample_size": {
         "n_control": Rule(None, "evaluate power at this control-arm size instead of searching",
                           optional(integer(1, MAX_CONTROL_LIMIT))),
@@ -111,6 +181,9 @@ class Analysis:
     test: str
     alpha: float
     sided: str
+    primary: str = "pooled"
+    adjust: tuple | None = None
+    logistic_test: str = "wald"
 
 
 @dataclass(frozen=True)
@@ -146,6 +219,7 @@ class Scenario:
     mcid: float | None = None
     inputs: str = "{}"                    # the validated mapping, canonical JSON
     overridden: tuple = ()                # dotted keys whose values came from overrides
+    patient: PatientModel | None = None   # the patient-level model, if the scenario needs one
 
     def source_of(self, field: str | None) -> str | None:
         """How an error about ``field`` names its origin (see :func:`_source_label`)."""
@@ -163,6 +237,8 @@ class Scenario:
     @property
     def has_prior(self) -> bool:
         """Whether any rate is uncertain (a prior), so that assurance differs from power."""
+        if self.patient is not None:
+            return not self.patient.is_point
         return not self.rate_model.is_point
 
     @property
@@ -340,8 +416,19 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
             raise ScenarioError(f"gives a treatment arm of round({v['allocation']:g} x {m:,}) "
                                 f"women, above the limit of {MAX_ARM_SIZE:,}",
                                 field=f"sample_size.{key}")
-    control, treatment, effect = _arms(v["arms"])
-    point = RateModel(control.rate, control.prior, treatment.rate, treatment.prior, effect).is_point
+    v["dropout"] = dropout_value(v["dropout"])
+    strata = _strata(v)
+    if strata is None:
+        control, treatment, effect = _arms(v["arms"])
+        point = RateModel(control.rate, control.prior, treatment.rate, treatment.prior,
+                          effect).is_point
+    else:
+        control, treatment, effect = _pooled_arms(v["arms"], strata)
+        point = all(st.rates.is_point for st in strata)
+        if v["mcid"] is not None:
+            raise ScenarioError("is reported for the arms' rates; with `population.strata` "
+                                "remove it", field="mcid")
+    patient = _patient_model(v, strata)
     for key in ("target_assurance", "mcid"):
         if v[key] is not None and point:
             raise ScenarioError("needs a prior on a rate or on the effect (with point rates, "
@@ -353,12 +440,122 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
     return Scenario(
         name=v["name"], title=v["title"], source=v["source"], endpoint=v["endpoint"],
         control=control, treatment=treatment,
-        allocation=v["allocation"], analysis=Analysis(**v["analysis"]),
-        target_power=v["target_power"], dropout=v["dropout"],
+        allocation=v["allocation"], analysis=Analysis(**dict(v["analysis"], adjust=patient and patient.adjust)),
+        target_power=v["target_power"], dropout=v["dropout"]["share"],
         sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
-        inputs=json.dumps(v, sort_keys=True), overridden=overridden,
+        inputs=json.dumps(v, sort_keys=True), overridden=overridden, patient=patient,
     )
+
+
+def _strata(v: dict) -> tuple[Stratum, ...] | None:
+    """The strata of ``population.strata``, each with its rate model."""
+    spec = v["population"]["strata"]
+    if spec is None:
+        return None
+    arms = v["arms"]
+    for arm, keys in (("control", ("rate", "planning_rate")),
+                      ("treatment", ("rate", "effect", "planning_rate"))):
+        for key in keys:
+            if arms[arm].get(key) is not None:
+                raise ScenarioError("must be left out when `population.strata` gives the rates "
+                                    "of each stratum", field=f"arms.{arm}.{key}")
+    strata = []
+    for name, st in spec.items():
+        c_prior = prior_of(st["control"])
+        c_rate = c_prior.mean if c_prior is not None else st["control"]
+        if "effect" in st:
+            effect = effect_of(st["effect"])
+            if effect.scale != "risk_difference" and not 0.0 < c_rate < 1.0:
+                raise ScenarioError(f"must be strictly between 0 and 1 when the treatment is "
+                                    f"given as an {effect.scale.replace('_', ' ')}; got "
+                                    f"{c_rate:g}", field=f"population.strata.{name}.control")
+            model = RateModel(c_rate, c_prior, float(effect.treatment_rate(c_rate)), None, effect)
+        else:
+            t_prior = prior_of(st["treatment"])
+            t_rate = t_prior.mean if t_prior is not None else st["treatment"]
+            model = RateModel(c_rate, c_prior, t_rate, t_prior)
+        strata.append(Stratum(name, st["share"], model))
+    return tuple(strata)
+
+
+def _pooled_arms(arms: dict, strata) -> tuple[Arm, Arm, None]:
+    """Arms whose planning rates are the share-weighted rates of the strata."""
+    def pooled(attr):
+        return float(sum(s.share * getattr(s.rates, attr) for s in strata))
+    return (Arm(arms["control"]["label"], pooled("control_rate"), None, "strata"),
+            Arm(arms["treatment"]["label"], pooled("treatment_rate"), None, "strata"), None)
+
+
+def _patient_model(v: dict, strata) -> PatientModel | None:
+    """The patient-level model, or None when nothing in the scenario needs one
+    (then the trial is analysed on its 2x2 table, exactly)."""
+    pop, rnd, cen, rec = v["population"], v["randomisation"], v["centres"], v["recruitment"]
+    adh, an, drop = v["adherence"], v["analysis"], v["dropout"]
+    needed = (strata is not None or pop["covariates"] is not None
+              or rnd["method"] != "fixed" or cen["number"] > 1
+              or cen["relative_rates"] is not None or cen["sd_log_odds"] > 0
+              or any(rec[k] for k in rec if k != "target_probability")
+              or adh["treatment_not_receiving"] > 0
+              or adh["control_receiving"] > 0 or v["outcomes"]["miscarriage"] is not None
+              or drop["handling"] == "as_failure" or an["primary"] != "pooled"
+              or an["adjust"] is not None or an["logistic_test"] != "wald")
+    if not needed:
+        return None
+    if v["simulation"]["method"] == "exact":
+        raise ScenarioError("exact enumeration covers trials analysed on their 2x2 table; the "
+                            "patient-level model (strata, covariates, centres, recruitment, "
+                            "adherence, outcomes, dropout as failure, adjusted analyses) is "
+                            "simulated: use monte_carlo or auto", field="simulation.method")
+    if strata is None:
+        arms = _arms(v["arms"])
+        strata = (Stratum("all", 1.0, RateModel(arms[0].rate, arms[0].prior, arms[1].rate,
+                                                arms[1].prior, arms[2])),)
+    covariates = tuple(Covariate.of(k, c) for k, c in (pop["covariates"] or {}).items())
+    names = ["stratum"] * (len(strata) > 1) + [c.name for c in covariates]
+    adjust = an["adjust"] if an["adjust"] is not None else names
+    for name in adjust:
+        if name not in names:
+            raise ScenarioError(f"names {name!r}, which is not " + (
+                f"one of {', '.join(names)}" if names else "in the model (there are no strata "
+                "or covariates to adjust for)"), field="analysis.adjust")
+    weights = cen["relative_rates"] or [1.0] * cen["number"]
+    if len(weights) != cen["number"]:
+        raise ScenarioError(f"must give one rate per centre ({cen['number']}); got "
+                            f"{len(weights)}", field="centres.relative_rates")
+    share = v["allocation"] / (1 + v["allocation"])
+    blocks = rnd["block_sizes"]
+    if rnd["method"] in ("block", "stratified_block"):
+        if blocks is None:
+            smallest = next(b for b in range(2, 101) if abs(b * share - round(b * share)) < 1e-9)
+            blocks = [smallest, 2 * smallest]
+        for b in blocks:
+            if abs(b * share - round(b * share)) > 1e-9 or not 0 < round(b * share) < b:
+                raise ScenarioError(f"must hold the allocation {v['allocation']:g}:1 exactly "
+                                    f"(a block of {b} would hold {b * share:g} treated women)",
+                                    field="randomisation.block_sizes")
+    elif blocks is not None:
+        raise ScenarioError("applies only to `block` and `stratified_block` randomisation",
+                            field="randomisation.block_sizes")
+    recruitment = None
+    if rec["per_centre_month"] is not None:
+        recruitment = Recruitment(rec["per_centre_month"], tuple(weights), rec["ramp_up_months"],
+                                  rec["follow_up_months"])
+    else:
+        for key in ("ramp_up_months", "follow_up_months", "target_months"):
+            if rec[key]:
+                raise ScenarioError("needs `recruitment.per_centre_month`",
+                                    field=f"recruitment.{key}")
+    mis = v["outcomes"]["miscarriage"]
+    return PatientModel(
+        strata=strata, covariates=covariates, centre_weights=tuple(weights),
+        centre_sd=cen["sd_log_odds"], randomisation=rnd["method"], block_sizes=tuple(blocks or ()),
+        dropout=drop["share"], dropout_handling=drop["handling"],
+        not_receiving=adh["treatment_not_receiving"], receiving_outside=adh["control_receiving"],
+        miscarriage=None if mis is None else (mis["treatment"], mis["control"]),
+        recruitment=recruitment, target_months=rec["target_months"],
+        target_probability=rec["target_probability"], primary=an["primary"],
+        adjust=tuple(adjust), logistic_test=an["logistic_test"], allocation_share=share)
 
 
 def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:
@@ -372,6 +569,9 @@ def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:
         return spec["rate"], "point"
 
     c, t = arms["control"], arms["treatment"]
+    if c["rate"] is None:
+        raise ScenarioError("is required (or give the rates by stratum in `population.strata`)",
+                            field="arms.control.rate")
     c_prior = prior_of(c["rate"])
     uncertain_t = prior_of(t["rate"]) is not None or (t["effect"] is not None and (
         c_prior is not None or "ci95" in t["effect"]))

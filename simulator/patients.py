@@ -1,0 +1,338 @@
+"""Patient-level simulation: women randomised one by one, their strata,
+covariates, centres, arms, crossover, outcomes and dropout, for a batch of
+simulated trials at once; then the analyses of each trial.
+
+Randomness.  Trials come in blocks of ``BLOCK_TRIALS``; block k draws each
+ingredient from its own stream ``SeedSequence(seed, spawn_key=(k, j))``
+(j: rates, strata, centres, ...), as arrays of shape (women, trials) filled
+woman by woman.  So woman i of trial t has the same uniforms whatever the
+trial's size, the other ingredients or the number of jobs: power at
+neighbouring sizes is computed on nested trials (common random numbers), and
+results are bit-identical for any number of jobs.  Blocks are analysed in
+batches of at most ``BATCH_WOMEN`` women in all, which bounds memory
+whatever ``n_sims`` and the trial's size.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy import special
+
+from .adjusted import cmh_pvalues, logistic_pvalues
+from .analysis import pvalues
+from .population import PatientModel
+
+BLOCK_TRIALS = 256
+BATCH_WOMEN = 2 ** 20
+ANALYSES = ("pooled", "cmh", "logistic")
+_STREAMS = ("rates", "stratum", "centre", "centre_effect", "assignment", "blocks", "adherence",
+            "outcome", "dropout", "miscarriage")
+# per analysis: rejections, rejections favouring treatment, trials not estimable
+COUNTS = ("rejected", "favourable", "not_estimable")
+# per arm (treatment, control): women with an outcome, live births, miscarriages
+OUTCOME_COUNTS = ("with_outcome", "live_birth", "miscarriage")
+
+
+def _streams(seed: int, block: int, n_covariates: int) -> dict:
+    names = _STREAMS + tuple(f"covariate{j}" for j in range(n_covariates))
+    return {name: np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(seed, spawn_key=(block, j)))) for j, name in enumerate(names)}
+
+
+@dataclass
+class Trials:
+    """A batch of simulated trials; arrays of shape (trials, women)."""
+    stratum: np.ndarray         # stratum index
+    covariates: list            # one array per covariate (level index if categorical)
+    treated: np.ndarray         # randomised to treatment
+    live_birth: np.ndarray      # as analysed (a woman analysed as failure has False)
+    observed: np.ndarray        # has a primary outcome (analysed, for complete case)
+    miscarriage: np.ndarray | None
+
+
+def simulate(model: PatientModel, n_t: int, n_c: int, seed: int, block: int, n_trials: int,
+             rates: str = "planning") -> Trials:
+    """One block of ``n_trials`` trials with ``n_t + n_c`` women randomised.
+
+    ``rates``: "planning" (the strata's planning rates), "prior" (each trial's
+    rates drawn from the strata's priors) or "null" (both arms at the control
+    planning rate, for the type I error).
+    """
+    rng = _streams(seed, block, len(model.covariates))
+    n, t = n_t + n_c, n_trials
+    shape = (n, t)
+    planned = model.planning_rates                      # (strata, 2)
+    if rates == "prior":
+        drawn = np.empty((t, len(model.strata), 2))
+        for s, stratum in enumerate(model.strata):
+            drawn[:, s, 0], drawn[:, s, 1] = stratum.rates.draw(rng["rates"], t)
+        intercept = model.intercept(drawn)                  # (trials, strata, 2)
+    else:
+        if rates == "null":
+            planned = np.repeat(planned[:, 1:], 2, axis=1)
+        intercept = np.broadcast_to(model.intercept(planned), (t,) + planned.shape)
+    stratum = np.searchsorted(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape),
+                              side="right")
+    covariates = [c.draw(rng[f"covariate{j}"].random(shape))
+                  for j, c in enumerate(model.covariates)]
+    weights = np.asarray(model.centre_weights)
+    centre = np.searchsorted(np.cumsum(weights / weights.sum())[:-1],
+                             rng["centre"].random(shape), side="right")
+    treated = _assign(model, n_t, stratum, centre, rng)
+    switch = rng["adherence"].random(shape) < np.where(treated, model.not_receiving,
+                                                        model.receiving_outside)
+    received = treated ^ switch
+    trial = np.arange(t)
+    eta = intercept[trial, stratum, np.where(received, 0, 1)]
+    for c, values in zip(model.covariates, covariates):
+        eta = eta + c.effect(values)
+    if model.centre_sd > 0:
+        effects = model.centre_sd * rng["centre_effect"].standard_normal((len(weights), t))
+        eta = eta + effects[centre, trial]
+    live_birth = rng["outcome"].random(shape) < special.expit(eta)
+    observed = rng["dropout"].random(shape) >= model.dropout
+    miscarriage = None
+    if model.miscarriage is not None:
+        share = np.where(treated, model.miscarriage[0], model.miscarriage[1])
+        miscarriage = ~live_birth & (rng["miscarriage"].random(shape) < share)
+    if model.dropout_handling == "as_failure":
+        live_birth = live_birth & observed
+    return Trials(stratum.T, [v.T for v in covariates], treated.T, live_birth.T, observed.T,
+                  None if miscarriage is None else miscarriage.T)
+
+
+def _assign(model: PatientModel, n_t: int, stratum, centre, rng) -> np.ndarray:
+    """Randomisation; arrays (women, trials).  Women are exchangeable (their
+    characteristics are independent of their order of arrival), so a permuted
+    block scheme is simulated by its treated count per randomisation group
+    (complete blocks hold their exact share; the last, incomplete block a
+    hypergeometric draw from its block), given to that many women of the group
+    chosen at random."""
+    keys = rng["assignment"].random(stratum.shape)
+    if model.randomisation == "simple":
+        return keys < model.allocation_share
+    n, t = stratum.shape
+    if model.randomisation == "stratified_block":
+        groups = len(model.centre_weights) * len(model.strata)
+        group = stratum * len(model.centre_weights) + centre
+    else:
+        groups, group = 1, np.zeros_like(stratum)
+    size = np.bincount((np.arange(t) * groups + group).ravel(),
+                       minlength=t * groups).reshape(t, groups)
+    if model.randomisation == "fixed":
+        quota = np.full((t, 1), n_t)
+    else:
+        quota = _block_quota(size, model, rng["blocks"])
+    # rank of each woman within her group, in the random order of her key
+    order = np.argsort(group + keys, axis=0, kind="stable")
+    sorted_group = np.take_along_axis(group, order, axis=0)
+    start = np.cumsum(size, axis=1) - size                      # (trials, groups)
+    trial = np.arange(t)
+    rank = np.arange(n)[:, None] - start[trial, sorted_group]
+    treated = np.empty((n, t), dtype=bool)
+    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=0)
+    return treated
+
+
+def _block_quota(size: np.ndarray, model: PatientModel, rng) -> np.ndarray:
+    """Treated women per (trial, group) under permuted blocks of random size."""
+    sizes = np.asarray(model.block_sizes)
+    per_block = np.round(sizes * model.allocation_share).astype(np.int64)
+    remaining, quota = size.copy(), np.zeros_like(size)
+    while (remaining > 0).any():
+        pick = rng.integers(len(sizes), size=size.shape)
+        block, treated = sizes[pick], per_block[pick]
+        full = block <= remaining
+        quota += np.where(full, treated, 0)
+        last = ~full & (remaining > 0)
+        if last.any():
+            quota[last] += rng.hypergeometric(treated[last], (block - treated)[last],
+                                              remaining[last])
+        remaining = np.where(full, remaining - block, 0)
+    return quota
+
+
+def _logistic_data(model: PatientModel, trials: Trials, weight):
+    """``(X, y, m)`` of the logistic regression on arm and ``analysis.adjust``:
+    design (trials, rows, columns) or (rows, columns) shared by the trials,
+    live births and women per row (trials, rows).  When every
+    regressor is discrete (arm, stratum, categorical covariates, covariates
+    recorded to a ``resolution``), women sharing all regressors are grouped into
+    one row: the likelihood, hence every estimate, is the same, and the fit
+    costs a fraction.  Otherwise one row per woman (``m`` 0 for the absent)."""
+    by_stratum = "stratum" in model.adjust and len(model.strata) > 1
+    adjusted = [(j, c) for j, c in enumerate(model.covariates) if c.name in model.adjust]
+    t, n = trials.treated.shape
+    radix = [2] + [len(model.strata)] * by_stratum + [len(c.grid()[0]) for _, c in adjusted
+                                                       if c.discrete]
+    cells = int(np.prod(radix))
+    if any(not c.discrete for _, c in adjusted) or cells > n // 2:
+        cols = [np.ones((t, n)), trials.treated.astype(float)]
+        if by_stratum:
+            cols += [(trials.stratum == s).astype(float) for s in range(1, len(model.strata))]
+        for j, c in adjusted:
+            cols += c.columns(trials.covariates[j])
+        return np.stack(cols, axis=-1), trials.live_birth, weight
+    # each woman's cell, in mixed radix: arm, stratum, then each covariate's
+    # level; absent women go to a last, discarded cell; the outcome doubles it
+    code = trials.treated.astype(np.int32)
+    factor = 2
+    if by_stratum:
+        code += factor * trials.stratum.astype(np.int32)
+        factor *= len(model.strata)
+    for j, c in adjusted:
+        code += factor * trials.covariates[j]
+        factor *= len(c.grid()[0])
+    if weight is not None:
+        code[~weight] = cells
+    code += np.arange(0, t * (cells + 1), cells + 1, dtype=np.int32)[:, None]
+    code *= 2
+    code += trials.live_birth
+    tally = np.bincount(code.ravel(), minlength=2 * t * (cells + 1)).reshape(t, cells + 1, 2)
+    women, births = tally[:, :cells].sum(axis=2), tally[:, :cells, 1]
+    # the regressors of each cell
+    rest = np.arange(cells)
+    cols = [np.ones(cells), (rest % 2).astype(float)]
+    rest = rest // 2
+    if by_stratum:
+        cols += [(rest % len(model.strata) == s).astype(float)
+                 for s in range(1, len(model.strata))]
+        rest = rest // len(model.strata)
+    for j, c in adjusted:
+        levels = len(c.grid()[0])
+        cols += c.columns(rest % levels)
+        rest = rest // levels
+    return np.stack(cols, axis=-1), births.astype(float), women.astype(float)
+
+
+def analyse(model: PatientModel, trials: Trials, test: str, sided: str, alpha: float,
+            analyses=ANALYSES) -> np.ndarray:
+    """Counts (analyses, COUNTS) over the batch's trials."""
+    weight = trials.observed if model.dropout_handling == "complete_case" else None
+    analysed = trials.observed if weight is not None else np.ones_like(trials.observed)
+    out = np.zeros((len(analyses), len(COUNTS)), dtype=np.int64)
+    for i, name in enumerate(analyses):
+        if name == "logistic":
+            p, ok, estimate = logistic_pvalues(*_logistic_data(model, trials, weight), 1, sided,
+                                               model.logistic_test)
+            better = ok & (estimate > 0)
+        else:
+            counts = _stratified_counts(model, trials, analysed, pooled=name == "pooled")
+            x_t, n_t, x_c, n_c = counts
+            if name == "pooled":
+                p = _pooled_pvalues(test, sided, *(c[:, 0] for c in counts))
+                ok = np.ones(len(p), dtype=bool)
+                better = x_t[:, 0] * n_c[:, 0] > x_c[:, 0] * n_t[:, 0]
+            else:
+                p, ok = cmh_pvalues(x_t, n_t, x_c, n_c, sided)
+                total = n_t + n_c
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    expected = np.where(total > 0, n_t * (x_t + x_c) / np.maximum(total, 1), 0)
+                better = (x_t - expected).sum(axis=1) > 0
+        rejected = ok & (p <= alpha)
+        out[i] = (np.count_nonzero(rejected), np.count_nonzero(rejected & better),
+                  np.count_nonzero(~ok))
+    return out
+
+
+def _stratified_counts(model, trials: Trials, analysed, pooled: bool):
+    """Events and women analysed per trial, stratum and arm: four arrays of
+    shape (trials, strata) (one column when ``pooled``)."""
+    t = trials.treated.shape[0]
+    k = 1 if pooled else len(model.strata)
+    cell = np.arange(t)[:, None] * k + (np.zeros_like(trials.stratum) if pooled
+                                        else trials.stratum)
+
+    def count(mask):
+        return np.bincount(cell[mask], minlength=t * k).reshape(t, k)
+    arm_t, arm_c = trials.treated & analysed, ~trials.treated & analysed
+    return (count(arm_t & trials.live_birth), count(arm_t),
+            count(arm_c & trials.live_birth), count(arm_c))
+
+
+def _pooled_pvalues(test, sided, x_t, n_t, x_c, n_c) -> np.ndarray:
+    """The 2x2 test on each trial's pooled table; arm sizes may differ between
+    trials (simple randomisation, complete-case dropout): trials are grouped
+    by their pair of sizes."""
+    p = np.ones(len(x_t))
+    pairs, which = np.unique(np.stack([n_t, n_c], axis=1), axis=0, return_inverse=True)
+    which = which.ravel()
+    for j, (a, b) in enumerate(pairs):
+        rows = which == j
+        if a > 0 and b > 0:
+            p[rows] = pvalues(test, sided, int(a), int(b), x_t[rows], x_c[rows])
+    return p
+
+
+def outcome_counts(model: PatientModel, trials: Trials) -> np.ndarray:
+    """(arm: treatment, control) x OUTCOME_COUNTS summed over the batch."""
+    out = np.zeros((2, len(OUTCOME_COUNTS)), dtype=np.int64)
+    for a, arm in enumerate((trials.treated, ~trials.treated)):
+        seen = arm & trials.observed
+        out[a] = (np.count_nonzero(seen), np.count_nonzero(seen & trials.live_birth),
+                  0 if trials.miscarriage is None
+                  else np.count_nonzero(seen & trials.miscarriage))
+    return out
+
+
+def _batches(n_women: int, n_sims: int) -> list[list[tuple[int, int]]]:
+    """Blocks (index, trials) grouped into batches of at most BATCH_WOMEN women."""
+    per_batch = max(1, BATCH_WOMEN // (n_women * BLOCK_TRIALS))
+    blocks = [(k, min(BLOCK_TRIALS, n_sims - k * BLOCK_TRIALS))
+              for k in range(math.ceil(n_sims / BLOCK_TRIALS))]
+    return [blocks[i:i + per_batch] for i in range(0, len(blocks), per_batch)]
+
+
+def _concatenate(parts: list[Trials]) -> Trials:
+    """Blocks of trials joined along the trials axis."""
+    if len(parts) == 1:
+        return parts[0]
+    def cat(arrays):
+        return np.concatenate(arrays)
+    first = parts[0]
+    return Trials(cat([p.stratum for p in parts]),
+                  [cat([p.covariates[j] for p in parts]) for j in range(len(first.covariates))],
+                  cat([p.treated for p in parts]), cat([p.live_birth for p in parts]),
+                  cat([p.observed for p in parts]),
+                  None if first.miscarriage is None else cat([p.miscarriage for p in parts]))
+
+
+def _run_batch(model, n_t, n_c, seed, blocks, rates, test, sided, alpha, analyses):
+    trials = _concatenate([simulate(model, n_t, n_c, seed, k, m, rates) for k, m in blocks])
+    return analyse(model, trials, test, sided, alpha, analyses), outcome_counts(model, trials)
+
+
+@dataclass(frozen=True)
+class PatientCounts:
+    """Summed counts at each evaluated size."""
+    n_sims: int
+    analyses: tuple[str, ...]
+    counts: np.ndarray          # (sizes, analyses, COUNTS)
+    outcomes: np.ndarray        # (sizes, 2 arms, OUTCOME_COUNTS)
+
+    def rate(self, analysis: str, what: str = "rejected") -> tuple[np.ndarray, np.ndarray]:
+        """Share of trials (and its binomial standard error) at each size."""
+        x = self.counts[:, self.analyses.index(analysis), COUNTS.index(what)] / self.n_sims
+        return x, np.sqrt(x * (1 - x) / self.n_sims)
+
+
+def simulate_counts(model: PatientModel, sizes: list[tuple[int, int]], n_sims: int, seed: int,
+                    test: str, sided: str, alpha: float, rates: str = "planning",
+                    analyses=ANALYSES, jobs: int = 1) -> PatientCounts:
+    """Simulate ``n_sims`` trials at each (treatment, control) size and count
+    the analyses' decisions.  Tasks are (size, batch) pairs, spread over
+    ``jobs`` workers; integer counts make the sums independent of the order."""
+    tasks = [(i, batch) for i, (n_t, n_c) in enumerate(sizes)
+             for batch in _batches(n_t + n_c, n_sims)]
+    calls = (delayed(_run_batch)(model, *sizes[i], seed, batch, rates, test, sided, alpha,
+                                 analyses) for i, batch in tasks)
+    results = Parallel(n_jobs=min(jobs, len(tasks)))(calls)
+    counts = np.zeros((len(sizes), len(analyses), len(COUNTS)), dtype=np.int64)
+    outcomes = np.zeros((len(sizes), 2, len(OUTCOME_COUNTS)), dtype=np.int64)
+    for (i, _), (c, o) in zip(tasks, results):
+        counts[i] += c
+        outcomes[i] += o
+    return PatientCounts(n_sims, tuple(analyses), counts, outcomes)
