@@ -306,7 +306,8 @@ def _assurance_lines(result: PlanResult) -> list[str]:
         if a_ss:
             a = a_ss.answer
             out.append(f"Size for assurance {ar.target:g}: {a.n_control} + {a.n_treatment} = "
-                       f"{a.n_total} women with the outcome (assurance "
+                       f"{a.n_total} women "
+                       + ("randomised" if result.patient else "with the outcome") + " (assurance "
                        f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f}); "
                        f"to randomise: {a_ss.n_total_randomised}")
             out += _search_caveats(a_ss, "assurance", exact)
