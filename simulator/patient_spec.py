@@ -18,7 +18,6 @@ or raises :class:`~simulator.rules.Bad` naming the sub-key at fault.
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -140,10 +139,11 @@ def _covariate(spec: Any, name: str) -> dict:
                                     "recorded to this precision, e.g. 1 for whole years)",
                                     lambda x: 0 < x <= out["sd"])
     if kind == "truncated_normal":
-        lo = _number(spec.get("lower", -math.inf) if spec.get("lower") is not None else -1e300,
-                     f"{name}.lower", "must be a number below `upper`")
-        hi = _number(spec.get("upper") if spec.get("upper") is not None else 1e300,
-                     f"{name}.upper", "must be a number above `lower`")
+        # a bound left out is effectively none (finite, so the JSON stays valid)
+        lo = -1e300 if spec.get("lower") is None else _number(
+            spec["lower"], f"{name}.lower", "must be a number below `upper`")
+        hi = 1e300 if spec.get("upper") is None else _number(
+            spec["upper"], f"{name}.upper", "must be a number above `lower`")
         if not lo < hi:
             raise Bad("must be a number above `lower`", sub=f"{name}.upper", value=spec.get("upper"))
         # at least 1e-6 of the normal's mass between the bounds, or sampling is meaningless
