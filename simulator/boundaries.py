@@ -1,0 +1,161 @@
+"""Group-sequential boundaries by numerical integration.
+
+The standardised statistics Z_1..Z_K at information fractions t_1 < ... < t_K = 1
+(or any t_K) follow the canonical joint distribution: Z_k = S(t_k) / sqrt(t_k)
+with S a Brownian motion with drift, E S(t) = drift * t, Var S(t) = t, so
+``drift`` is the mean of Z at information 1.  Crossing probabilities are
+computed by the recursive integration of Armitage, McPherson and Rowe (1969),
+as in Jennison and Turnbull (2000, ch. 19): the sub-density of S_k on the
+continuation region is carried from look to look on a grid (composite
+Simpson's rule), and the probability of crossing at look k is its integral
+against the normal tail of the increment.  Bounds are found by root finding on
+these probabilities, never by simulation.
+
+Conventions.  Upper bounds reject H0 for efficacy (treatment better).  A
+two-sided design is symmetric: it rejects at look k when |Z_k| >= upper_k and
+spends alpha in total over both tails.  Lower (futility) bounds apply to
+one-sided designs; ``-inf`` means no futility stop at that look.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+GRID = 801              # Simpson points on each look's continuation region (odd)
+SPAN = 10.0             # an unbounded region is cut at this many SDs around its mean
+SPENDING = ("ld_obrien_fleming", "ld_pocock", "hsd")
+CLASSICAL = ("obrien_fleming", "pocock")
+
+
+def spent(kind: str, t, alpha: float, gamma: float = -4.0) -> np.ndarray:
+    """Cumulative error spent by information fraction ``t`` (clipped to [0, 1]).
+
+    ld_obrien_fleming: 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) (Lan and DeMets 1983);
+    ld_pocock: alpha log(1 + (e - 1) t); hsd: alpha (1 - exp(-gamma t)) /
+    (1 - exp(-gamma)) (Hwang, Shih and DeCani 1990), alpha t when gamma = 0."""
+    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    if kind == "ld_obrien_fleming":
+        with np.errstate(divide="ignore"):
+            return np.where(t > 0, 2.0 - 2.0 * special.ndtr(
+                special.ndtri(1 - alpha / 2) / np.sqrt(np.maximum(t, 1e-300))), 0.0)
+    if kind == "ld_pocock":
+        return alpha * np.log1p((math.e - 1.0) * t)
+    if kind == "hsd":
+        if gamma == 0:
+            return alpha * t
+        return alpha * (1.0 - np.exp(-gamma * t)) / (1.0 - math.exp(-gamma))
+    raise ValueError(f"`kind` must be one of {', '.join(SPENDING)}; got {kind!r}")
+
+
+def _simpson(a: float, b: float, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    x = np.linspace(a, b, n)
+    w = np.ones(n)
+    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+    return x, w * (b - a) / (3.0 * (n - 1))
+
+
+class _Recursion:
+    """Sub-densities of S_k on the continuation regions of looks 1..k, built
+    look by look; ``cross(k, upper, lower)`` gives the probabilities of
+    crossing each bound at look k (not earlier)."""
+
+    def __init__(self, t, drift: float):
+        self.t = np.asarray(t, dtype=float)
+        self.drift = drift
+        self.grids: list[tuple[np.ndarray, np.ndarray]] = []    # (points, weights x density)
+
+    def _increment(self, k):
+        dt = self.t[k] - (self.t[k - 1] if k else 0.0)
+        return self.drift * dt, math.sqrt(dt)
+
+    def cross(self, k: int, upper: float, lower: float) -> tuple[float, float]:
+        """P(S_k >= upper sqrt(t_k), continuing before) and P(S_k <= lower sqrt(t_k), ...)."""
+        mean, sd = self._increment(k)
+        hi, lo = upper * math.sqrt(self.t[k]), lower * math.sqrt(self.t[k])
+        if k == 0:
+            return (float(special.ndtr((mean - hi) / sd)), float(special.ndtr((lo - mean) / sd)))
+        u, mass = self.grids[k - 1]
+        return (float(mass @ special.ndtr((u + mean - hi) / sd)),
+                float(mass @ special.ndtr((lo - u - mean) / sd)))
+
+    def advance(self, k: int, upper: float, lower: float) -> None:
+        """Carry the sub-density to look k's continuation region (lower, upper)."""
+        mean, sd = self._increment(k)
+        centre = self.drift * self.t[k]
+        spread = SPAN * math.sqrt(self.t[k])
+        hi = min(upper * math.sqrt(self.t[k]), centre + spread)
+        lo = max(lower * math.sqrt(self.t[k]), centre - spread)
+        if not lo < hi:
+            self.grids.append((np.zeros(1), np.zeros(1)))
+            return
+        s, w = _simpson(lo, hi)
+        if k == 0:
+            density = stats.norm.pdf(s, mean, sd)
+        else:
+            u, mass = self.grids[k - 1]
+            density = mass @ stats.norm.pdf((s[None, :] - u[:, None] - mean) / sd) / sd
+        self.grids.append((s, w * density))
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Boundaries on the z scale at each look, and the error spent."""
+    t: tuple[float, ...]             # information fractions
+    upper: tuple[float, ...]         # efficacy: reject when Z_k >= upper_k (|Z_k| if two-sided)
+    lower: tuple[float, ...]         # futility: stop when Z_k <= lower_k (-inf: none)
+    sided: str
+    alpha: float
+    alpha_spent: tuple[float, ...]   # cumulative, under H0, ignoring futility (non-binding)
+    binding: bool = False
+
+
+def crossing(t, upper, lower, drift: float, sided: str = "one") -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of stopping at each look for efficacy and for futility,
+    with the standardised drift ``drift`` (the mean of Z at information 1).
+    Two-sided: efficacy is |Z| >= upper (both tails), no futility."""
+    rec = _Recursion(t, drift)
+    up, down = np.zeros(len(t)), np.zeros(len(t))
+    for k in range(len(t)):
+        lo = -upper[k] if sided == "two" else lower[k]
+        a, b = rec.cross(k, upper[k], lo)
+        up[k], down[k] = (a + b, 0.0) if sided == "two" else (a, b)
+        rec.advance(k, upper[k], lo)
+    return up, down
+
+
+def efficacy_bounds(t, alpha: float, kind: str, sided: str = "one", gamma: float = -4.0,
+                    lower=None) -> np.ndarray:
+    """Efficacy bounds for cumulative alpha spending (``SPENDING``) or the
+    classical Wang-Tsiatis shapes (``CLASSICAL``: O'Brien-Fleming C/sqrt(t),
+    Pocock a constant, C chosen to spend exactly alpha).  ``lower``: binding
+    futility bounds the efficacy bounds account for (None: non-binding, the
+    bounds are computed without futility)."""
+    t = np.asarray(t, dtype=float)
+    K = len(t)
+    low = np.full(K, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+    if kind in CLASSICAL:
+        shape = t ** -0.5 if kind == "obrien_fleming" else np.ones(K)
+        shape = shape / shape[-1] if kind == "obrien_fleming" else shape
+
+        def excess(c):
+            return crossing(t, c * shape, low, 0.0, sided)[0].sum() - alpha
+        c = optimize.brentq(excess, 0.5, 10.0, xtol=1e-10)
+        return c * shape
+    targets = np.diff(np.concatenate([[0.0], spent(kind, t / t[-1], alpha, gamma)]))
+    rec = _Recursion(t, 0.0)
+    bounds = np.empty(K)
+    for k in range(K):
+        lo = low[k]
+
+        def excess(b):
+            a, c = rec.cross(k, b, -b if sided == "two" else lo)
+            return (a + c if sided == "two" else a) - targets[k]
+        if targets[k] <= 0:
+            bounds[k] = np.inf
+        else:
+            bounds[k] = optimize.brentq(excess, 0.0, 40.0, xtol=1e-10)
+        rec.advance(k, bounds[k], -bounds[k] if sided == "two" else lo)
+    return bounds
