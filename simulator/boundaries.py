@@ -159,3 +159,40 @@ def efficacy_bounds(t, alpha: float, kind: str, sided: str = "one", gamma: float
             bounds[k] = optimize.brentq(excess, 0.0, 40.0, xtol=1e-10)
         rec.advance(k, bounds[k], -bounds[k] if sided == "two" else lo)
     return bounds
+
+
+def futility_bounds(t, upper, beta: float, kind: str, drift: float,
+                    gamma: float = -2.0) -> np.ndarray:
+    """Futility bounds by beta spending: at look k the probability, under the
+    drift of the alternative, of stopping for futility there (not having
+    stopped before) is beta(t_k) - beta(t_{k-1}), with ``kind`` a spending
+    function of ``SPENDING`` applied to beta.  The last bound is the last
+    efficacy bound (the trial ends there)."""
+    t = np.asarray(t, dtype=float)
+    targets = np.diff(np.concatenate([[0.0], spent(kind, t / t[-1], beta, gamma)]))
+    rec = _Recursion(t, drift)
+    lower = np.empty(len(t))
+    for k in range(len(t) - 1):
+        def excess(b):
+            return rec.cross(k, upper[k], b)[1] - targets[k]
+        lower[k] = -np.inf if targets[k] <= 0 else optimize.brentq(
+            excess, -40.0, upper[k], xtol=1e-10) if excess(upper[k]) > 0 else upper[k]
+        rec.advance(k, upper[k], lower[k])
+    lower[-1] = upper[-1]
+    return lower
+
+
+def beta_spending_design(t, alpha: float, beta: float, efficacy: str, futility: str,
+                         gamma_alpha: float = -4.0, gamma_beta: float = -2.0):
+    """One-sided design with efficacy alpha spending and non-binding beta-spending
+    futility: the drift (mean of Z at information 1) is found so that the
+    futility and efficacy bounds meet at the last look, as gsDesign does
+    (``test.type = 4``).  Returns (upper, lower, drift)."""
+    upper = efficacy_bounds(t, alpha, efficacy, "one", gamma_alpha)
+    z = special.ndtri(1 - alpha) + special.ndtri(1 - beta)     # the fixed design's drift
+
+    def power_gap(drift):
+        lower = futility_bounds(t, upper, beta, futility, drift, gamma_beta)
+        return crossing(t, upper, lower, drift)[0].sum() - (1 - beta)
+    drift = optimize.brentq(power_gap, z * 0.8, z * 2.0, xtol=1e-9)
+    return upper, futility_bounds(t, upper, beta, futility, drift, gamma_beta), drift

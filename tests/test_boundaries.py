@@ -77,3 +77,16 @@ def test_crossing_probabilities_match_a_simulation_of_the_joint_distribution():
     for exact, sim in ((up, sim_up), (down, sim_down)):
         se = np.sqrt(exact * (1 - exact) / n)
         assert np.all(np.abs(exact - sim) <= 3 * se + 1e-12), (exact, sim)
+
+
+def test_beta_spending_futility_matches_gsdesign_default_design():
+    """gsDesign's default gsDesign() (k = 3, test.type = 4, alpha 0.025, beta 0.1,
+    sfHSD gamma -4 upper, -2 lower): upper 3.01 / 2.55 / 2.00, lower -0.24 /
+    0.94 / 2.00 (printed to two decimals), power 0.9 at the solved drift."""
+    from simulator.boundaries import beta_spending_design
+    upper, lower, drift = beta_spending_design(EQUAL3, 0.025, 0.1, "hsd", "hsd")
+    assert np.allclose(upper, [3.0107, 2.5465, 1.9992], atol=1e-3)
+    assert np.allclose(lower, [-0.24, 0.94, 2.00], atol=5e-3)
+    up, down = crossing(EQUAL3, upper, lower, drift)
+    assert up.sum() == pytest.approx(0.9, abs=1e-8)
+    assert np.allclose(np.cumsum(down), spent("hsd", EQUAL3, 0.1, -2.0), atol=1e-8)
