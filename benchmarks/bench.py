@@ -415,7 +415,7 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
             return logistic_pvalues(*_logistic_data(model, trials, None), 1, "two")
         seconds, (p, ok, _) = best_of(3, batched)
         age = model.covariates[0].value(trials.covariates[0])
-        X = np.stack([np.ones(age.shape), trials.treated, trials.stratum == 1, age],
+        X = np.stack([np.ones(age.shape), trials.treated, trials.stratum == 1, age - 37.0],
                      axis=-1).astype(float)
         y = trials.live_birth.astype(float)
         with warnings.catch_warnings():

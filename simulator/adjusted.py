@@ -22,9 +22,11 @@ Estimability rule (separation / non-convergence).  A trial's logistic fit is
    1e-12 (1 + |loglik|) and the largest |step| below 1e-5;
 3. the data show complete or quasi-complete separation: some analysed row has
    |linear predictor| > ``ETA_MAX = 20`` (fitted probability within 2e-9 of 0
-   or 1), or a coefficient moves the linear predictor by more than
-   ``COEF_MAX = 30`` on the logit scale (|coef_j| * max|x_j| > 30, i.e. |coef| > 30
-   for the intercept and 0/1 columns).
+   or 1), or a coefficient other than the intercept (column 0, by convention)
+   moves the linear predictor by more than ``COEF_MAX = 30`` on the logit scale
+   (|coef_j| * max|x_j| > 30, i.e. |coef| > 30 for 0/1 columns).  Continuous
+   covariates should be centred (the patient-level model centres them at their
+   mean), or a large-valued one inflates max|x_j|.
 
 A trial that is not estimable gets p-value 1: it never counts as a rejection.
 """
@@ -174,6 +176,12 @@ def _newton_step(H, g, check):
     return np.linalg.solve(Hs, (g / d)[:, :, None])[:, :, 0] / d, good
 
 
+def _largest_eta(eta, m):
+    """Largest |linear predictor| among the analysed rows (m > 0): an empty
+    cell of grouped data is an extrapolation, not a fitted probability."""
+    return np.max(np.where(m > 0, np.abs(eta), 0.0), axis=1)
+
+
 def _fit_block(Xt, y, m, max_iter, tol):
     b, n = y.shape
     Xty, X1 = Xt.transposed_times(y), Xt.transposed_times(m)
@@ -191,7 +199,7 @@ def _fit_block(Xt, y, m, max_iter, tol):
             runaway = np.zeros(b, dtype=bool)
         else:
             eta, ll, g, H = _evaluate(Xa, c, Xtya, ta, na)
-            runaway = np.max(np.abs(eta), axis=1) > ETA_STOP
+            runaway = _largest_eta(eta, na) > ETA_STOP
         step, good = _newton_step(H, g, check=iterations == 1)
         # Step halving: a candidate that lowers the log-likelihood (or makes it
         # nan) is replaced by the midpoint with the last accepted coefficients.
@@ -222,8 +230,8 @@ def _fit_block(Xt, y, m, max_iter, tol):
     se = np.sqrt(np.diagonal(np.linalg.inv(Hs), axis1=1, axis2=2)) / d
     scale = Xt.scale(m)                          # largest |x_j| among analysed rows
     estimable = (converged & good
-                 & (np.max(np.abs(eta), axis=1) <= ETA_MAX)
-                 & (np.max(np.abs(coef) * scale, axis=1) <= COEF_MAX)
+                 & (_largest_eta(eta, m) <= ETA_MAX)
+                 & (np.max(np.abs(coef[:, 1:]) * scale[:, 1:], axis=1, initial=0.0) <= COEF_MAX)
                  & np.all(np.isfinite(se) & np.isfinite(coef), axis=1))
     return coef, np.where(estimable[:, None], se, np.nan), ll, estimable, iterations
 

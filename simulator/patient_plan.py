@@ -100,17 +100,21 @@ def summarise(scenario: Scenario, n_control: int, jobs: int) -> PatientResult:
         a = a_se = None
         if prior is not None:
             a, a_se = (float(x[0]) for x in prior.rate(name, "favourable"))
-        failed = int(planning.counts[0, ANALYSES.index(name), 2])
-        failed_null = int(null.counts[0, ANALYSES.index(name), 2])
+        i = ANALYSES.index(name)
+        failed = [int(c.counts[0, i, 2]) if c is not None else None
+                  for c in (planning, null, prior)]
         rows.append(AnalysisResult(name, describe_analysis(scenario, name), power, power_se,
-                                   size, size_se, a, a_se, failed, failed_null))
+                                   size, size_se, a, a_se, *failed))
     outcomes = {}
     for a, arm in enumerate(("treatment", "control")):
         seen, births, miscarriages = (int(x) for x in planning.outcomes[0, a])
-        rates = {"live_birth": births / seen}
+
+        def share(x):
+            return x / seen if seen else None     # no woman with an outcome at all
+        rates = {"live_birth": share(births)}
         if model.miscarriage is not None:
-            rates.update(miscarriage=miscarriages / seen,
-                         transfer_failure=(seen - births - miscarriages) / seen)
+            rates.update(miscarriage=share(miscarriages),
+                         transfer_failure=share(seen - births - miscarriages))
         outcomes[arm] = dict(rates, women_with_outcome_per_trial=seen / planning.n_sims)
     itt = model.itt_rates()
     expected = {"treatment": float(model.shares @ itt[:, 0]),

@@ -28,6 +28,9 @@ IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 RESERVED = ("stratum", "arm", "centre", "intercept")
 SHARE_TOLERANCE = 1e-6
 DISTRIBUTIONS = ("normal", "truncated_normal", "categorical")
+MAX_SD_EFFECT = 3.0         # |log-odds per unit| x sd of a continuous covariate
+MAX_LEVEL_EFFECT = 5.0      # |log-odds| of a categorical level
+MAX_LEVELS = 10_000         # recorded values of a covariate with a resolution
 
 
 def _within(check, value, sub: str):
@@ -109,14 +112,16 @@ def _covariate(spec: Any, name: str) -> dict:
                       value=levels)
         k = len(levels)
         probs = _numbers(spec.get("probabilities"), f"{name}.probabilities",
-                         f"must be {k} probabilities summing to 1, one per level", k,
-                         lambda x: 0 <= x <= 1)
+                         f"must be {k} positive probabilities summing to 1, one per level "
+                         "(a level nobody has cannot be estimated)", k, lambda x: 0 < x <= 1)
         if abs(sum(probs) - 1) > SHARE_TOLERANCE:
-            raise Bad(f"must be {k} probabilities summing to 1, one per level",
+            raise Bad(f"must be {k} positive probabilities summing to 1, one per level "
+                      "(a level nobody has cannot be estimated)",
                       sub=f"{name}.probabilities", value=spec["probabilities"])
         effects = _numbers(spec.get("log_odds"), f"{name}.log_odds",
-                           f"must be {k} log-odds effects, one per level (the first is the "
-                           "reference, usually 0)", k, lambda x: abs(x) <= 20)
+                           f"must be {k} log-odds effects in [-{MAX_LEVEL_EFFECT:g}, "
+                           f"{MAX_LEVEL_EFFECT:g}], one per level (the first is the reference, "
+                           "usually 0)", k, lambda x: abs(x) <= MAX_LEVEL_EFFECT)
         return {"distribution": kind, "levels": [str(v) for v in levels],
                 "probabilities": probs, "log_odds": effects}
     allowed = ("distribution", "mean", "sd", "log_odds_per_unit", "resolution")
@@ -153,9 +158,20 @@ def _covariate(spec: Any, name: str) -> dict:
             raise Bad("must leave some of the normal distribution between `lower` and `upper` "
                       "(less than 1e-6 of it lies there)", sub=f"{name}.upper", value=spec.get("upper"))
         out.update(lower=lo, upper=hi)
-    if abs(out["log_odds_per_unit"] * out["sd"]) > 10:
-        raise Bad("times `sd` must be at most 10 on the log-odds scale (a covariate that "
-                  "decides the outcome is not a prognostic factor)",
+    if out.get("resolution") is not None:
+        lo = max(out.get("lower", -1e300), out["mean"] - 9 * out["sd"])
+        hi = min(out.get("upper", 1e300), out["mean"] + 9 * out["sd"])
+        if (hi - lo) / out["resolution"] > MAX_LEVELS:
+            raise Bad(f"must leave at most {MAX_LEVELS:,} recorded values (the range, within "
+                      "9 SD of the mean, divided by the resolution)",
+                      sub=f"{name}.resolution", value=spec["resolution"])
+        if hi - lo < out["resolution"]:
+            raise Bad("must leave at least two recorded values between `lower` and `upper`",
+                      sub=f"{name}.resolution", value=spec["resolution"])
+    if abs(out["log_odds_per_unit"] * out["sd"]) > MAX_SD_EFFECT:
+        raise Bad(f"times `sd` must be at most {MAX_SD_EFFECT:g} on the log-odds scale (an odds "
+                  "ratio of 20 per SD; a covariate that decides the outcome is not a "
+                  "prognostic factor)",
                   sub=f"{name}.log_odds_per_unit", value=spec.get("log_odds_per_unit"))
     return out
 

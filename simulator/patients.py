@@ -2,15 +2,18 @@
 covariates, centres, arms, crossover, outcomes and dropout, for a batch of
 simulated trials at once; then the analyses of each trial.
 
-Randomness.  Trials come in blocks of ``BLOCK_TRIALS``; block k draws each
+Randomness.  Trials come in blocks of ``BLOCK_TRIALS`` (fewer, for trials of
+more than 4,096 women: :func:`block_trials`); block k draws each
 ingredient from its own stream ``SeedSequence(seed, spawn_key=(k, j))``
 (j: rates, strata, centres, ...), as arrays of shape (women, trials) filled
 woman by woman.  So woman i of trial t has the same uniforms whatever the
 trial's size, the other ingredients or the number of jobs: power at
 neighbouring sizes is computed on nested trials (common random numbers), and
-results are bit-identical for any number of jobs.  Blocks are analysed in
-batches of at most ``BATCH_WOMEN`` women in all, which bounds memory
-whatever ``n_sims`` and the trial's size.
+results are bit-identical for any number of jobs.  (Sizes above 4,096 women
+use smaller blocks, so their trials are nested among themselves, by
+powers-of-two ranges, but not with smaller sizes.)  Blocks are analysed in
+batches of at most ``BATCH_WOMEN`` women in all (one trial, if a trial is
+larger), which bounds memory whatever ``n_sims`` and the trial's size.
 """
 from __future__ import annotations
 
@@ -278,11 +281,21 @@ def outcome_counts(model: PatientModel, trials: Trials) -> np.ndarray:
     return out
 
 
+def block_trials(n_women: int) -> int:
+    """Trials per random-number block: ``BLOCK_TRIALS`` up to 4,096 women per
+    trial; for larger trials the largest power of two that keeps a block within
+    ``BATCH_WOMEN`` women (at least one trial), so that memory stays bounded."""
+    if n_women * BLOCK_TRIALS <= BATCH_WOMEN:
+        return BLOCK_TRIALS
+    return 2 ** max(0, int(math.log2(BATCH_WOMEN // n_women))) if n_women < BATCH_WOMEN else 1
+
+
 def _batches(n_women: int, n_sims: int) -> list[list[tuple[int, int]]]:
-    """Blocks (index, trials) grouped into batches of at most BATCH_WOMEN women."""
-    per_batch = max(1, BATCH_WOMEN // (n_women * BLOCK_TRIALS))
-    blocks = [(k, min(BLOCK_TRIALS, n_sims - k * BLOCK_TRIALS))
-              for k in range(math.ceil(n_sims / BLOCK_TRIALS))]
+    """Blocks (index, trials) grouped into batches of at most BATCH_WOMEN women
+    (or one block of a trial larger than that)."""
+    size = block_trials(n_women)
+    per_batch = max(1, BATCH_WOMEN // (n_women * size))
+    blocks = [(k, min(size, n_sims - k * size)) for k in range(math.ceil(n_sims / size))]
     return [blocks[i:i + per_batch] for i in range(0, len(blocks), per_batch)]
 
 

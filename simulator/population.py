@@ -128,10 +128,12 @@ class Covariate:
                 float(special.ndtr((self.upper - self.mean) / self.sd)))
 
     def columns(self, drawn: np.ndarray) -> list[np.ndarray]:
-        """Regression columns: the value itself, or an indicator per non-first level."""
+        """Regression columns: the value centred at the distribution's `mean`
+        (only the intercept changes, and the fit is better conditioned), or an
+        indicator per non-first level."""
         if self.categorical:
             return [(drawn == k).astype(float) for k in range(1, len(self.levels))]
-        return [self.value(drawn).astype(float)]
+        return [self.value(drawn).astype(float) - self.mean]
 
 
 @dataclass(frozen=True)

@@ -241,20 +241,26 @@ def _patient_lines(result: PlanResult) -> list[str]:
     out = [f"Analyses at {pr.n_control} + {pr.n_treatment} women randomised ({pr.n_sims:,} "
            "simulated trials each; type I error: both arms at the control rates)",
            f"{'analysis':<9} {'power':>15}" + (f" {'assurance':>15}" if prior else "")
-           + f" {'type I error':>15} {'not estimable':>14}"]
+           + f" {'type I error':>15}  not estimable (planning / null"
+           + (" / prior)" if prior else ")")]
     for a in pr.analyses:
         cells = [f"{a.power:.4f} ± {a.power_se:.4f}"]
         if prior:
             cells.append(f"{a.assurance:.4f} ± {a.assurance_se:.4f}")
         cells.append(f"{a.type_one_error:.4f} ± {a.type_one_error_se:.4f}")
         mark = "  <- primary" if a.name == pr.primary else ""
+        failed = [a.not_estimable, a.not_estimable_null] + ([a.not_estimable_prior] if prior
+                                                            else [])
         out.append(f"{a.name:<9} " + " ".join(f"{c:>15}" for c in cells)
-                   + f" {a.not_estimable:>14}{mark}")
+                   + "  " + " / ".join(f"{x:,}" for x in failed) + mark)
     out += [f"  {a.name}: {a.description}" for a in pr.analyses]
     out.append(f"Not estimable: {pr.rule}.")
     for arm, label in (("control", result.scenario.control.label),
                        ("treatment", result.scenario.treatment.label)):
         o = pr.outcomes[arm]
+        if o["live_birth"] is None:
+            out.append(f"Outcomes with {label}: no simulated woman had a primary outcome")
+            continue
         out.append(f"Outcomes with {label} (simulated, women with an outcome): live birth "
                    f"{_pct(o['live_birth'])}" + (
                        f", miscarriage {_pct(o['miscarriage'])}, transfer failure "
@@ -445,10 +451,15 @@ def _patient_sentences(result: PlanResult) -> str:
         f"{x.description} would have {_pct(x.power)} power" for x in others)
              + "; the simulated type I error of the primary analysis is "
              f"{_pct(pr.analysis(pr.primary).type_one_error)}. ")
-    failed = pr.analysis(pr.primary).not_estimable
+    primary = pr.analysis(pr.primary)
+    failed = [(n, what) for n, what in ((primary.not_estimable, "at the planning rates"),
+                                        (primary.not_estimable_null, "under the null"),
+                                        (primary.not_estimable_prior, "under the priors"))
+              if n]
     if failed:
-        text += (f"{failed:,} of {pr.n_sims:,} simulated trials could not be analysed "
-                 f"(separation or non-convergence) and were counted as not significant. ")
+        text += ("Simulated trials whose primary analysis could not be estimated (separation "
+                 "or non-convergence) were counted as not significant: " + ", ".join(
+                     f"{n:,} of {pr.n_sims:,} {what}" for n, what in failed) + ". ")
     if pr.duration is not None:
         d, rec = pr.duration, s.patient.recruitment
         lo, hi = d.enrol_interval80

@@ -115,6 +115,7 @@ class AnalysisResult:
     assurance_se: float | None
     not_estimable: int          # simulated trials (of n_sims) counted as not significant
     not_estimable_null: int     # the same in the null simulation
+    not_estimable_prior: int | None = None   # and with rates drawn from the priors
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import yaml
 
 from .errors import ScenarioError
@@ -527,7 +528,12 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
     blocks = rnd["block_sizes"]
     if rnd["method"] in ("block", "stratified_block"):
         if blocks is None:
-            smallest = next(b for b in range(2, 101) if abs(b * share - round(b * share)) < 1e-9)
+            smallest = next((b for b in range(2, 51)
+                             if abs(b * share - round(b * share)) < 1e-9), None)
+            if smallest is None:
+                raise ScenarioError(f"{v['allocation']:g}:1 fits no block of 50 women or fewer; "
+                                    "give `randomisation.block_sizes` or another allocation",
+                                    field="allocation")
             blocks = [smallest, 2 * smallest]
         for b in blocks:
             if abs(b * share - round(b * share)) > 1e-9 or not 0 < round(b * share) < b:
@@ -546,8 +552,16 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
             if rec[key]:
                 raise ScenarioError("needs `recruitment.per_centre_month`",
                                     field=f"recruitment.{key}")
+    if adh["treatment_not_receiving"] + adh["control_receiving"] >= 1:
+        raise ScenarioError("shares must add up to less than 1 (at 1 the arms receive the same "
+                            "mix and the randomised comparison has no effect; above, it is "
+                            "reversed)", field="adherence")
+    for c in covariates:
+        if c.discrete and len(c.grid()[0]) < 2:
+            raise ScenarioError("leaves fewer than two values: the covariate is constant",
+                                field=f"population.covariates.{c.name}")
     mis = v["outcomes"]["miscarriage"]
-    return PatientModel(
+    model = PatientModel(
         strata=strata, covariates=covariates, centre_weights=tuple(weights),
         centre_sd=cen["sd_log_odds"], randomisation=rnd["method"], block_sizes=tuple(blocks or ()),
         dropout=drop["share"], dropout_handling=drop["handling"],
@@ -556,6 +570,16 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
         recruitment=recruitment, target_months=rec["target_months"],
         target_probability=rec["target_probability"], primary=an["primary"],
         adjust=tuple(adjust), logistic_test=an["logistic_test"], allocation_share=share)
+    # every planning rate must be reachable: the intercepts cover the log-odds
+    # -25 to 25 around the covariates' and centres' contribution
+    rates = model.planning_rates
+    inner = (rates > 0) & (rates < 1)
+    reached = model.marginal_rate(model.intercept(rates))
+    if np.any(np.abs(reached - rates)[inner] > 1e-6):
+        raise ScenarioError("make some stratum's planning rate unreachable (the covariates' "
+                            "effects push every woman's chance towards 0 or 1); use smaller "
+                            "effects", field="population.covariates")
+    return model
 
 
 def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:

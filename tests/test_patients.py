@@ -170,7 +170,7 @@ def test_grouped_logistic_fit_equals_statsmodels_on_the_women():
         stratum = trials.stratum[i, keep]
         age, embryo = (c.value(v[i, keep]) for c, v in zip(model.covariates, trials.covariates))
         rows = np.column_stack([np.ones(keep.sum()), trials.treated[i, keep], stratum == 1,
-                                age, embryo == 1, embryo == 2]).astype(float)
+                                age - 37, embryo == 1, embryo == 2]).astype(float)
         ref = sm.Logit(trials.live_birth[i, keep].astype(float), rows).fit(
             disp=0, method="newton", tol=1e-12, maxiter=100)
         np.testing.assert_allclose(grouped.coef[i], ref.params, rtol=1e-6, atol=1e-9)
@@ -215,21 +215,65 @@ def test_unequal_allocation_blocks_hold_the_ratio():
 
 # -------------------------------------------------------- reproducibility, CRN
 def test_counts_are_identical_for_any_number_of_jobs():
+    from simulator.patients import _batches
+    assert len(_batches(1200, 3000)) >= 4             # several tasks to spread
     sc = scenario(population={"strata": STRATA}, arms=None, centres={"number": 3,
                                                                      "sd_log_odds": 0.3})
-    one = counts(sc, 40, 40, 3000, jobs=1)
-    two = counts(sc, 40, 40, 3000, jobs=2)
+    one = counts(sc, 600, 600, 3000, jobs=1)
+    two = counts(sc, 600, 600, 3000, jobs=2)
     assert np.array_equal(one.counts, two.counts) and np.array_equal(one.outcomes, two.outcomes)
 
 
 def test_trials_are_nested_across_sizes():
     """Woman i of trial t has the same stratum, covariates and outcome uniform
-    at every size (common random numbers)."""
-    sc = scenario(population={"strata": STRATA, "covariates": {"age": AGE}}, arms=None)
+    at every size (common random numbers): with equal rates in both arms her
+    outcome does not depend on her arm, so it is the same at both sizes."""
+    strata = {"a": {"share": 0.6, "control": 0.4, "treatment": 0.4},
+              "b": {"share": 0.4, "control": 0.2, "treatment": 0.2}}
+    sc = scenario(population={"strata": strata, "covariates": {"age": AGE}}, arms=None,
+                  centres={"number": 4, "sd_log_odds": 0.3})
     small = simulate(sc.patient, 30, 30, 4, 2, 50)
     large = simulate(sc.patient, 80, 80, 4, 2, 50)
     assert np.array_equal(small.stratum, large.stratum[:, :60])
     assert np.array_equal(small.covariates[0], large.covariates[0][:, :60])
+    assert np.array_equal(small.live_birth, large.live_birth[:, :60])
+
+
+def test_large_trials_use_smaller_blocks_within_the_memory_bound():
+    from simulator.patients import BATCH_WOMEN, _batches, block_trials
+    assert block_trials(400) == 256
+    for n in (5000, 20_000, 200_000, 3_000_000):
+        assert block_trials(n) * n <= max(BATCH_WOMEN, n)
+        assert sum(m for batch in _batches(n, 1000) for _, m in batch) == 1000
+
+
+@pytest.mark.parametrize("primary", ["cmh", "logistic"])
+def test_assurance_counts_only_rejections_in_favour_of_treatment(primary):
+    """Treatment clearly worse: the analyses reject, but not in its favour."""
+    worse = {"a": {"share": 0.6, "control": 0.6, "treatment": 0.3},
+             "b": {"share": 0.4, "control": 0.5, "treatment": 0.2}}
+    sc = scenario(arms=None, population={"strata": worse}, analysis={"primary": primary})
+    result = counts(sc, 150, 150, 2000)
+    assert result.rate(primary)[0][0] > 0.9
+    assert result.rate(primary, "favourable")[0][0] == 0
+    better = scenario(arms=None, population={"strata": {
+        k: dict(v, control=v["treatment"], treatment=v["control"]) for k, v in worse.items()}},
+        analysis={"primary": primary})
+    result = counts(better, 150, 150, 2000)
+    assert np.array_equal(result.rate(primary)[0], result.rate(primary, "favourable")[0])
+
+
+def test_a_covariate_shifted_in_location_gives_the_same_decisions():
+    """Age as year of birth (mean 1987) or as age (mean 37): same women, same
+    fits of the arm, same decisions; the estimability rule does not depend on
+    where a covariate's values lie."""
+    def run_with(mean):
+        age = dict(AGE, mean=mean, lower=mean - 12, upper=mean + 8, resolution=1)
+        return counts(scenario(arms=None, population={"strata": STRATA, "covariates": {
+            "age": age}}, analysis={"primary": "logistic"}), 150, 150, 1000)
+    shifted, plain = run_with(1987), run_with(37)
+    assert np.array_equal(shifted.counts, plain.counts)
+    assert shifted.counts[0, 2, 2] == 0                  # no logistic fit flagged
 
 
 def test_run_reports_every_analysis_and_recruitment():
@@ -280,6 +324,24 @@ def test_run_reports_every_analysis_and_recruitment():
      "patient-level model"),
     ({"dropout": {"share": 0.1, "handling": "itt"}}, "dropout.handling",
      "must be one of complete_case, as_failure"),
+    ({"adherence": {"treatment_not_receiving": 0.6, "control_receiving": 0.5}}, "adherence",
+     "must add up to less than 1"),
+    ({"randomisation": {"method": "block"}, "allocation": 0.37}, "allocation",
+     "fits no block of 50 women or fewer"),
+    ({"population": {"covariates": {"age": dict(AGE, resolution=1.0e-9)}}},
+     "population.covariates.age.resolution", "at most 10,000 recorded values"),
+    ({"population": {"covariates": {"age": dict(AGE, lower=38, upper=38.5, resolution=4)}}},
+     "population.covariates.age.resolution", "at least two recorded values"),
+    ({"population": {"covariates": {"e": {"distribution": "categorical", "levels": ["a", "b"],
+                                          "probabilities": [1, 0], "log_odds": [0, 1]}}}},
+     "population.covariates.e.probabilities", "positive probabilities"),
+    ({"population": {"covariates": {"age": dict(AGE, log_odds_per_unit=-1)}}},
+     "population.covariates.age.log_odds_per_unit", "at most 3"),
+    ({"population": {"covariates": {f"e{i}": {
+        "distribution": "categorical", "levels": ["a", "b"], "probabilities": [0.02, 0.98],
+        "log_odds": [0, 5]} for i in range(6)}},
+      "arms": {"control": {"rate": 0.02}, "treatment": {"rate": 0.03}}},
+     "population.covariates", "unreachable"),
 ])
 def test_patient_level_errors_name_the_field(extra, field, message):
     raw = {"name": "p", "arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.5}}}
@@ -287,6 +349,14 @@ def test_patient_level_errors_name_the_field(extra, field, message):
     with pytest.raises(ScenarioError) as err:
         load_scenario(raw)
     assert err.value.field == field and message in str(err.value), str(err.value)
+
+
+def test_no_woman_with_an_outcome_is_reported_not_a_crash():
+    sc = load_scenario({"name": "p", "arms": {"control": {"rate": 0.3}, "treatment": {
+        "rate": 0.5}}, "dropout": 0.995, "centres": {"number": 2},
+        "sample_size": {"n_control": 1}, "simulation": {"n_sims": 100}})
+    result = run(sc)
+    assert result.patient.outcomes["control"]["live_birth"] in (None, 0.0, 1.0)
 
 
 def test_strata_replace_the_arms_rates():
