@@ -62,6 +62,19 @@ def _empty_margin(n_t, n_c, x_t, x_c):
 
 
 def _ztest(pooled, sided, n_t, n_c, x_t, x_c):
+    z = z_statistic(pooled, n_t, n_c, x_t, x_c)
+    if sided == "two":
+        pv = 2.0 * special.ndtr(-np.abs(z))
+    else:
+        pv = special.ndtr(-z)
+    pv = np.minimum(pv, 1.0)
+    return np.where(_empty_margin(n_t, n_c, x_t, x_c), 1.0, pv)
+
+
+def z_statistic(pooled: bool, n_t, n_c, x_t, x_c) -> np.ndarray:
+    """Two-proportion z statistic (treatment minus control), pooled or
+    unpooled variance; 0 for a table with an empty margin, +-inf when the
+    unpooled variance is 0 but the proportions differ."""
     p_t = x_t / n_t
     p_c = x_c / n_c
     diff = p_t - p_c
@@ -75,13 +88,7 @@ def _ztest(pooled, sided, n_t, n_c, x_t, x_c):
         # arm has the event, none of the other): z is taken as its limit, +-inf.
         z = np.where(var > 0, diff / np.sqrt(np.where(var > 0, var, 1.0)),
                      np.sign(diff) * np.inf)
-    z = np.where(_empty_margin(n_t, n_c, x_t, x_c), 0.0, z)
-    if sided == "two":
-        pv = 2.0 * special.ndtr(-np.abs(z))
-    else:
-        pv = special.ndtr(-z)
-    pv = np.minimum(pv, 1.0)
-    return np.where(_empty_margin(n_t, n_c, x_t, x_c), 1.0, pv)
+    return np.where(_empty_margin(n_t, n_c, x_t, x_c), 0.0, z)
 
 
 def _chi2_yates(sided, n_t, n_c, x_t, x_c):
