@@ -2,7 +2,6 @@
 where the model reduces to a 2x2 table, quadrature for the calibrated
 intercepts, null simulations for the type I error, statsmodels for the grouped
 logistic fit; and its randomisation, reproducibility and validation."""
-import dataclasses
 
 import numpy as np
 import pytest
