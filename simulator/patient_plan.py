@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .design import Design
 from .patients import ANALYSES, PatientCounts, simulate_counts
 from .recruitment import centres_needed, duration
 from .results import AnalysisResult, PatientResult
@@ -27,8 +28,10 @@ CEILING_DRAWS = 2 ** 20
 
 
 def _sizes(scenario: Scenario, controls) -> list[tuple[int, int]]:
-    a = scenario.allocation
-    return [(round(a * int(m)), int(m)) for m in controls]
+    """(treatment, control) sizes, by the 2x2 path's rule (:meth:`Design.sizes`)."""
+    design = Design(scenario.analysis.test, scenario.analysis.sided, scenario.analysis.alpha,
+                    scenario.allocation)
+    return [design.sizes(int(m)) for m in controls]
 
 
 def counts(scenario: Scenario, controls, rates: str, analyses, jobs: int) -> PatientCounts:
@@ -116,9 +119,7 @@ def summarise(scenario: Scenario, n_control: int, jobs: int) -> PatientResult:
             rates.update(miscarriage=share(miscarriages),
                          transfer_failure=share(seen - births - miscarriages))
         outcomes[arm] = dict(rates, women_with_outcome_per_trial=seen / planning.n_sims)
-    itt = model.itt_rates()
-    expected = {"treatment": float(model.shares @ itt[:, 0]),
-                "control": float(model.shares @ itt[:, 1])}
+    expected = dict(zip(("treatment", "control"), model.pooled_itt_rates))
     rec = model.recruitment
     time = centres = None
     if rec is not None:

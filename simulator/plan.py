@@ -109,7 +109,7 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     power_at = _memoised(power_function(scenario, method, jobs))
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if scenario.patient is not None:        # the rates the analysis sees, for the first guess
-        p_t, p_c = (float(scenario.patient.shares @ r) for r in scenario.patient.itt_rates().T)
+        p_t, p_c = scenario.patient.pooled_itt_rates
     smallest = design.smallest_control()
     bound = scenario.sample_size.max_control
     approx = None

@@ -232,6 +232,12 @@ class PatientModel:
             out = out * (1 - self.dropout)
         return out
 
+    @property
+    def pooled_itt_rates(self) -> tuple[float, float]:
+        """(treatment, control): the share-weighted intention-to-treat rates."""
+        t, c = self.shares @ self.itt_rates()
+        return float(t), float(c)
+
 
 def _merge(z: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Merge atoms into ``k`` groups of consecutive values, equal in weight,

@@ -525,18 +525,20 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
         raise ScenarioError(f"must give one rate per centre ({cen['number']}); got "
                             f"{len(weights)}", field="centres.relative_rates")
     share = v["allocation"] / (1 + v["allocation"])
+
+    def holds(b):           # a block of b women holds the allocation exactly
+        return abs(b * share - round(b * share)) <= 1e-9 and 0 < round(b * share) < b
     blocks = rnd["block_sizes"]
     if rnd["method"] in ("block", "stratified_block"):
         if blocks is None:
-            smallest = next((b for b in range(2, 51)
-                             if abs(b * share - round(b * share)) < 1e-9), None)
+            smallest = next((b for b in range(2, 51) if holds(b)), None)
             if smallest is None:
                 raise ScenarioError(f"{v['allocation']:g}:1 fits no block of 50 women or fewer; "
                                     "give `randomisation.block_sizes` or another allocation",
                                     field="allocation")
             blocks = [smallest, 2 * smallest]
         for b in blocks:
-            if abs(b * share - round(b * share)) > 1e-9 or not 0 < round(b * share) < b:
+            if not holds(b):
                 raise ScenarioError(f"must hold the allocation {v['allocation']:g}:1 exactly "
                                     f"(a block of {b} would hold {b * share:g} treated women)",
                                     field="randomisation.block_sizes")
