@@ -182,17 +182,27 @@ def futility_bounds(t, upper, beta: float, kind: str, drift: float,
     return lower
 
 
-def beta_spending_design(t, alpha: float, beta: float, efficacy: str, futility: str,
-                         gamma_alpha: float = -4.0, gamma_beta: float = -2.0):
-    """One-sided design with efficacy alpha spending and non-binding beta-spending
-    futility: the drift (mean of Z at information 1) is found so that the
-    futility and efficacy bounds meet at the last look, as gsDesign does
-    (``test.type = 4``).  Returns (upper, lower, drift)."""
-    upper = efficacy_bounds(t, alpha, efficacy, "one", gamma_alpha)
+def beta_spending_design(t, upper, alpha: float, beta: float, futility: str,
+                         gamma_beta: float = -2.0):
+    """Non-binding beta-spending futility bounds for the one-sided efficacy
+    bounds ``upper``: the drift (mean of Z at information 1) is found so that
+    the futility and efficacy bounds meet at the last look, as gsDesign does
+    (``test.type = 4``).  Returns (lower, drift)."""
     z = special.ndtri(1 - alpha) + special.ndtri(1 - beta)     # the fixed design's drift
 
     def power_gap(drift):
         lower = futility_bounds(t, upper, beta, futility, drift, gamma_beta)
         return crossing(t, upper, lower, drift)[0].sum() - (1 - beta)
     drift = optimize.brentq(power_gap, z * 0.8, z * 2.0, xtol=1e-9)
-    return upper, futility_bounds(t, upper, beta, futility, drift, gamma_beta), drift
+    return futility_bounds(t, upper, beta, futility, drift, gamma_beta), drift
+
+
+def drift_for_power(t, upper, lower, power: float, sided: str = "one") -> float:
+    """The drift (mean of Z at information 1) at which the design rejects with
+    probability ``power``."""
+    def gap(drift):
+        return crossing(t, upper, lower, drift, sided)[0].sum() - power
+    hi = 1.0
+    while gap(hi) < 0:
+        hi *= 2
+    return optimize.brentq(gap, 0.0, hi, xtol=1e-10)

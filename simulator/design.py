@@ -54,6 +54,10 @@ def support(n: int, rate: float) -> tuple[int, int]:
     return max(lo, 0), min(hi, n)
 
 
+def _nbytes(value) -> int:
+    return sum(map(_nbytes, value)) if isinstance(value, tuple) else value.nbytes
+
+
 def bounded_cache(max_entries: int, max_bytes: int):
     """Like ``functools.lru_cache`` for functions returning arrays, bounded both
     in entries and in the arrays' total bytes (tables over a prior's whole
@@ -69,7 +73,7 @@ def bounded_cache(max_entries: int, max_bytes: int):
             value = fn(*args)
             entries[args] = value
             while len(entries) > max_entries or (
-                    len(entries) > 1 and sum(v.nbytes for v in entries.values()) > max_bytes):
+                    len(entries) > 1 and sum(map(_nbytes, entries.values())) > max_bytes):
                 entries.popitem(last=False)
             return value
         cached.cache_clear = entries.clear

@@ -19,6 +19,7 @@ from .prior_spec import describe_effect, describe_rate
 from .results import AssuranceResult, PlanResult, PowerPoint, SampleSizeResult, randomised
 from .scenario import Scenario
 from .search import find_sample_size, normal_approximation
+from .sequential_plan import SequentialPlan
 
 # Half-width of the power curve reported around an evaluated size.
 CURVE_HALF_WIDTH = 10
@@ -106,7 +107,12 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         raise ValueError(f"`jobs` must be a whole number >= 1, or -1 for all cores; got {jobs!r}")
     method = choose_method(scenario)
     design = design_of(scenario)
-    power_at = _memoised(power_function(scenario, method, jobs))
+    sequential = None
+    if scenario.interim is not None:
+        sequential = SequentialPlan(scenario, method, jobs)
+        power_at = _memoised(sequential.power_at)
+    else:
+        power_at = _memoised(power_function(scenario, method, jobs))
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if scenario.patient is not None:        # the rates the analysis sees, for the first guess
         p_t, p_c = scenario.patient.pooled_itt_rates
@@ -116,7 +122,10 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     if p_t > p_c or (p_t < p_c and scenario.analysis.sided == "two"):
         approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
                                       scenario.analysis.sided, scenario.target_power)
-    prior = AssurancePlan(scenario, design, method, jobs) if scenario.has_prior else None
+    prior = None
+    if scenario.has_prior:
+        prior = AssurancePlan(scenario, design, method, jobs,
+                              sequential.assurance_at if sequential else None)
 
     def point(m):
         n_t, n_c = design.sizes(int(m))
@@ -163,10 +172,13 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     # The size of the test at the reported design, exactly, with both arms at
     # the control rate: large-sample tests can exceed alpha at small sizes.
     # The patient-level model's is simulated, for every analysis.
-    patient = None
+    patient = interim = None
     if scenario.patient is not None:
         patient = patient_plan.summarise(scenario, reported, jobs)
         size = patient.analysis(scenario.patient.primary).type_one_error
+    elif sequential is not None:
+        interim = sequential.summarise(reported, _fixed_size(sequential, smallest, bound, approx))
+        size = interim.operating["null"]["power"]
     else:
         size = float(exact_power(design, p_c, p_c, [reported])[0])
     return PlanResult(
@@ -174,7 +186,22 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         n_sims=None if method == "exact" else scenario.simulation.n_sims,
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
-        normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient)
+        normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient,
+        sequential=interim)
+
+
+def _fixed_size(sequential: SequentialPlan, smallest: int, bound: int,
+                approx: float | None) -> int | None:
+    """Control-arm size of the fixed design (one look) reaching the target
+    power, for the inflation factor; None if the search bound misses it."""
+    fixed = sequential.fixed()
+    guess = smallest if approx is None else math.ceil(approx) + 2
+    try:
+        found = find_sample_size(_memoised(fixed.power_at), sequential.scenario.target_power,
+                                 smallest, bound, guess=min(max(guess, smallest), bound))
+    except NoSolutionError:
+        return None
+    return int(found.first)
 
 
 class AssurancePlan:
@@ -184,17 +211,20 @@ class AssurancePlan:
     DEFINITION = ("probability that the test rejects with the treatment's observed live-birth "
                   "rate above control's, averaged over the priors of the true rates")
 
-    def __init__(self, scenario: Scenario, design: Design, method: str, jobs: int):
+    def __init__(self, scenario: Scenario, design: Design, method: str, jobs: int,
+                 given: Callable | None = None):
         self.scenario, self.design, self.method = scenario, design, method
         self.model = scenario.rate_model
-        self.integration_error = 0.0 if method == "exact" else None
+        self.integration_error = 0.0 if method == "exact" and given is None else None
         sim = scenario.simulation
-
-        patient = patient_plan.assurance_function(scenario, jobs) if scenario.patient else None
+        if scenario.patient:
+            given = patient_plan.assurance_function(scenario, jobs)
+        if given is not None:       # a simulated assurance (patient-level, sequential)
+            self.method = "monte_carlo"
 
         def assurance(sizes):
-            if patient is not None:
-                return patient(sizes)
+            if given is not None:
+                return given(sizes)
             if method == "exact":
                 exact = exact_assurance(design, self.model, sizes)
                 self.integration_error = max(self.integration_error, exact.integration_error)

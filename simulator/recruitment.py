@@ -77,6 +77,12 @@ class Recruitment:
         w = np.asarray(self.weights)
         return w / w.sum()
 
+    def cumulative(self, t) -> np.ndarray:
+        """H(t): the expected number of women randomised by month t."""
+        t, r = np.maximum(np.asarray(t, dtype=float), 0.0), self.ramp_up_months
+        ramp = np.where(t <= r, t * t / (2 * r) if r > 0 else 0.0, t - r / 2)
+        return self.total_rate() * ramp
+
     def inverse_cumulative(self, h) -> np.ndarray:
         """H^-1: the time (months) at which the expected number of women reaches h."""
         h = np.asarray(h, dtype=float)
@@ -154,3 +160,31 @@ def centres_needed(recruitment: Recruitment, n_women: int, target_months: float,
     while k <= top and not reaches(k):
         k += 1
     return k if k <= top else None
+
+
+def look_calendar(recruitment: Recruitment, due: int, total: int) -> tuple[float, float]:
+    """A look held when the ``due``-th randomised woman reaches her primary
+    outcome (``follow_up_months`` after randomisation), in a trial that
+    randomises ``total`` women: the expected month of the look, and the
+    expected number of women randomised by then (overrunning: randomisation
+    goes on during follow-up, up to ``total``).  Given T_due = H^-1(G) with
+    G ~ Gamma(due, 1), the women added in the follow-up are Poisson with mean
+    H(T_due + f) - G; both expectations are integrals over G (scipy quad)."""
+    from scipy import integrate, stats
+    due, total = _count("due", due), _count("total", total)
+    f = recruitment.follow_up_months
+    g = gamma(due)
+    lo, hi = g.ppf(1e-15), g.isf(1e-15)
+
+    def month(x):
+        return float(recruitment.inverse_cumulative(x)) + f
+
+    def randomised(x):
+        extra = float(recruitment.cumulative(month(x))) - x
+        cap = total - due            # E[min(X, cap)] = sum of P(X > i), i < cap
+        return due + (float(stats.poisson.sf(np.arange(cap), extra).sum()) if cap else 0.0)
+
+    def expect(fn):
+        return integrate.quad(lambda x: fn(x) * g.pdf(x), lo, hi, limit=200,
+                              epsabs=1e-10, epsrel=1e-10)[0]
+    return expect(month), expect(randomised)

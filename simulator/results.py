@@ -175,6 +175,14 @@ class PlanResult:
     assurance: AssuranceResult | None = None    # None: point rates, no prior
     sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
     patient: PatientResult | None = None    # patient-level model: every analysis, recruitment
+    sequential: object | None = None        # sequential_plan.SequentialResult: interim looks
+
+    def _size_method(self) -> str:
+        if self.patient is not None:
+            return "monte_carlo (null simulation of the primary analysis)"
+        if self.sequential is not None:
+            return self.sequential.operating["null"]["method"]
+        return "exact"
 
     @property
     def reported(self) -> PowerPoint:
@@ -214,11 +222,11 @@ class PlanResult:
             "power_curve": [p.to_dict() for p in self.power_curve],
             "normal_approximation": approx,
             "type_one_error": {"value": self.type_one_error, "rate": s.control.rate,
-                               "method": "exact" if self.patient is None else
-                               "monte_carlo (null simulation of the primary analysis)"},
+                               "method": self._size_method()},
             "prior": self.assurance.prior if self.assurance else None,
             "assurance": self.assurance.to_dict() if self.assurance else None,
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),
+            "sequential": None if self.sequential is None else self.sequential.to_dict(),
             "inputs": s.to_dict(),
         }

@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from .errors import ScenarioError
+from .interim_spec import BAYESIAN, INTERIM, Interim, interim_of
 from .patient_spec import (arm_shares_value, block_sizes_value, covariates_value,
                            dropout_value, names_value, positive_numbers_value, strata_value)
 from .population import Covariate, PatientModel, Stratum
@@ -68,8 +69,10 @@ SCHEMA: dict = {
     "allocation": Rule(1.0, "treatment:control ratio; treatment size = round(allocation x control size)",
                        number(0.05, 20.0, what="a ratio")),
     "analysis": {
-        "test": Rule("fisher", "fisher | z_pooled | z_unpooled | chi2_yates",
-                     choice("fisher", "z_pooled", "z_unpooled", "chi2_yates")),
+        "test": Rule("fisher", "fisher | z_pooled | z_unpooled | chi2_yates | bayesian "
+                     "(posterior probability that the treatment rate is higher, "
+                     "`analysis.bayesian`)",
+                     choice("fisher", "z_pooled", "z_unpooled", "chi2_yates", "bayesian")),
         "alpha": Rule(0.05, "significance level (for the chosen sidedness)",
                       number(0.0, 0.5, lo_open=True, what="a level")),
         "sided": Rule("two", "two | one (one-sided: treatment better than control)",
@@ -83,7 +86,9 @@ SCHEMA: dict = {
                        optional(names_value)),
         "logistic_test": Rule("wald", "wald | likelihood_ratio: the logistic regression's test "
                               "of the arm", choice("wald", "likelihood_ratio")),
+        "bayesian": BAYESIAN,
     },
+    "interim": INTERIM,
     "target_power": Rule(0.90, "power the sample size must reach",
                          number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability")),
     "target_assurance": Rule(None, "assurance (power averaged over the priors) the sample size "
@@ -221,6 +226,8 @@ class Scenario:
     inputs: str = "{}"                    # the validated mapping, canonical JSON
     overridden: tuple = ()                # dotted keys whose values came from overrides
     patient: PatientModel | None = None   # the patient-level model, if the scenario needs one
+    interim: Interim | None = None        # interim looks or a Bayesian rule (2x2 table)
+    recruitment: Recruitment | None = None    # with `interim`: when the looks happen
 
     def source_of(self, field: str | None) -> str | None:
         """How an error about ``field`` names its origin (see :func:`_source_label`)."""
@@ -429,7 +436,12 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
         if v["mcid"] is not None:
             raise ScenarioError("is reported for the arms' rates; with `population.strata` "
                                 "remove it", field="mcid")
-    patient = _patient_model(v, strata)
+    interim = interim_of(v, (control, treatment))
+    recruitment = None
+    if interim is None:
+        patient = _patient_model(v, strata)
+    else:
+        patient, recruitment = None, _timing_only(v, strata)
     for key in ("target_assurance", "mcid"):
         if v[key] is not None and point:
             raise ScenarioError("needs a prior on a rate or on the effect (with point rates, "
@@ -441,11 +453,14 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
     return Scenario(
         name=v["name"], title=v["title"], source=v["source"], endpoint=v["endpoint"],
         control=control, treatment=treatment,
-        allocation=v["allocation"], analysis=Analysis(**dict(v["analysis"], adjust=patient and patient.adjust)),
+        allocation=v["allocation"], analysis=Analysis(**{
+            k: x for k, x in v["analysis"].items() if k not in ("bayesian", "adjust")},
+            adjust=patient and patient.adjust),
         target_power=v["target_power"], dropout=v["dropout"]["share"],
         sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
         inputs=json.dumps(v, sort_keys=True), overridden=overridden, patient=patient,
+        interim=interim, recruitment=recruitment,
     )
 
 
@@ -520,10 +535,7 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
             raise ScenarioError(f"names {name!r}, which is not " + (
                 f"one of {', '.join(names)}" if names else "in the model (there are no strata "
                 "or covariates to adjust for)"), field="analysis.adjust")
-    weights = cen["relative_rates"] or [1.0] * cen["number"]
-    if len(weights) != cen["number"]:
-        raise ScenarioError(f"must give one rate per centre ({cen['number']}); got "
-                            f"{len(weights)}", field="centres.relative_rates")
+    weights = _centre_weights(cen)
     share = v["allocation"] / (1 + v["allocation"])
 
     def holds(b):           # a block of b women holds the allocation exactly
@@ -545,15 +557,7 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
     elif blocks is not None:
         raise ScenarioError("applies only to `block` and `stratified_block` randomisation",
                             field="randomisation.block_sizes")
-    recruitment = None
-    if rec["per_centre_month"] is not None:
-        recruitment = Recruitment(rec["per_centre_month"], tuple(weights), rec["ramp_up_months"],
-                                  rec["follow_up_months"])
-    else:
-        for key in ("ramp_up_months", "follow_up_months", "target_months"):
-            if rec[key]:
-                raise ScenarioError("needs `recruitment.per_centre_month`",
-                                    field=f"recruitment.{key}")
+    recruitment = _recruitment(rec, weights)
     if adh["treatment_not_receiving"] + adh["control_receiving"] >= 1:
         raise ScenarioError("shares must add up to less than 1 (at 1 the arms receive the same "
                             "mix and the randomised comparison has no effect; above, it is "
@@ -582,6 +586,53 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
                             "effects push every woman's chance towards 0 or 1); use smaller "
                             "effects", field="population.covariates")
     return model
+
+
+def _centre_weights(cen: dict) -> list:
+    weights = cen["relative_rates"] or [1.0] * cen["number"]
+    if len(weights) != cen["number"]:
+        raise ScenarioError(f"must give one rate per centre ({cen['number']}); got "
+                            f"{len(weights)}", field="centres.relative_rates")
+    return weights
+
+
+def _recruitment(rec: dict, weights) -> Recruitment | None:
+    if rec["per_centre_month"] is not None:
+        return Recruitment(rec["per_centre_month"], tuple(weights), rec["ramp_up_months"],
+                           rec["follow_up_months"])
+    for key in ("ramp_up_months", "follow_up_months", "target_months"):
+        if rec[key]:
+            raise ScenarioError("needs `recruitment.per_centre_month`", field=f"recruitment.{key}")
+    return None
+
+
+# Keys of the patient-level model that change the data, not only when they come:
+# interim analyses and the Bayesian rule run on the 2x2 table without them.
+_OUTCOME_KEYS = (
+    ("population.covariates", lambda v: v["population"]["covariates"] is not None),
+    ("randomisation.method", lambda v: v["randomisation"]["method"] != "fixed"),
+    ("centres.sd_log_odds", lambda v: v["centres"]["sd_log_odds"] > 0),
+    ("adherence", lambda v: any(v["adherence"].values())),
+    ("outcomes.miscarriage", lambda v: v["outcomes"]["miscarriage"] is not None),
+    ("dropout.handling", lambda v: v["dropout"]["handling"] == "as_failure"),
+    ("analysis.primary", lambda v: v["analysis"]["primary"] != "pooled"),
+    ("analysis.adjust", lambda v: v["analysis"]["adjust"] is not None),
+    ("analysis.logistic_test", lambda v: v["analysis"]["logistic_test"] != "wald"),
+)
+
+
+def _timing_only(v: dict, strata) -> Recruitment | None:
+    """With interim looks or the Bayesian rule: the recruitment model (centres
+    and their rates say when looks happen), refusing the patient-level keys
+    that would change the data."""
+    if strata is not None:
+        raise ScenarioError("is not available with interim looks or the bayesian test (they "
+                            "are analysed on the 2x2 table); remove it", field="population.strata")
+    for key, is_set in _OUTCOME_KEYS:
+        if is_set(v):
+            raise ScenarioError("is not available with interim looks or the bayesian test "
+                                "(they are analysed on the 2x2 table); remove it", field=key)
+    return _recruitment(v["recruitment"], _centre_weights(v["centres"]))
 
 
 def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:

@@ -84,7 +84,8 @@ def test_beta_spending_futility_matches_gsdesign_default_design():
     sfHSD gamma -4 upper, -2 lower): upper 3.01 / 2.55 / 2.00, lower -0.24 /
     0.94 / 2.00 (printed to two decimals), power 0.9 at the solved drift."""
     from simulator.boundaries import beta_spending_design
-    upper, lower, drift = beta_spending_design(EQUAL3, 0.025, 0.1, "hsd", "hsd")
+    upper = efficacy_bounds(EQUAL3, 0.025, "hsd")
+    lower, drift = beta_spending_design(EQUAL3, upper, 0.025, 0.1, "hsd")
     assert np.allclose(upper, [3.0107, 2.5465, 1.9992], atol=1e-3)
     assert np.allclose(lower, [-0.24, 0.94, 2.00], atol=5e-3)
     up, down = crossing(EQUAL3, upper, lower, drift)

@@ -1,0 +1,295 @@
+"""Plan a trial with interim looks (or a Bayesian decision rule) on its 2x2
+table: the bounds, power at any maximum size for the search, and the
+operating characteristics at the reported size."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import optimize, special
+
+from .boundaries import beta_spending_design, crossing, drift_for_power, efficacy_bounds
+from .design import Design
+from .recruitment import look_calendar
+from .results import randomised
+from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
+                         crossing_difference, decision_tables, exact_oc, look_sizes,
+                         simulate_oc)
+
+BINDING_ITERATIONS = 50
+
+
+def _final_only(t, alpha, sided, lower):
+    """Bounds with no interim efficacy stop: the last bound spends alpha."""
+    K = len(t)
+    if lower is None:
+        z = special.ndtri(1 - (alpha / 2 if sided == "two" else alpha))
+        return np.append(np.full(K - 1, np.inf), z)
+
+    def excess(c):
+        return crossing(t, np.append(np.full(K - 1, np.inf), c), lower, 0.0, sided)[0].sum() - alpha
+    return np.append(np.full(K - 1, np.inf), optimize.brentq(excess, 0.0, 20.0, xtol=1e-12))
+
+
+def z_bounds(interim, alpha: float, sided: str, target_power: float):
+    """Efficacy and futility bounds on the z scale, one per look (``inf`` /
+    ``-inf``: no stop), and a note of how the futility bounds were found."""
+    t = np.asarray(interim.looks)
+    K = len(t)
+
+    def upper_for(lower):
+        if interim.efficacy == "none":
+            return _final_only(t, alpha, sided, lower)
+        kind = interim.spending if interim.efficacy == "spending" else interim.efficacy
+        return efficacy_bounds(t, alpha, kind, sided, interim.gamma, lower)
+
+    def lower_for(upper):
+        low = np.full(K, -np.inf)
+        if interim.futility == "z":
+            low[:-1] = interim.futility_z
+        elif interim.futility == "conditional_power":
+            # CP(z_k) = 1 - Phi((c_K - z_k sqrt(t_k) - theta (1 - t_k)) / sqrt(1 - t_k)),
+            # with theta the design's drift or the trend z_k / sqrt(t_k); solved for z_k
+            tk, c, q = t[:-1], upper[-1], special.ndtri(1 - interim.futility_threshold)
+            if interim.assumed == "design":
+                theta = drift_for_power(t, upper, np.full(K, -np.inf), target_power, sided)
+                low[:-1] = (c - theta * (1 - tk) - q * np.sqrt(1 - tk)) / np.sqrt(tk)
+            else:
+                low[:-1] = np.sqrt(tk) * (c - q * np.sqrt(1 - tk))
+        return low
+
+    if interim.futility == "beta_spending":
+        upper = upper_for(None)
+        lower, _ = beta_spending_design(t, upper, alpha, interim.beta, interim.beta_spending,
+                                        interim.beta_gamma)
+        lower[-1] = -np.inf
+        return upper, lower
+    upper = upper_for(None)
+    lower = lower_for(upper)
+    if interim.binding and interim.futility != "none":
+        for _ in range(BINDING_ITERATIONS):
+            new_upper = upper_for(lower)
+            new_lower = lower_for(new_upper)
+            done = np.allclose(new_upper, upper, atol=1e-9) and np.allclose(
+                new_lower, lower, atol=1e-9, equal_nan=True)
+            upper, lower = new_upper, new_lower
+            if done:
+                break
+    return upper, lower
+
+
+def sequential_design(scenario) -> SequentialDesign:
+    """The scenario's design, with the final Bayesian threshold as given (or
+    0.5 as a placeholder when it is calibrated at each size)."""
+    interim, a = scenario.interim, scenario.analysis
+    if a.test == "bayesian":
+        prior_t, prior_c = interim.bayes_prior
+        final = 0.5 if interim.bayes_threshold == "calibrate" else interim.bayes_threshold
+        at_final = interim.efficacy == "posterior" and interim.efficacy_threshold in (
+            None, "calibrate")
+        efficacy = None
+        if interim.efficacy == "posterior" and not at_final:
+            efficacy = (interim.efficacy_threshold,) * interim.interim_looks
+        rule = BayesRule(prior_t, prior_c, final, efficacy,
+                         interim.futility_threshold if interim.futility == "predictive" else None,
+                         at_final)
+        return SequentialDesign(interim.looks, "bayesian", "one", bayes=rule)
+    upper, lower = z_bounds(interim, a.alpha, a.sided, scenario.target_power)
+    return SequentialDesign(interim.looks, a.test, a.sided, tuple(map(float, upper)),
+                            tuple(map(float, lower)))
+
+
+class SequentialPlan:
+    """Operating characteristics of the scenario's design at any control-arm
+    size, exact or simulated, with Bayesian thresholds calibrated per size."""
+
+    def __init__(self, scenario, method: str, jobs: int = 1,
+                 design: SequentialDesign | None = None):
+        self.scenario, self.method, self.jobs = scenario, method, jobs
+        self.design = design or sequential_design(scenario)
+        self.sizes_of = Design("z_pooled", "one", 0.05, scenario.allocation).sizes
+        self.calibrate = (scenario.analysis.test == "bayesian"
+                          and scenario.interim.bayes_threshold == "calibrate")
+        self._designs: dict[int, SequentialDesign] = {}
+
+    def oc(self, design: SequentialDesign, m: int, rates, method: str | None = None) -> SequentialOC:
+        n_t, n_c = self.sizes_of(m)
+        sim = self.scenario.simulation
+        if (method or self.method) == "exact" and isinstance(rates, tuple):
+            return exact_oc(design, n_t, n_c, *rates)
+        return simulate_oc(design, n_t, n_c, rates, sim.n_sims, sim.seed, self.jobs)
+
+    @property
+    def null_rates(self) -> tuple[float, float]:
+        return (self.scenario.control.rate,) * 2
+
+    @property
+    def planning_rates(self) -> tuple[float, float]:
+        return self.scenario.treatment.rate, self.scenario.control.rate
+
+    def fixed(self) -> "SequentialPlan":
+        """The fixed design it is compared with: one look, the same test and
+        level (the same Bayesian rule, without interim stops)."""
+        d, a = self.design, self.scenario.analysis
+        if d.bayes is not None:
+            single = replace(d, looks=(1.0,), bayes=replace(d.bayes, efficacy=None, futility=None,
+                                                            efficacy_at_final=False))
+        else:
+            z = special.ndtri(1 - (a.alpha / 2 if d.sided == "two" else a.alpha))
+            single = replace(d, looks=(1.0,), upper=(float(z),), lower=(-math.inf,))
+        return SequentialPlan(self.scenario, self.method, self.jobs, single)
+
+    def design_at(self, m: int) -> SequentialDesign:
+        """The design at control-arm size m (its threshold calibrated there)."""
+        if not self.calibrate:
+            return self.design
+        if m not in self._designs:
+            c = calibrate_threshold(self.design, self.scenario.analysis.alpha,
+                                    lambda d: self.oc(d, m, self.null_rates).power)
+            self._designs[m] = self.design.with_threshold(c)
+        return self._designs[m]
+
+    def power_at(self, sizes):
+        ocs = [self.oc(self.design_at(int(m)), int(m), self.planning_rates) for m in sizes]
+        return (np.array([o.power for o in ocs]), np.array([o.se(o.power) for o in ocs]))
+
+    def assurance_at(self, sizes):
+        ocs = [self.oc(self.design_at(int(m)), int(m), self.scenario.rate_model,
+                       "monte_carlo") for m in sizes]
+        return (np.array([o.favourable for o in ocs]),
+                np.array([o.se(o.favourable) for o in ocs]))
+
+    def summarise(self, m: int, fixed_control: int | None) -> "SequentialResult":
+        s = self.scenario
+        design = self.design_at(m)
+        n_t, n_c = self.sizes_of(m)
+        sizes_t, sizes_c = look_sizes(n_t, design.looks), look_sizes(n_c, design.looks)
+        tables = decision_tables(design, n_t, n_c)
+        looks = []
+        p_c = s.control.rate
+        for k in range(design.n_looks):
+            row = {"look": k + 1, "information": design.looks[k],
+                   "n_per_arm": {"control": int(sizes_c[k]), "treatment": int(sizes_t[k])},
+                   "n_per_arm_randomised": {"control": randomised(int(sizes_c[k]), s.dropout),
+                                            "treatment": randomised(int(sizes_t[k]), s.dropout)},
+                   "efficacy_difference": crossing_difference(
+                       tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, True),
+                   "futility_difference": crossing_difference(
+                       tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, False)}
+            if design.bayes is None:
+                row["efficacy_z"] = _finite(design.upper[k])
+                row["futility_z"] = (_finite(design.lower[k])
+                                     if k < design.n_looks - 1 and design.sided == "one" else None)
+            else:
+                rule = design.bayes
+                last = k == design.n_looks - 1
+                eff = rule.threshold if last else rule.interim_efficacy(k)
+                row["efficacy_posterior"] = eff
+                row["futility_predictive"] = None if last else rule.futility
+            looks.append(row)
+        if design.bayes is None:
+            t = np.asarray(design.looks)
+            up, _ = crossing(t, np.asarray(design.upper), np.full(len(t), -np.inf), 0.0,
+                             design.sided)
+            for row, spent in zip(looks, np.cumsum(up)):
+                row["alpha_spent"] = float(spent)
+        scenarios = {"planning": (self.planning_rates, None),
+                     "null": (self.null_rates, None),
+                     "null_ignoring_futility": (self.null_rates, "no futility")}
+        if s.has_prior:
+            scenarios["prior"] = (s.rate_model, None)
+        ocs = {}
+        for name, (rates, note) in scenarios.items():
+            d = design.without_futility() if note else design
+            method = "monte_carlo" if name == "prior" else self.method
+            ocs[name] = self._describe(self.oc(d, m, rates, method), sizes_t, sizes_c)
+        fixed = None
+        if fixed_control is not None:
+            f_t, f_c = self.sizes_of(fixed_control)
+            fixed = {"n_per_arm": {"control": f_c, "treatment": f_t}, "n_total": f_t + f_c,
+                     "inflation_factor": (n_t + n_c) / (f_t + f_c)}
+        analytic = None
+        if design.bayes is None:
+            t = np.asarray(design.looks)
+            drift = drift_for_power(t, np.asarray(design.upper), np.asarray(design.lower),
+                                    s.target_power, design.sided)
+            z_a = special.ndtri(1 - (s.analysis.alpha / 2 if design.sided == "two"
+                                     else s.analysis.alpha))
+            analytic = (drift / (z_a + special.ndtri(s.target_power))) ** 2
+        calendar = None
+        if s.recruitment is not None:
+            calendar = self._calendar(sizes_t, sizes_c, ocs)
+        return SequentialResult(
+            looks=tuple(looks), interim=s.interim, statistic=design.statistic,
+            sided=design.sided, threshold=None if design.bayes is None else design.bayes.threshold,
+            calibrated=self.calibrate, method=self.method, n_sims=s.simulation.n_sims,
+            operating=ocs, fixed=fixed, analytic_inflation=analytic, calendar=calendar)
+
+    def _describe(self, oc: SequentialOC, sizes_t, sizes_c) -> dict:
+        d = self.scenario.dropout
+        randomised_at = np.array([randomised(int(a), d) + randomised(int(b), d)
+                                  for a, b in zip(sizes_t, sizes_c)])
+        return {"method": "exact" if oc.n_sims is None else "monte_carlo",
+                "n_sims": oc.n_sims,
+                "efficacy": oc.efficacy.tolist(), "futility": oc.futility.tolist(),
+                "power": oc.power, "power_se": float(oc.se(oc.power)),
+                "favourable": oc.favourable,
+                "stopping": oc.stopping.tolist(),
+                "expected_n_total": oc.expected_size,
+                "expected_n_total_randomised": float(oc.stopping @ randomised_at),
+                "max_n_total": int(oc.sizes[-1]),
+                "max_n_total_randomised": int(randomised_at[-1])}
+
+    def _calendar(self, sizes_t, sizes_c, ocs) -> dict:
+        rec, d = self.scenario.recruitment, self.scenario.dropout
+        due = [randomised(int(a), d) + randomised(int(b), d) for a, b in zip(sizes_t, sizes_c)]
+        total = due[-1]
+        times = [look_calendar(rec, j, total) for j in due]
+        out = {"follow_up_months": rec.follow_up_months,
+               "looks": [{"look": k + 1, "outcomes_due": j, "expected_month": m,
+                          "expected_randomised": r}
+                         for k, (j, (m, r)) in enumerate(zip(due, times))]}
+        months = np.array([m for m, _ in times])
+        women = np.array([r for _, r in times])
+        for name, oc in ocs.items():
+            if name == "null_ignoring_futility":
+                continue
+            stop = np.asarray(oc["stopping"])
+            out[f"expected_end_month_{name}"] = float(stop @ months)
+            out[f"expected_randomised_{name}"] = float(stop @ women)
+        return out
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """The interim plan at the reported size: bounds per look, operating
+    characteristics under the planning values, the null (with and without
+    futility stops) and the priors, the fixed design it is compared with, and
+    the calendar of the looks."""
+    looks: tuple[dict, ...]
+    interim: object
+    statistic: str
+    sided: str
+    threshold: float | None          # Bayesian: the final posterior threshold
+    calibrated: bool
+    method: str
+    n_sims: int
+    operating: dict                  # name -> operating characteristics
+    fixed: dict | None               # the fixed design with the same test and power
+    analytic_inflation: float | None   # z designs: normal-approximation inflation factor
+    calendar: dict | None
+
+    def to_dict(self) -> dict:
+        i = self.interim
+        return {"looks": list(self.looks), "statistic": self.statistic, "sided": self.sided,
+                "efficacy": {"type": i.efficacy, "spending": i.spending, "gamma": i.gamma},
+                "futility": {"type": i.futility, "binding": i.binding},
+                "posterior_threshold": self.threshold, "threshold_calibrated": self.calibrated,
+                "operating_characteristics": self.operating, "fixed_design": self.fixed,
+                "analytic_inflation_factor": self.analytic_inflation,
+                "calendar": self.calendar}
