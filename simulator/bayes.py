@@ -67,12 +67,13 @@ def _g(a, b, c, d):
 def _superiority(a: float, b: float, c: float, d: float) -> float:
     """P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d): quadrature of f_X F_Y with every parameter
     raised to >= 2 by whole steps (a smooth integrand), then Cook's recurrences back down."""
-    if min(a, b, c, d) < 2:
-        up = [p + max(0, math.ceil(2 - p)) for p in (a, b, c, d)]
+    raise_by = [max(0, math.ceil(2 - p)) for p in (a, b, c, d)]
+    if any(raise_by):
+        up = [p + r for p, r in zip((a, b, c, d), raise_by)]
         h = _superiority(*up)
         for k, sign in enumerate((-1, 1, 1, -1)):      # undo the raise of a, then b, c, d
-            while up[k] > (a, b, c, d)[k]:
-                up[k] -= 1
+            for r in reversed(range(raise_by[k])):
+                up[k] = (a, b, c, d)[k] + r
                 h += sign * _g(*up) / up[k]
         return h
     log_norm = special.betaln(a, b)

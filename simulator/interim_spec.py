@@ -231,7 +231,7 @@ def interim_of(v: dict, arms) -> Interim | None:
         looks=looks, efficacy=eff["type"], spending=eff["spending"], gamma=eff["gamma"],
         efficacy_threshold=eff["threshold"], futility=fut["type"],
         beta_spending=fut["spending"], beta_gamma=fut["gamma"],
-        beta=fut["beta"] if fut["beta"] is not None else 1 - v["target_power"],
+        beta=fut["beta"] if fut["beta"] is not None else round(1 - v["target_power"], 12),
         futility_z=None if z is None else (z * (len(looks) - 1) if len(z) == 1 else z),
         futility_threshold=fut["threshold"], assumed=fut["assumed"], binding=fut["binding"],
         bayes_prior=_bayes_prior(an["bayesian"]["prior"], arms) if bayesian else None,

@@ -178,7 +178,9 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         size = patient.analysis(scenario.patient.primary).type_one_error
     elif sequential is not None:
         interim = sequential.summarise(reported, _fixed_size(sequential, smallest, bound, approx))
-        size = interim.operating["null"]["power"]
+        # non-binding futility may be overruled: the type I error is the one without it
+        null = "null" if scenario.interim.binding else "null_ignoring_futility"
+        size = interim.operating[null]["power"]
     else:
         size = float(exact_power(design, p_c, p_c, [reported])[0])
     return PlanResult(

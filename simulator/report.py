@@ -14,7 +14,10 @@ TEST_NAMES = {
     "z_pooled": "two-proportion z test (pooled variance)",
     "z_unpooled": "two-proportion z test (unpooled variance)",
     "chi2_yates": "chi-square test with Yates' continuity correction",
+    "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
 }
+SPENDING_NAMES = {"ld_obrien_fleming": "Lan-DeMets O'Brien-Fleming",
+                  "ld_pocock": "Lan-DeMets Pocock", "hsd": "Hwang-Shih-DeCani"}
 
 
 def to_json(result: PlanResult) -> str:
@@ -70,6 +73,7 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
         ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
         *_patient_rows(result),
+        *([("Interim plan", interim_plan(result))] if result.sequential else []),
         ("Target power", f"{s.target_power:g}"),
         ("Dropout", _pct(s.dropout) + _dropout_handling(result)),
         ("Method", method),
@@ -204,7 +208,8 @@ def table(result: PlanResult) -> str:
     out.append("")
     if ss:
         ans = ss.answer
-        out.append(f"Required size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
+        maximum = "maximum " if result.sequential and len(result.sequential.looks) > 1 else ""
+        out.append(f"Required {maximum}size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
                    f"{s.treatment.label} = {ans.n_total} women "
                    + ("randomised " if result.patient else "with the outcome ")
                    + f"(power {_power(ans, exact)}, target {s.target_power:g})")
@@ -221,6 +226,8 @@ def table(result: PlanResult) -> str:
     reported = result.reported
     if result.patient is not None:
         out += ["", *_patient_lines(result)]
+    elif result.sequential is not None:
+        out += ["", *_sequential_lines(result)]
     else:
         out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both "
                    f"arms at rate {s.control.rate:g}): {result.type_one_error:.4f}"
@@ -277,6 +284,101 @@ def _patient_lines(result: PlanResult) -> list[str]:
                     if pr.centres_needed is not None else "more than 1,000 centres")
             out.append(f"To enrol within {pr.target_months:g} months with probability "
                        f"{pr.target_probability:g}: {need}")
+    return out
+
+
+def interim_plan(result: PlanResult) -> str:
+    """One line: the looks, the efficacy and the futility rules."""
+    i, sq = result.scenario.interim, result.sequential
+    looks = " / ".join(f"{100 * t:.0f}%" for t in i.looks)
+    if sq.statistic == "bayesian":
+        prior = sq.prior_text
+        rule = (f"success when P(treatment rate > control rate) >= {sq.threshold:.4f}"
+                + (" (calibrated to the type I error)" if sq.calibrated else "")
+                + f", priors {prior}")
+    else:
+        rule = ""
+    if len(i.looks) == 1:
+        return rule
+    eff = {"obrien_fleming": "O'Brien-Fleming bounds", "pocock": "Pocock bounds",
+           "spending": f"{SPENDING_NAMES[i.spending]} alpha spending"
+                       + (f" (gamma {i.gamma:g})" if i.spending == "hsd" else ""),
+           "posterior": "posterior probability", "none": "none"}[i.efficacy]
+    if i.futility == "beta_spending":
+        fut = (f"{SPENDING_NAMES[i.beta_spending]} beta spending"
+               + (f" (gamma {i.beta_gamma:g})" if i.beta_spending == "hsd" else "")
+               + f", beta {i.beta:g}")
+    elif i.futility == "z":
+        fut = "Z at or below " + " / ".join(f"{z:g}" for z in i.futility_z)
+    elif i.futility == "conditional_power":
+        fut = (f"conditional power below {i.futility_threshold:g} (assuming the {i.assumed} "
+               "effect)")
+    elif i.futility == "predictive":
+        fut = f"predictive probability of success below {i.futility_threshold:g}"
+    else:
+        fut = "none"
+    if i.futility != "none":
+        fut += ", binding" if i.binding else ", non-binding"
+    return (f"{len(i.looks)} analyses at {looks} of the maximum size; efficacy: {eff}; "
+            f"futility: {fut}" + (f"; {rule}" if rule else ""))
+
+
+def _diff(x) -> str:
+    return "-" if x is None else f"{100 * x:+.1f}"
+
+
+def _sequential_lines(result: PlanResult) -> list[str]:
+    """Bounds per look, stopping probabilities, expected sizes, the fixed
+    design and the calendar."""
+    s, sq = result.scenario, result.sequential
+    bayes = sq.statistic == "bayesian"
+    out = [f"Interim plan: {interim_plan(result)}"]
+    head = ("post >=  pred <" if bayes else "eff z   fut z  alpha spent")
+    out.append(f"{'look':>4} {'info':>5} {'control':>7} {'treat':>6}  {head}  "
+               "crossing difference, points (eff / fut)")
+    for row in sq.looks:
+        if bayes:
+            e, f = row["efficacy_posterior"], row["futility_predictive"]
+            bounds = f"{'-' if e is None else f'{e:.4f}':>7} {'-' if f is None else f'{f:.3f}':>7}"
+        else:
+            e, f = row["efficacy_z"], row["futility_z"]
+            bounds = (f"{'-' if e is None else f'{e:.3f}':>5} {'-' if f is None else f'{f:.3f}':>7} "
+                      f"{row['alpha_spent']:>12.5f}")
+        out.append(f"{row['look']:>4} {row['information']:>5.2f} {row['n_per_arm']['control']:>7} "
+                   f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
+                   f"{_diff(row['efficacy_difference'])} / {_diff(row['futility_difference'])}")
+    out.append(f"(differences in live-birth rates, treatment minus control, that cross a bound "
+               f"when the control arm has its expected events at rate {s.control.rate:g})")
+    names = {"planning": "planning rates", "null": "null (both at control rate)",
+             "null_ignoring_futility": "null, futility ignored", "prior": "priors (simulated)"}
+    out.append("Stopping probabilities by look, efficacy / futility:")
+    for name, oc in sq.operating.items():
+        by_look = "  ".join(f"{e:.3f}/{f:.3f}" for e, f in zip(oc["efficacy"], oc["futility"]))
+        what = "type I error" if name.startswith("null") else "power" if name == "planning" \
+            else "assurance"
+        value = oc["favourable"] if name == "prior" else oc["power"]
+        se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
+        if name.startswith("null") and value > s.analysis.alpha:
+            se += " ** above alpha **"
+        out.append(f"  {names[name]:<28} {by_look}  {what} {value:.4f}{se}; "
+                   f"E[N] {oc['expected_n_total']:.1f} of {oc['max_n_total']} "
+                   f"(randomised {oc['expected_n_total_randomised']:.1f} of "
+                   f"{oc['max_n_total_randomised']})")
+    if sq.fixed is not None:
+        f = sq.fixed
+        out.append(f"Fixed design with the same test and power: {f['n_per_arm']['control']} + "
+                   f"{f['n_per_arm']['treatment']} = {f['n_total']}; inflation factor "
+                   f"{f['inflation_factor']:.3f}"
+                   + (f" (normal approximation {sq.analytic_inflation:.3f})"
+                      if sq.analytic_inflation else ""))
+    if sq.calendar is not None:
+        c = sq.calendar
+        looks = "; ".join(f"look {x['look']} at month {x['expected_month']:.1f} "
+                          f"({x['expected_randomised']:.1f} randomised)" for x in c["looks"])
+        out.append(f"Calendar (expected): {looks}")
+        out.append(f"Expected end: month {c['expected_end_month_planning']:.1f} at the planning "
+                   f"rates ({c['expected_randomised_planning']:.1f} women randomised, overrunning "
+                   f"included), {c['expected_end_month_null']:.1f} under the null")
     return out
 
 
@@ -410,6 +512,8 @@ def justification(result: PlanResult) -> str:
             f"{_pct(e.power)} power with {test} at {sided} alpha {a.alpha:g}. ")
     if pr is not None:
         parts.append(_patient_sentences(result))
+    if result.sequential is not None:
+        parts.append(_sequential_sentences(result))
     if result.method == "exact":
         parts.append("Power was computed exactly by enumerating every possible trial outcome")
     else:
@@ -423,6 +527,41 @@ def justification(result: PlanResult) -> str:
     if result.sweep:
         parts.append(" " + _sweep_sentence(result))
     return "".join(parts)
+
+
+def _sequential_sentences(result: PlanResult) -> str:
+    """The interim plan, its operating characteristics and calendar."""
+    sq = result.sequential
+    plan, pl, null = interim_plan(result), sq.operating["planning"], sq.operating["null"]
+    out = []
+    if len(sq.looks) > 1:
+        stops = ", ".join(f"{100 * row['information']:.0f}% ({row['n_per_arm']['control']} + "
+                          f"{row['n_per_arm']['treatment']})" for row in sq.looks[:-1])
+        out.append(f"The sizes are maximum sizes of a group-sequential design with interim "
+                   f"analyses at {stops} of the women: {plan}. ")
+        out.append(f"At the planning rates the trial stops early for efficacy with probability "
+                   f"{_pct(sum(pl['efficacy'][:-1]))} and for futility with probability "
+                   f"{_pct(sum(pl['futility']))}, and analyses {pl['expected_n_total']:.1f} women "
+                   f"on average (of {pl['max_n_total']}); under the null it stops for futility "
+                   f"with probability {_pct(sum(null['futility']))} and analyses "
+                   f"{null['expected_n_total']:.1f} on average. ")
+    else:
+        out.append(f"The decision rule is {plan}. ")
+    ignoring = sq.operating["null_ignoring_futility"]["power"]
+    out.append(f"The type I error is {null['power']:.4f}"
+               + (f" ({ignoring:.4f} if every futility stop were overruled)"
+                  if ignoring != null["power"] else "") + ". ")
+    if sq.fixed is not None:
+        f = sq.fixed
+        out.append(f"A fixed design with the same test would need {f['n_total']} women "
+                   f"(inflation factor {f['inflation_factor']:.3f}). ")
+    if sq.calendar is not None:
+        c = sq.calendar
+        looks = ", ".join(f"{x['expected_month']:.1f}" for x in c["looks"])
+        out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
+                   f"and the trial is expected to end at month "
+                   f"{c['expected_end_month_planning']:.1f} at the planning rates. ")
+    return "".join(out)
 
 
 def _patient_sentences(result: PlanResult) -> str:
@@ -564,6 +703,8 @@ def markdown(result: PlanResult) -> str:
         if prior:
             row += f" {p.assurance:.4f} | {'exact' if exact else f'{p.assurance_se:.4f}'} |"
         lines.append(row)
+    if result.sequential is not None:
+        lines += ["", "## Interim analyses", "", "```", *_sequential_lines(result), "```"]
     if prior:
         lines += ["", "## Priors and assurance", "",
                   *(f"- {k}: {v}" for k, v in _rate_rows(result)),

@@ -181,7 +181,8 @@ class PlanResult:
         if self.patient is not None:
             return "monte_carlo (null simulation of the primary analysis)"
         if self.sequential is not None:
-            return self.sequential.operating["null"]["method"]
+            return (self.sequential.operating["null"]["method"]
+                    + ("" if self.scenario.interim.binding else ", futility stops ignored"))
         return "exact"
 
     @property

@@ -259,14 +259,16 @@ def calibrate_threshold(design: SequentialDesign, alpha: float, type_one_error) 
     """The smallest final posterior threshold whose type I error,
     ``type_one_error(design)`` (exact or simulated under the null), is at most
     ``alpha``.  Type I error falls as the threshold rises (efficacy needs more
-    and futility stops more), in steps: bisection ends just above the step."""
+    and futility stops more), in steps: bisection ends just above the step.
+    None when no threshold below 1 reaches alpha (interim efficacy stops at a
+    fixed threshold can spend more than alpha on their own)."""
     def excess(c):
         return type_one_error(design.with_threshold(c)) - alpha
     lo, hi = 0.5, 1.0 - 1e-12
     if excess(lo) <= 0:
         return lo
     if excess(hi) > 0:
-        return hi
+        return None
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         lo, hi = (lo, mid) if excess(mid) <= 0 else (mid, hi)

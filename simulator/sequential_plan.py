@@ -11,6 +11,7 @@ from scipy import optimize, special
 
 from .boundaries import beta_spending_design, crossing, drift_for_power, efficacy_bounds
 from .design import Design
+from .errors import NoSolutionError
 from .recruitment import look_calendar
 from .results import randomised
 from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
@@ -145,8 +146,20 @@ class SequentialPlan:
         if not self.calibrate:
             return self.design
         if m not in self._designs:
-            c = calibrate_threshold(self.design, self.scenario.analysis.alpha,
-                                    lambda d: self.oc(d, m, self.null_rates).power)
+            # non-binding futility may be overruled: calibrate without it
+            binding = self.scenario.interim.binding
+
+            def size(d):
+                return self.oc(d if binding else d.without_futility(), m, self.null_rates).power
+            c = calibrate_threshold(self.design, self.scenario.analysis.alpha, size)
+            if c is None:
+                n_t, n_c = self.sizes_of(m)
+                raise NoSolutionError(
+                    f"= {self.design.bayes.efficacy[0]:g} alone gives a type I error of "
+                    f"{size(self.design.with_threshold(1.0)):.4f} at {n_c} + {n_t} women, above "
+                    f"`analysis.alpha` ({self.scenario.analysis.alpha:g}), whatever the final "
+                    "threshold: raise it (or leave it out to stop at the final threshold)",
+                    field="interim.efficacy.threshold")
             self._designs[m] = self.design.with_threshold(c)
         return self._designs[m]
 
@@ -284,12 +297,21 @@ class SequentialResult:
     analytic_inflation: float | None   # z designs: normal-approximation inflation factor
     calendar: dict | None
 
+    @property
+    def prior_text(self) -> str | None:
+        if self.interim.bayes_prior is None:
+            return None
+        (a_t, b_t), (a_c, b_c) = self.interim.bayes_prior
+        return f"Beta({a_t:g}, {b_t:g}) treatment, Beta({a_c:g}, {b_c:g}) control"
+
     def to_dict(self) -> dict:
         i = self.interim
         return {"looks": list(self.looks), "statistic": self.statistic, "sided": self.sided,
                 "efficacy": {"type": i.efficacy, "spending": i.spending, "gamma": i.gamma},
                 "futility": {"type": i.futility, "binding": i.binding},
                 "posterior_threshold": self.threshold, "threshold_calibrated": self.calibrated,
+                "analysis_prior": None if i.bayes_prior is None else {
+                    "treatment": list(i.bayes_prior[0]), "control": list(i.bayes_prior[1])},
                 "operating_characteristics": self.operating, "fixed_design": self.fixed,
                 "analytic_inflation_factor": self.analytic_inflation,
                 "calendar": self.calendar}
