@@ -177,9 +177,13 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         patient = patient_plan.summarise(scenario, reported, jobs)
         size = patient.analysis(scenario.patient.primary).type_one_error
     elif sequential is not None:
-        interim = sequential.summarise(reported, _fixed_size(sequential, smallest, bound, approx))
+        fixed = None
+        if len(scenario.interim.looks) > 1:
+            fixed = _fixed_size(sequential, smallest, bound, approx)
+        interim = sequential.summarise(reported, fixed)
         # non-binding futility may be overruled: the type I error is the one without it
-        null = "null" if scenario.interim.binding else "null_ignoring_futility"
+        null = ("null_ignoring_futility" if "null_ignoring_futility" in interim.operating
+                and not scenario.interim.binding else "null")
         size = interim.operating[null]["power"]
     else:
         size = float(exact_power(design, p_c, p_c, [reported])[0])

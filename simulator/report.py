@@ -289,15 +289,21 @@ def _patient_lines(result: PlanResult) -> list[str]:
 
 def interim_plan(result: PlanResult) -> str:
     """One line: the looks, the efficacy and the futility rules."""
+    looks = " / ".join(f"{100 * t:.0f}%" for t in result.scenario.interim.looks)
+    rules = interim_rules(result)
+    if len(result.scenario.interim.looks) == 1:
+        return rules
+    return f"{len(result.scenario.interim.looks)} analyses at {looks} of the maximum size; {rules}"
+
+
+def interim_rules(result: PlanResult) -> str:
+    """The efficacy and futility rules (and the Bayesian rule), in words."""
     i, sq = result.scenario.interim, result.sequential
-    looks = " / ".join(f"{100 * t:.0f}%" for t in i.looks)
+    rule = ""
     if sq.statistic == "bayesian":
-        prior = sq.prior_text
         rule = (f"success when P(treatment rate > control rate) >= {sq.threshold:.4f}"
                 + (" (calibrated to the type I error)" if sq.calibrated else "")
-                + f", priors {prior}")
-    else:
-        rule = ""
+                + f", priors {sq.prior_text}")
     if len(i.looks) == 1:
         return rule
     eff = {"obrien_fleming": "O'Brien-Fleming bounds", "pocock": "Pocock bounds",
@@ -319,8 +325,7 @@ def interim_plan(result: PlanResult) -> str:
         fut = "none"
     if i.futility != "none":
         fut += ", binding" if i.binding else ", non-binding"
-    return (f"{len(i.looks)} analyses at {looks} of the maximum size; efficacy: {eff}; "
-            f"futility: {fut}" + (f"; {rule}" if rule else ""))
+    return f"efficacy: {eff}; futility: {fut}" + (f"; {rule}" if rule else "")
 
 
 def _diff(x) -> str:
@@ -532,13 +537,15 @@ def justification(result: PlanResult) -> str:
 def _sequential_sentences(result: PlanResult) -> str:
     """The interim plan, its operating characteristics and calendar."""
     sq = result.sequential
-    plan, pl, null = interim_plan(result), sq.operating["planning"], sq.operating["null"]
+    pl, null = sq.operating["planning"], sq.operating["null"]
     out = []
     if len(sq.looks) > 1:
-        stops = ", ".join(f"{100 * row['information']:.0f}% ({row['n_per_arm']['control']} + "
-                          f"{row['n_per_arm']['treatment']})" for row in sq.looks[:-1])
+        stops = " and ".join(f"{row['n_per_arm']['control']} + {row['n_per_arm']['treatment']}"
+                             for row in sq.looks[:-1])
+        shares = " and ".join(f"{100 * row['information']:.0f}%" for row in sq.looks[:-1])
         out.append(f"The sizes are maximum sizes of a group-sequential design with interim "
-                   f"analyses at {stops} of the women: {plan}. ")
+                   f"analyses when {stops} women have an outcome ({shares} of the maximum); "
+                   f"{interim_rules(result)}. ")
         out.append(f"At the planning rates the trial stops early for efficacy with probability "
                    f"{_pct(sum(pl['efficacy'][:-1]))} and for futility with probability "
                    f"{_pct(sum(pl['futility']))}, and analyses {pl['expected_n_total']:.1f} women "
@@ -546,8 +553,8 @@ def _sequential_sentences(result: PlanResult) -> str:
                    f"with probability {_pct(sum(null['futility']))} and analyses "
                    f"{null['expected_n_total']:.1f} on average. ")
     else:
-        out.append(f"The decision rule is {plan}. ")
-    ignoring = sq.operating["null_ignoring_futility"]["power"]
+        out.append(f"The decision rule is {interim_rules(result)}. ")
+    ignoring = sq.operating.get("null_ignoring_futility", null)["power"]
     out.append(f"The type I error is {null['power']:.4f}"
                + (f" ({ignoring:.4f} if every futility stop were overruled)"
                   if ignoring != null["power"] else "") + ". ")
@@ -558,9 +565,13 @@ def _sequential_sentences(result: PlanResult) -> str:
     if sq.calendar is not None:
         c = sq.calendar
         looks = ", ".join(f"{x['expected_month']:.1f}" for x in c["looks"])
+        first = c["looks"][0]["expected_randomised"]
         out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
                    f"and the trial is expected to end at month "
-                   f"{c['expected_end_month_planning']:.1f} at the planning rates. ")
+                   f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
+                   f"interim analysis {first:.1f} of the {pl['max_n_total_randomised']} women "
+                   f"are expected to have been randomised, since randomisation goes on while "
+                   f"outcomes are awaited. ")
     return "".join(out)
 
 

@@ -181,8 +181,10 @@ class PlanResult:
         if self.patient is not None:
             return "monte_carlo (null simulation of the primary analysis)"
         if self.sequential is not None:
+            ignored = ("null_ignoring_futility" in self.sequential.operating
+                       and not self.scenario.interim.binding)
             return (self.sequential.operating["null"]["method"]
-                    + ("" if self.scenario.interim.binding else ", futility stops ignored"))
+                    + (", futility stops ignored" if ignored else ""))
         return "exact"
 
     @property

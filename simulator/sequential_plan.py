@@ -208,8 +208,9 @@ class SequentialPlan:
             for row, spent in zip(looks, np.cumsum(up)):
                 row["alpha_spent"] = float(spent)
         scenarios = {"planning": (self.planning_rates, None),
-                     "null": (self.null_rates, None),
-                     "null_ignoring_futility": (self.null_rates, "no futility")}
+                     "null": (self.null_rates, None)}
+        if s.interim.futility != "none":
+            scenarios["null_ignoring_futility"] = (self.null_rates, "no futility")
         if s.has_prior:
             scenarios["prior"] = (s.rate_model, None)
         ocs = {}

@@ -133,7 +133,9 @@ def test_severe_sequential_scenario_reports_bounds_stops_and_calendar():
     assert months == sorted(months)
     assert calendar["expected_end_month_null"] <= months[-1]
     text = justification(result)
-    assert "interim analyses at 33%" in text and "inflation factor" in text
+    assert "(33% and 67% of the maximum)" in text and "inflation factor" in text
+    first = calendar["looks"][0]["expected_randomised"]
+    assert f"by the first interim analysis {first:.1f} of the {pl['max_n_total_randomised']}" in text
     assert f"{pl['expected_n_total']:.1f}" in text
 
 
