@@ -204,7 +204,7 @@ def table(result: PlanResult) -> str:
             marks.append("evaluated")
         mark = f"  <- {', '.join(marks)}" if marks else ""
         out.append(f"{p.n_control:>8} {p.n_treatment:>9} {p.n_total:>6}  {_power(p, exact)}"
-                   f"{_assurance_cell(p, exact)}{mark}")
+                   f"{_assurance_cell(p, ar is not None and ar.method == 'exact')}{mark}")
     out.append("")
     if ss:
         ans = ss.answer
@@ -405,12 +405,12 @@ def _search_caveats(ss, what: str, exact: bool) -> list[str]:
 
 def _assurance_lines(result: PlanResult) -> list[str]:
     s, ar = result.scenario, result.assurance
-    exact = result.method == "exact"
+    exact = ar.method == "exact"        # a sequential design's assurance is simulated
     at = ar.at_reported
     how = ("exact" + (f", estimated integration error {ar.integration_error:.1e} (change when "
                       "the nodes were doubled)" if s.effect is not None
                       else ", beta-binomial sum")) if exact \
-        else f"Monte Carlo, {result.n_sims:,} trials with rates drawn from the priors"
+        else f"Monte Carlo, {s.simulation.n_sims:,} trials with rates drawn from the priors"
     out = [f"Assurance at {at.n_control} + {at.n_treatment} ({how}): "
            f"{_assurance_cell(at, exact).strip()} (it tends to {ar.ceiling:.4f}, the prior "
            f"probability that {s.treatment.label} is better, as the trial grows)"]
@@ -627,7 +627,7 @@ def _patient_sentences(result: PlanResult) -> str:
 def _prior_sentences(result: PlanResult) -> str:
     s, ar = result.scenario, result.assurance
     prior = ar.prior
-    exact = result.method == "exact"
+    exact = ar.method == "exact"        # a sequential design's assurance is simulated
     said = []
     for arm, a in (("control", s.control), ("treatment", s.treatment)):
         if prior[arm]["rate_prior"]:
@@ -639,7 +639,7 @@ def _prior_sentences(result: PlanResult) -> str:
     text = ("The uncertainty about the true rates was expressed as design priors: "
             + "; ".join(said) + ". ")
     at = ar.at_reported
-    how = "computed exactly" if exact else (f"estimated from {result.n_sims:,} simulated trials "
+    how = "computed exactly" if exact else (f"estimated from {s.simulation.n_sims:,} simulated trials "
                                             f"whose true rates were drawn from the priors, "
                                             f"Monte Carlo standard error {at.assurance_se:.4f}")
     text += (f"Averaged over these priors, the probability of a significant result in favour of "
@@ -665,7 +665,7 @@ def _prior_sentences(result: PlanResult) -> str:
             elif a_ss.stable is None:
                 text += (f", but falls below it again at {a_ss.checked_up_to} per control arm, "
                          "the bound of the search")
-            if result.method != "exact":
+            if not exact:
                 text += (f"; allowing for Monte Carlo error the control-arm size lies between "
                          f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
             text += "."
@@ -712,7 +712,8 @@ def markdown(result: PlanResult) -> str:
         row = (f"| {p.n_control} | {p.n_treatment} | {p.n_total} | {p.power:.4f} | "
                f"{'exact' if exact else f'{p.power_se:.4f}'} |")
         if prior:
-            row += f" {p.assurance:.4f} | {'exact' if exact else f'{p.assurance_se:.4f}'} |"
+            a_exact = result.assurance.method == "exact"
+            row += f" {p.assurance:.4f} | {'exact' if a_exact else f'{p.assurance_se:.4f}'} |"
         lines.append(row)
     if result.sequential is not None:
         lines += ["", "## Interim analyses", "", "```", *_sequential_lines(result), "```"]
