@@ -39,8 +39,9 @@ def spent(kind: str, t, alpha: float, gamma: float = -4.0) -> np.ndarray:
     t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
     if kind == "ld_obrien_fleming":
         with np.errstate(divide="ignore"):
-            return np.where(t > 0, 2.0 - 2.0 * special.ndtr(
-                special.ndtri(1 - alpha / 2) / np.sqrt(np.maximum(t, 1e-300))), 0.0)
+            # 2 Phi(-x) rather than 2 - 2 Phi(x): no cancellation at early looks
+            return np.where(t > 0, 2.0 * special.ndtr(
+                -special.ndtri(1 - alpha / 2) / np.sqrt(np.maximum(t, 1e-300))), 0.0)
     if kind == "ld_pocock":
         return alpha * np.log1p((math.e - 1.0) * t)
     if kind == "hsd":
@@ -175,8 +176,9 @@ def futility_bounds(t, upper, beta: float, kind: str, drift: float,
     for k in range(len(t) - 1):
         def excess(b):
             return rec.cross(k, upper[k], b)[1] - targets[k]
+        top = min(upper[k], 40.0)           # no efficacy stop here: upper is inf
         lower[k] = -np.inf if targets[k] <= 0 else optimize.brentq(
-            excess, -40.0, upper[k], xtol=1e-10) if excess(upper[k]) > 0 else upper[k]
+            excess, -40.0, top, xtol=1e-10) if excess(top) > 0 else top
         rec.advance(k, upper[k], lower[k])
     lower[-1] = upper[-1]
     return lower

@@ -91,10 +91,10 @@ INTERIM = {
                   "(e.g. `[0.5, 0.75, 1]`): look k analyses that share of the maximum "
                   "sample size", optional(looks_value)),
     "efficacy": {
-        "type": Rule("spending", "obrien_fleming | pocock (classical Wang-Tsiatis bounds) | "
+        "type": Rule(None, "obrien_fleming | pocock (classical Wang-Tsiatis bounds) | "
                      "spending (alpha spending, `interim.efficacy.spending`) | posterior "
-                     "(test `bayesian`: posterior probability) | none",
-                     choice(*EFFICACY)),
+                     "(test `bayesian`: posterior probability) | none; default: spending, or "
+                     "posterior with the bayesian test", optional(choice(*EFFICACY))),
         "spending": Rule("ld_obrien_fleming", "alpha-spending function: ld_obrien_fleming | "
                          "ld_pocock (Lan-DeMets) | hsd (Hwang-Shih-DeCani)", choice(*SPENDING)),
         "gamma": Rule(-4.0, "HSD parameter of the alpha spending (`spending: hsd`)", GAMMA),
@@ -171,6 +171,11 @@ def interim_of(v: dict, arms) -> Interim | None:
     if looks is None:
         if set_keys:
             _fail("needs `interim.looks`", set_keys[0])
+    elif len(looks) == 1 and set_keys:
+        _fail("applies only with an interim look before 1 in `interim.looks`", set_keys[0])
+    if eff["type"] is None:
+        eff = dict(eff, type="posterior" if bayesian else "spending")
+    if looks is None:
         if not bayesian:
             for k, rule in BAYESIAN.items():
                 if an["bayesian"][k] != rule.default:
@@ -178,7 +183,7 @@ def interim_of(v: dict, arms) -> Interim | None:
             return None
         looks = (1.0,)
         eff = dict(eff, type="none")
-    if an["test"] in ("fisher", "chi2_yates") and len(looks) > 1:
+    if an["test"] in ("fisher", "chi2_yates"):
         _fail(f"must be z_pooled, z_unpooled or bayesian with interim looks (group-sequential "
               f"bounds are on the z scale); got {an['test']!r}", "analysis.test")
     if bayesian and an["sided"] != "one":
@@ -224,8 +229,6 @@ def interim_of(v: dict, arms) -> Interim | None:
     if fut["type"] == "beta_spending" and fut["binding"]:
         _fail("must be false with beta_spending (binding beta-spending bounds are not "
               "available)", "interim.futility.binding")
-    if len(looks) == 1 and (eff["type"] != "none" or fut["type"] != "none") and not bayesian:
-        _fail("needs at least one interim look before 1", "interim.looks")
     z = fut["z"]
     return Interim(
         looks=looks, efficacy=eff["type"], spending=eff["spending"], gamma=eff["gamma"],

@@ -93,6 +93,17 @@ def _sample_size(found, design: Design, scenario: Scenario, point) -> SampleSize
 
 
 def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
+    """Answer the scenario's question (see :func:`_run`); an error found while
+    running (bounds that do not fit together, no answer) names the file."""
+    try:
+        return _run(scenario, jobs)
+    except ScenarioError as err:
+        if err.file is None and scenario.file is not None:
+            raise err.in_file(scenario.source_of(err.field)) from None
+        raise
+
+
+def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     """Answer the scenario's question: the power at ``sample_size.n_control`` if
     given, else the smallest size that reaches ``target_power``; with priors,
     also assurance at every size and the smallest size that reaches
@@ -178,7 +189,7 @@ def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         size = patient.analysis(scenario.patient.primary).type_one_error
     elif sequential is not None:
         fixed = None
-        if len(scenario.interim.looks) > 1:
+        if len(scenario.interim.looks) > 1 and m_eval is None:     # an inflation of the answer
             fixed = _fixed_size(sequential, smallest, bound, approx)
         interim = sequential.summarise(reported, fixed)
         # non-binding futility may be overruled: the type I error is the one without it

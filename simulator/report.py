@@ -353,22 +353,30 @@ def _sequential_lines(result: PlanResult) -> list[str]:
                    f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
                    f"{_diff(row['efficacy_difference'])} / {_diff(row['futility_difference'])}")
     out.append(f"(differences in live-birth rates, treatment minus control, that cross a bound "
-               f"when the control arm has its expected events at rate {s.control.rate:g})")
-    names = {"planning": "planning rates", "null": "null (both at control rate)",
-             "null_ignoring_futility": "null, futility ignored", "prior": "priors (simulated)"}
-    out.append("Stopping probabilities by look, efficacy / futility:")
+               f"when the control arm has its expected events at rate {s.control.rate:.3g})")
+    binding = s.interim.binding or "null_ignoring_futility" not in sq.operating
+    names = {"planning": "planning rates",
+             "null": "null" + ("" if binding else ", futility obeyed"),
+             "null_ignoring_futility": "null, futility overruled", "prior": "priors (simulated)"}
+    reported = "null" if binding else "null_ignoring_futility"
+    out.append("Stopping probabilities by look, efficacy / futility (null: both arms at the "
+               "control rate):")
     for name, oc in sq.operating.items():
         by_look = "  ".join(f"{e:.3f}/{f:.3f}" for e, f in zip(oc["efficacy"], oc["futility"]))
-        what = "type I error" if name.startswith("null") else "power" if name == "planning" \
-            else "assurance"
+        what = {"planning": "power", "prior": "assurance",
+                reported: "type I error"}.get(name, "rejects")
         value = oc["favourable"] if name == "prior" else oc["power"]
         se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
-        if name.startswith("null") and value > s.analysis.alpha:
+        if name == reported and value > s.analysis.alpha:
             se += " ** above alpha **"
-        out.append(f"  {names[name]:<28} {by_look}  {what} {value:.4f}{se}; "
-                   f"E[N] {oc['expected_n_total']:.1f} of {oc['max_n_total']} "
-                   f"(randomised {oc['expected_n_total_randomised']:.1f} of "
-                   f"{oc['max_n_total_randomised']})")
+        out.append(f"  {names[name]:<26} {by_look}  {what} {value:.4f}{se}; "
+                   f"E[N] {oc['expected_n_total']:.1f} of {oc['max_n_total']} analysed")
+    out.append(f"(E[N]: women analysed, averaged over where the trial stops; the women "
+               f"randomised are {sq.operating['planning']['max_n_total_needed']} at most"
+               + (", all of them already randomised by the first look (see the calendar)"
+                  if sq.calendar and sq.calendar["looks"][0]["expected_randomised"]
+                  >= sq.operating["planning"]["max_n_total_needed"] - 0.05 else "")
+               + ")")
     if sq.fixed is not None:
         f = sq.fixed
         out.append(f"Fixed design with the same test and power: {f['n_per_arm']['control']} + "
@@ -554,10 +562,13 @@ def _sequential_sentences(result: PlanResult) -> str:
                    f"{null['expected_n_total']:.1f} on average. ")
     else:
         out.append(f"The decision rule is {interim_rules(result)}. ")
-    ignoring = sq.operating.get("null_ignoring_futility", null)["power"]
-    out.append(f"The type I error is {null['power']:.4f}"
-               + (f" ({ignoring:.4f} if every futility stop were overruled)"
-                  if ignoring != null["power"] else "") + ". ")
+    size, alpha = result.type_one_error, result.scenario.analysis.alpha
+    obeyed = null["power"]
+    out.append(f"The type I error is {size:.4f}"
+               + (f" with every futility stop overruled ({obeyed:.4f} when they are obeyed)"
+                  if obeyed != size else "")
+               + (f", above the nominal {alpha:g}: the test is approximate at this size"
+                  if size > alpha else "") + ". ")
     if sq.fixed is not None:
         f = sq.fixed
         out.append(f"A fixed design with the same test would need {f['n_total']} women "
@@ -569,7 +580,7 @@ def _sequential_sentences(result: PlanResult) -> str:
         out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
                    f"and the trial is expected to end at month "
                    f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
-                   f"interim analysis {first:.1f} of the {pl['max_n_total_randomised']} women "
+                   f"interim analysis {first:.1f} of the {pl['max_n_total_needed']} women "
                    f"are expected to have been randomised, since randomisation goes on while "
                    f"outcomes are awaited. ")
     return "".join(out)

@@ -11,7 +11,7 @@ from scipy import optimize, special
 
 from .boundaries import beta_spending_design, crossing, drift_for_power, efficacy_bounds
 from .design import Design
-from .errors import NoSolutionError
+from .errors import NoSolutionError, ScenarioError
 from .recruitment import look_calendar
 from .results import randomised
 from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
@@ -33,11 +33,17 @@ def _final_only(t, alpha, sided, lower):
     return np.append(np.full(K - 1, np.inf), optimize.brentq(excess, 0.0, 20.0, xtol=1e-12))
 
 
-def z_bounds(interim, alpha: float, sided: str, target_power: float):
+def z_bounds(interim, alpha: float, sided: str, target_power: float,
+             theta: float | None = None):
     """Efficacy and futility bounds on the z scale, one per look (``inf`` /
-    ``-inf``: no stop), and a note of how the futility bounds were found."""
+    ``-inf``: no stop).  ``theta``: the drift (mean of Z at the last look)
+    conditional power assumes with ``assumed: design``; None: the drift at
+    which the efficacy bounds alone give ``target_power``.  Raises
+    ScenarioError when a futility bound reaches the efficacy bound."""
     t = np.asarray(interim.looks)
     K = len(t)
+    field = {"z": "interim.futility.z", "conditional_power": "interim.futility.threshold"}.get(
+        interim.futility, "interim.futility.type")
 
     def upper_for(lower):
         if interim.efficacy == "none":
@@ -54,10 +60,17 @@ def z_bounds(interim, alpha: float, sided: str, target_power: float):
             # with theta the design's drift or the trend z_k / sqrt(t_k); solved for z_k
             tk, c, q = t[:-1], upper[-1], special.ndtri(1 - interim.futility_threshold)
             if interim.assumed == "design":
-                theta = drift_for_power(t, upper, np.full(K, -np.inf), target_power, sided)
-                low[:-1] = (c - theta * (1 - tk) - q * np.sqrt(1 - tk)) / np.sqrt(tk)
+                drift = theta if theta is not None else drift_for_power(
+                    t, upper, np.full(K, -np.inf), target_power, sided)
+                low[:-1] = (c - drift * (1 - tk) - q * np.sqrt(1 - tk)) / np.sqrt(tk)
             else:
                 low[:-1] = np.sqrt(tk) * (c - q * np.sqrt(1 - tk))
+        if np.any(low[:-1] >= upper[:-1]):
+            k = int(np.argmax(low[:-1] >= upper[:-1]))
+            raise ScenarioError(
+                f"gives a futility bound (z {low[k]:.3f}) at or above the efficacy bound "
+                f"(z {upper[k]:.3f}) at look {k + 1}: every trial would stop there; lower it",
+                field=field)
         return low
 
     if interim.futility == "beta_spending":
@@ -70,13 +83,21 @@ def z_bounds(interim, alpha: float, sided: str, target_power: float):
     lower = lower_for(upper)
     if interim.binding and interim.futility != "none":
         for _ in range(BINDING_ITERATIONS):
-            new_upper = upper_for(lower)
+            try:
+                new_upper = upper_for(lower)
+            except ValueError:          # no bound spends alpha with these futility stops
+                raise ScenarioError("leaves no efficacy bound that spends alpha with these "
+                                    "binding futility stops; lower them", field=field) from None
             new_lower = lower_for(new_upper)
             done = np.allclose(new_upper, upper, atol=1e-9) and np.allclose(
-                new_lower, lower, atol=1e-9, equal_nan=True)
+                new_lower, lower, atol=1e-9)
             upper, lower = new_upper, new_lower
             if done:
                 break
+        else:
+            raise ScenarioError(f"binding bounds did not converge in {BINDING_ITERATIONS} "
+                                "iterations; use non-binding futility",
+                                field="interim.futility.binding")
     return upper, lower
 
 
@@ -112,6 +133,9 @@ class SequentialPlan:
         self.sizes_of = Design("z_pooled", "one", 0.05, scenario.allocation).sizes
         self.calibrate = (scenario.analysis.test == "bayesian"
                           and scenario.interim.bayes_threshold == "calibrate")
+        # conditional power under the design's effect: the planning effect at each size
+        self.per_size = (design is None and scenario.interim.futility == "conditional_power"
+                         and scenario.interim.assumed == "design")
         self._designs: dict[int, SequentialDesign] = {}
 
     def oc(self, design: SequentialDesign, m: int, rates, method: str | None = None) -> SequentialOC:
@@ -142,26 +166,47 @@ class SequentialPlan:
         return SequentialPlan(self.scenario, self.method, self.jobs, single)
 
     def design_at(self, m: int) -> SequentialDesign:
-        """The design at control-arm size m (its threshold calibrated there)."""
-        if not self.calibrate:
+        """The design at control-arm size m: conditional-power futility bounds
+        under the planning effect at that size, the Bayesian threshold
+        calibrated there."""
+        if not (self.calibrate or self.per_size):
             return self.design
         if m not in self._designs:
-            # non-binding futility may be overruled: calibrate without it
-            binding = self.scenario.interim.binding
-
-            def size(d):
-                return self.oc(d if binding else d.without_futility(), m, self.null_rates).power
-            c = calibrate_threshold(self.design, self.scenario.analysis.alpha, size)
-            if c is None:
+            design = self.design
+            if self.per_size:
+                s, (p_t, p_c) = self.scenario, self.planning_rates
                 n_t, n_c = self.sizes_of(m)
-                raise NoSolutionError(
-                    f"= {self.design.bayes.efficacy[0]:g} alone gives a type I error of "
-                    f"{size(self.design.with_threshold(1.0)):.4f} at {n_c} + {n_t} women, above "
-                    f"`analysis.alpha` ({self.scenario.analysis.alpha:g}), whatever the final "
-                    "threshold: raise it (or leave it out to stop at the final threshold)",
-                    field="interim.efficacy.threshold")
-            self._designs[m] = self.design.with_threshold(c)
+                theta = (p_t - p_c) / math.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+                upper, lower = z_bounds(s.interim, s.analysis.alpha, s.analysis.sided,
+                                        s.target_power, theta)
+                design = replace(design, upper=tuple(map(float, upper)),
+                                 lower=tuple(map(float, lower)))
+            if self.calibrate:
+                design = self._calibrated(design, m)
+            self._designs[m] = design
         return self._designs[m]
+
+    def _calibrated(self, design: SequentialDesign, m: int) -> SequentialDesign:
+        # non-binding futility may be overruled: calibrate without it
+        binding = self.scenario.interim.binding
+
+        def size(d):
+            return self.oc(d if binding else d.without_futility(), m, self.null_rates).power
+        c = calibrate_threshold(design, self.scenario.analysis.alpha, size)
+        if c is None:
+            n_t, n_c = self.sizes_of(m)
+            top = size(design.with_threshold(1.0))
+            if design.bayes.efficacy is not None:
+                raise NoSolutionError(
+                    f"= {design.bayes.efficacy[0]:g} alone gives a type I error of {top:.4f} "
+                    f"at {n_c} + {n_t} women, above `analysis.alpha` "
+                    f"({self.scenario.analysis.alpha:g}), whatever the final threshold: raise "
+                    "it (or leave it out to stop at the final threshold)",
+                    field="interim.efficacy.threshold")
+            raise NoSolutionError(
+                f"= {self.scenario.analysis.alpha:g}: no posterior threshold below 1 keeps the "
+                f"type I error this small at {n_c} + {n_t} women", field="analysis.alpha")
+        return design.with_threshold(c)
 
     def power_at(self, sizes):
         ocs = [self.oc(self.design_at(int(m)), int(m), self.planning_rates) for m in sizes]
@@ -203,8 +248,9 @@ class SequentialPlan:
             looks.append(row)
         if design.bayes is None:
             t = np.asarray(design.looks)
-            up, _ = crossing(t, np.asarray(design.upper), np.full(len(t), -np.inf), 0.0,
-                             design.sided)
+            # the alpha the bounds spend: with the futility stops when binding
+            low = np.asarray(design.lower) if s.interim.binding else np.full(len(t), -np.inf)
+            up, _ = crossing(t, np.asarray(design.upper), low, 0.0, design.sided)
             for row, spent in zip(looks, np.cumsum(up)):
                 row["alpha_spent"] = float(spent)
         scenarios = {"planning": (self.planning_rates, None),
@@ -251,9 +297,9 @@ class SequentialPlan:
                 "favourable": oc.favourable,
                 "stopping": oc.stopping.tolist(),
                 "expected_n_total": oc.expected_size,
-                "expected_n_total_randomised": float(oc.stopping @ randomised_at),
+                "expected_n_total_needed": float(oc.stopping @ randomised_at),
                 "max_n_total": int(oc.sizes[-1]),
-                "max_n_total_randomised": int(randomised_at[-1])}
+                "max_n_total_needed": int(randomised_at[-1])}
 
     def _calendar(self, sizes_t, sizes_c, ocs) -> dict:
         rec, d = self.scenario.recruitment, self.scenario.dropout

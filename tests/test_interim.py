@@ -131,11 +131,14 @@ def test_severe_sequential_scenario_reports_bounds_stops_and_calendar():
     calendar = sq["calendar"]
     months = [x["expected_month"] for x in calendar["looks"]]
     assert months == sorted(months)
-    assert calendar["expected_end_month_null"] <= months[-1]
+    assert months[0] <= calendar["expected_end_month_null"] <= months[-1]
+    assert d["type_one_error"]["value"] == \
+        sq["operating_characteristics"]["null_ignoring_futility"]["power"]     # non-binding
     text = justification(result)
+    assert f"The type I error is {d['type_one_error']['value']:.4f}" in text
     assert "(33% and 67% of the maximum)" in text and "inflation factor" in text
     first = calendar["looks"][0]["expected_randomised"]
-    assert f"by the first interim analysis {first:.1f} of the {pl['max_n_total_randomised']}" in text
+    assert f"by the first interim analysis {first:.1f} of the {pl['max_n_total_needed']}" in text
     assert f"{pl['expected_n_total']:.1f}" in text
 
 
@@ -167,6 +170,9 @@ def test_severe_sequential_scenario_reports_bounds_stops_and_calendar():
       "randomisation.method": "block"}, "randomisation.method"),
     ({"interim.looks": [0.5, 1], "analysis.test": "z_pooled",
       "interim.futility.binding": "yes"}, "interim.futility.binding"),
+    ({"interim.looks": [1], "analysis.test": "z_pooled",
+      "interim.efficacy.type": "pocock"}, "interim.efficacy.type"),
+    ({"interim.looks": [1]}, "analysis.test"),                          # fisher, one look
 ])
 def test_bad_interim_keys_are_refused_naming_the_field(overrides, field):
     with pytest.raises(ScenarioError) as err:
@@ -174,20 +180,97 @@ def test_bad_interim_keys_are_refused_naming_the_field(overrides, field):
     assert f"`{field}`" in str(err.value)
 
 
+@pytest.mark.parametrize("overrides,field", [
+    ({"interim.futility": {"type": "z", "z": 5}}, "interim.futility.z"),
+    ({"interim.futility": {"type": "z", "z": 3, "binding": True}}, "interim.futility.z"),
+    ({"interim.futility": {"type": "conditional_power", "threshold": 0.9, "assumed": "trend",
+                           "binding": True}}, "interim.futility.threshold"),
+])
+def test_futility_bounds_above_the_efficacy_bounds_are_refused(overrides, field):
+    with pytest.raises(ScenarioError) as err:
+        run(load_scenario("severe_sequential.yaml", overrides))
+    assert f"`{field}`" in str(err.value)
+
+
+def test_bayesian_calibration_that_cannot_reach_alpha_names_alpha():
+    scenario = load_scenario("severe.yaml", {"analysis.test": "bayesian", "analysis.sided": "one",
+                                             "analysis.alpha": 1.0e-16,
+                                             "sample_size.n_control": 50})
+    with pytest.raises(NoSolutionError, match="analysis.alpha"):
+        run(scenario)
+
+
 @pytest.mark.parametrize("futility", [
     {"type": "z", "z": 0.0, "binding": True},
     {"type": "conditional_power", "threshold": 0.2, "binding": True},
-    {"type": "conditional_power", "threshold": 0.1, "assumed": "trend"},
+    {"type": "conditional_power", "threshold": 0.1, "assumed": "trend", "binding": True},
 ])
-def test_futility_rules_keep_the_type_one_error(futility):
+def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
     scenario = dict(RPACT, interim=dict(RPACT["interim"], futility=futility),
                     sample_size={"n_control": 150})
     result = run(load_scenario(scenario))
-    ops = result.sequential.operating
-    assert result.type_one_error <= 0.025 * 1.04       # z test at 150 per arm: near nominal
-    if futility.get("binding"):
-        # binding bounds are lower: overruling a futility stop would inflate alpha
-        assert ops["null_ignoring_futility"]["power"] > ops["null"]["power"]
-        nonbinding = run(load_scenario(scenario, {"interim.futility.binding": False}))
-        assert nonbinding.sequential.looks[-1]["efficacy_z"] > \
-            result.sequential.looks[-1]["efficacy_z"]
+    sq = result.sequential
+    upper = [row["efficacy_z"] for row in sq.looks]
+    lower = [row["futility_z"] for row in sq.looks[:-1]] + [-np.inf]
+    up, _ = crossing([0.5, 0.75, 1], np.array(upper), np.array(lower), 0.0)
+    # the fixed point stops when neither bound moves by 1e-9 on the z scale
+    assert up.sum() == pytest.approx(0.025, abs=1e-7)
+    assert sq.looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-7)
+    ops = sq.operating
+    # the discrete data: the fixed one-sided z test at 150 per arm has 0.0259 itself
+    assert result.type_one_error == ops["null"]["power"] <= 0.025 * 1.08
+    # binding bounds are lower: overruling a futility stop would inflate alpha
+    assert ops["null_ignoring_futility"]["power"] > ops["null"]["power"]
+    nonbinding = run(load_scenario(scenario, {"interim.futility.binding": False}))
+    assert nonbinding.sequential.looks[-1]["efficacy_z"] > sq.looks[-1]["efficacy_z"]
+    assert nonbinding.type_one_error == \
+        nonbinding.sequential.operating["null_ignoring_futility"]["power"]
+
+
+@pytest.mark.parametrize("assumed", ["design", "trend"])
+def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
+    """Conditional power at Z_k = lower_k, by its definition (B-value with the
+    drift of the planning rates at the reported size, or the trend)."""
+    scenario = dict(RPACT, interim=dict(RPACT["interim"], futility={
+        "type": "conditional_power", "threshold": 0.3, "assumed": assumed}))
+    result = run(load_scenario(scenario))
+    sq = result.sequential
+    n = result.sample_size.answer.n_control
+    theta = 0.2 / math.sqrt(0.6 * 0.4 / n + 0.4 * 0.6 / n)
+    c = sq.looks[-1]["efficacy_z"]
+    for row in sq.looks[:-1]:
+        t, z = row["information"], row["futility_z"]
+        drift = theta if assumed == "design" else z / math.sqrt(t)
+        cp = stats.norm.sf((c - z * math.sqrt(t) - drift * (1 - t)) / math.sqrt(1 - t))
+        assert cp == pytest.approx(0.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"interim.efficacy.type": "none"},
+    {"interim.looks": [0.05, 1]},
+    {"analysis.alpha": 1.0e-9},
+])
+def test_beta_spending_with_no_efficacy_stop_at_a_look(overrides):
+    result = run(load_scenario("severe_sequential.yaml", overrides))
+    sq = result.sequential
+    assert sq.looks[0]["efficacy_z"] is None or sq.looks[0]["efficacy_z"] > 5
+    assert sum(sq.operating["planning"]["stopping"]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_crossing_differences_are_the_first_tables_that_cross():
+    result = run(load_scenario(RPACT, {"sample_size.n_control": 100}))
+    for row in result.sequential.looks[:-1]:
+        n = row["n_per_arm"]["control"]
+        x_c = round(0.4 * n)
+        z = row["efficacy_z"]
+        # the smallest treatment count whose pooled z reaches the bound, by brute force
+        for x_t in range(n + 1):
+            p = (x_t + x_c) / (2 * n)
+            if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) >= z:
+                break
+        assert row["efficacy_difference"] == pytest.approx((x_t - x_c) / n)
+        for x_t in range(n, -1, -1):
+            p = (x_t + x_c) / (2 * n)
+            if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) <= row["futility_z"]:
+                break
+        assert row["futility_difference"] == pytest.approx((x_t - x_c) / n)
