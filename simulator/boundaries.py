@@ -19,7 +19,6 @@ one-sided designs; ``-inf`` means no futility stop at that look.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -99,18 +98,6 @@ class _Recursion:
             u, mass = self.grids[k - 1]
             density = mass @ stats.norm.pdf((s[None, :] - u[:, None] - mean) / sd) / sd
         self.grids.append((s, w * density))
-
-
-@dataclass(frozen=True)
-class Boundaries:
-    """Boundaries on the z scale at each look, and the error spent."""
-    t: tuple[float, ...]             # information fractions
-    upper: tuple[float, ...]         # efficacy: reject when Z_k >= upper_k (|Z_k| if two-sided)
-    lower: tuple[float, ...]         # futility: stop when Z_k <= lower_k (-inf: none)
-    sided: str
-    alpha: float
-    alpha_spent: tuple[float, ...]   # cumulative, under H0, ignoring futility (non-binding)
-    binding: bool = False
 
 
 def crossing(t, upper, lower, drift: float, sided: str = "one") -> tuple[np.ndarray, np.ndarray]:
