@@ -150,9 +150,6 @@ class Interim:
     def interim_looks(self) -> int:
         return len(self.looks) - 1
 
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
 
 def _fail(message: str, field: str):
     raise ScenarioError(message, field=field)
