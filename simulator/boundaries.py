@@ -29,6 +29,11 @@ SPENDING = ("ld_obrien_fleming", "ld_pocock", "hsd")
 CLASSICAL = ("obrien_fleming", "pocock")
 
 
+def critical_z(alpha: float, sided: str = "one") -> float:
+    """The fixed design's critical value: z_(1 - alpha), or z_(1 - alpha/2) two-sided."""
+    return float(-special.ndtri(alpha / 2 if sided == "two" else alpha))
+
+
 def spent(kind: str, t, alpha: float, gamma: float = -4.0) -> np.ndarray:
     """Cumulative error spent by information fraction ``t`` (clipped to [0, 1]).
 

@@ -192,10 +192,7 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         if len(scenario.interim.looks) > 1 and m_eval is None:     # an inflation of the answer
             fixed = _fixed_size(sequential, smallest, bound, approx)
         interim = sequential.summarise(reported, fixed)
-        # non-binding futility may be overruled: the type I error is the one without it
-        null = ("null_ignoring_futility" if "null_ignoring_futility" in interim.operating
-                and not scenario.interim.binding else "null")
-        size = interim.operating[null]["power"]
+        size = interim.operating[interim.type_one_error_key]["power"]
     else:
         size = float(exact_power(design, p_c, p_c, [reported])[0])
     return PlanResult(

@@ -354,11 +354,10 @@ def _sequential_lines(result: PlanResult) -> list[str]:
                    f"{_diff(row['efficacy_difference'])} / {_diff(row['futility_difference'])}")
     out.append(f"(differences in live-birth rates, treatment minus control, that cross a bound "
                f"when the control arm has its expected events at rate {s.control.rate:.3g})")
-    binding = s.interim.binding or "null_ignoring_futility" not in sq.operating
+    reported = sq.type_one_error_key
     names = {"planning": "planning rates",
-             "null": "null" + ("" if binding else ", futility obeyed"),
+             "null": "null" + ("" if reported == "null" else ", futility obeyed"),
              "null_ignoring_futility": "null, futility overruled", "prior": "priors (simulated)"}
-    reported = "null" if binding else "null_ignoring_futility"
     out.append("Stopping probabilities by look, efficacy / futility (null: both arms at the "
                "control rate):")
     for name, oc in sq.operating.items():

@@ -181,10 +181,9 @@ class PlanResult:
         if self.patient is not None:
             return "monte_carlo (null simulation of the primary analysis)"
         if self.sequential is not None:
-            ignored = ("null_ignoring_futility" in self.sequential.operating
-                       and not self.scenario.interim.binding)
-            return (self.sequential.operating["null"]["method"]
-                    + (", futility stops ignored" if ignored else ""))
+            key = self.sequential.type_one_error_key
+            return (self.sequential.operating[key]["method"]
+                    + (", futility stops ignored" if key != "null" else ""))
         return "exact"
 
     @property

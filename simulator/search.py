@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from .boundaries import critical_z
 from .errors import NoSolutionError
 
 Z95 = 1.959963984540054
@@ -136,7 +137,7 @@ def normal_approximation(rate_treatment: float, rate_control: float, allocation:
     from scipy.stats import norm
     r = allocation
     d = abs(rate_treatment - rate_control)
-    z_a = norm.isf(alpha / 2 if sided == "two" else alpha)
+    z_a = critical_z(alpha, sided)
     z_b = norm.ppf(target)
     p_bar = (rate_control + r * rate_treatment) / (1 + r)
     null_sd = math.sqrt(p_bar * (1 - p_bar) * (1 + 1 / r))

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize, special
 
-from .boundaries import beta_spending_design, crossing, drift_for_power, efficacy_bounds
+from .boundaries import (beta_spending_design, critical_z, crossing, drift_for_power,
+                         efficacy_bounds)
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
 from .recruitment import look_calendar
@@ -25,8 +26,7 @@ def _final_only(t, alpha, sided, lower):
     """Bounds with no interim efficacy stop: the last bound spends alpha."""
     K = len(t)
     if lower is None:
-        z = special.ndtri(1 - (alpha / 2 if sided == "two" else alpha))
-        return np.append(np.full(K - 1, np.inf), z)
+        return np.append(np.full(K - 1, np.inf), critical_z(alpha, sided))
 
     def excess(c):
         return crossing(t, np.append(np.full(K - 1, np.inf), c), lower, 0.0, sided)[0].sum() - alpha
@@ -161,8 +161,8 @@ class SequentialPlan:
             single = replace(d, looks=(1.0,), bayes=replace(d.bayes, efficacy=None, futility=None,
                                                             efficacy_at_final=False))
         else:
-            z = special.ndtri(1 - (a.alpha / 2 if d.sided == "two" else a.alpha))
-            single = replace(d, looks=(1.0,), upper=(float(z),), lower=(-math.inf,))
+            single = replace(d, looks=(1.0,), upper=(critical_z(a.alpha, d.sided),),
+                             lower=(-math.inf,))
         return SequentialPlan(self.scenario, self.method, self.jobs, single)
 
     def design_at(self, m: int) -> SequentialDesign:
@@ -224,13 +224,16 @@ class SequentialPlan:
         n_t, n_c = self.sizes_of(m)
         sizes_t, sizes_c = look_sizes(n_t, design.looks), look_sizes(n_c, design.looks)
         tables = decision_tables(design, n_t, n_c)
+        # women to randomise for each look's analysed sizes, dropout included
+        rand_t = [randomised(int(x), s.dropout) for x in sizes_t]
+        rand_c = [randomised(int(x), s.dropout) for x in sizes_c]
+        needed = np.add(rand_t, rand_c)
         looks = []
         p_c = s.control.rate
         for k in range(design.n_looks):
             row = {"look": k + 1, "information": design.looks[k],
                    "n_per_arm": {"control": int(sizes_c[k]), "treatment": int(sizes_t[k])},
-                   "n_per_arm_randomised": {"control": randomised(int(sizes_c[k]), s.dropout),
-                                            "treatment": randomised(int(sizes_t[k]), s.dropout)},
+                   "n_per_arm_randomised": {"control": rand_c[k], "treatment": rand_t[k]},
                    "efficacy_difference": crossing_difference(
                        tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, True),
                    "futility_difference": crossing_difference(
@@ -263,7 +266,7 @@ class SequentialPlan:
         for name, (rates, note) in scenarios.items():
             d = design.without_futility() if note else design
             method = "monte_carlo" if name == "prior" else self.method
-            ocs[name] = self._describe(self.oc(d, m, rates, method), sizes_t, sizes_c)
+            ocs[name] = _describe(self.oc(d, m, rates, method), needed)
         fixed = None
         if fixed_control is not None:
             f_t, f_c = self.sizes_of(fixed_control)
@@ -274,36 +277,19 @@ class SequentialPlan:
             t = np.asarray(design.looks)
             drift = drift_for_power(t, np.asarray(design.upper), np.asarray(design.lower),
                                     s.target_power, design.sided)
-            z_a = special.ndtri(1 - (s.analysis.alpha / 2 if design.sided == "two"
-                                     else s.analysis.alpha))
+            z_a = critical_z(s.analysis.alpha, design.sided)
             analytic = (drift / (z_a + special.ndtri(s.target_power))) ** 2
         calendar = None
         if s.recruitment is not None:
-            calendar = self._calendar(sizes_t, sizes_c, ocs)
+            calendar = self._calendar(needed, ocs)
         return SequentialResult(
             looks=tuple(looks), interim=s.interim, statistic=design.statistic,
             sided=design.sided, threshold=None if design.bayes is None else design.bayes.threshold,
-            calibrated=self.calibrate, method=self.method, n_sims=s.simulation.n_sims,
-            operating=ocs, fixed=fixed, analytic_inflation=analytic, calendar=calendar)
+            calibrated=self.calibrate, operating=ocs, fixed=fixed, analytic_inflation=analytic, calendar=calendar)
 
-    def _describe(self, oc: SequentialOC, sizes_t, sizes_c) -> dict:
-        d = self.scenario.dropout
-        randomised_at = np.array([randomised(int(a), d) + randomised(int(b), d)
-                                  for a, b in zip(sizes_t, sizes_c)])
-        return {"method": "exact" if oc.n_sims is None else "monte_carlo",
-                "n_sims": oc.n_sims,
-                "efficacy": oc.efficacy.tolist(), "futility": oc.futility.tolist(),
-                "power": oc.power, "power_se": float(oc.se(oc.power)),
-                "favourable": oc.favourable,
-                "stopping": oc.stopping.tolist(),
-                "expected_n_total": oc.expected_size,
-                "expected_n_total_needed": float(oc.stopping @ randomised_at),
-                "max_n_total": int(oc.sizes[-1]),
-                "max_n_total_needed": int(randomised_at[-1])}
-
-    def _calendar(self, sizes_t, sizes_c, ocs) -> dict:
-        rec, d = self.scenario.recruitment, self.scenario.dropout
-        due = [randomised(int(a), d) + randomised(int(b), d) for a, b in zip(sizes_t, sizes_c)]
+    def _calendar(self, needed, ocs) -> dict:
+        rec = self.scenario.recruitment
+        due = [int(j) for j in needed]
         total = due[-1]
         times = [look_calendar(rec, j, total) for j in due]
         out = {"follow_up_months": rec.follow_up_months,
@@ -319,6 +305,21 @@ class SequentialPlan:
             out[f"expected_end_month_{name}"] = float(stop @ months)
             out[f"expected_randomised_{name}"] = float(stop @ women)
         return out
+
+
+def _describe(oc: SequentialOC, needed) -> dict:
+    """Operating characteristics as output; ``needed``: women to randomise for
+    each look (both arms)."""
+    return {"method": "exact" if oc.n_sims is None else "monte_carlo",
+            "n_sims": oc.n_sims,
+            "efficacy": oc.efficacy.tolist(), "futility": oc.futility.tolist(),
+            "power": oc.power, "power_se": float(oc.se(oc.power)),
+            "favourable": oc.favourable,
+            "stopping": oc.stopping.tolist(),
+            "expected_n_total": oc.expected_size,
+            "expected_n_total_needed": float(oc.stopping @ needed),
+            "max_n_total": int(oc.sizes[-1]),
+            "max_n_total_needed": int(needed[-1])}
 
 
 def _finite(x: float) -> float | None:
@@ -337,12 +338,17 @@ class SequentialResult:
     sided: str
     threshold: float | None          # Bayesian: the final posterior threshold
     calibrated: bool
-    method: str
-    n_sims: int
     operating: dict                  # name -> operating characteristics
     fixed: dict | None               # the fixed design with the same test and power
     analytic_inflation: float | None   # z designs: normal-approximation inflation factor
     calendar: dict | None
+
+    @property
+    def type_one_error_key(self) -> str:
+        """The null row that is the design's type I error: with non-binding
+        futility, the one with every futility stop overruled."""
+        ignored = "null_ignoring_futility"
+        return ignored if ignored in self.operating and not self.interim.binding else "null"
 
     @property
     def prior_text(self) -> str | None:
