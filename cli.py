@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
-from simulator import ScenarioError, load_scenario, run
-from simulator import report
+from simulator import ScenarioError, load_scenario, outputs, progress, report, run
 from simulator.scenario import DEFAULT_SCENARIO
 from simulator.sweep import parse_set, parse_sweep, run_with_sweep
-
-
-OUTPUT_FILES = ("results.json", "power_curve.csv", "report.md", "sweep.csv")
 
 
 class OutputError(click.ClickException):
@@ -39,38 +34,10 @@ def check_out_dir(out_dir: Path) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         problem = f"{existing} is not writable"
     elif existing == out_dir:
-        problem = next((f"{name} exists and is a directory" for name in OUTPUT_FILES
+        problem = next((f"{name} exists and is a directory" for name in outputs.KNOWN
                         if (out_dir / name).is_dir()), None)
     if problem:
         raise OutputError(f"`--out` {out_dir}: cannot write the results there ({problem})")
-
-
-def write_outputs(result, out_dir: Path) -> None:
-    """Write every output to a temporary file in ``out_dir`` first, then rename
-    them into place: a reader never sees a half-written file, and a failure while
-    writing leaves the previous outputs (if any) untouched."""
-    texts = dict(zip(OUTPUT_FILES, (report.to_json(result), report.curve_csv(result),
-                                    report.markdown(result))))
-    if result.sweep is not None:
-        texts["sweep.csv"] = report.sweep_csv(result)
-    umask = os.umask(0)
-    os.umask(umask)
-    staged = {}
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in texts.items():
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-            staged[name] = tmp
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o666 & ~umask)
-        for name, tmp in staged.items():
-            os.replace(tmp, out_dir / name)
-    except OSError as err:
-        raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
-    finally:
-        for tmp in staged.values():
-            Path(tmp).unlink(missing_ok=True)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,15 +55,19 @@ def write_outputs(result, out_dir: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for results.json, power_curve.csv, report.md (and sweep.csv).")
+              help="Directory for the report (report.html, report.md with its PNG figures), "
+                   "results.json and the CSV tables.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario value by its dotted key; VALUE is read as YAML "
                    "(repeatable), e.g. --set arms.treatment.rate.discount=0.3.")
 @click.option("--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
               help="Sensitivity analysis over a scenario value (repeatable, at most two keys: "
                    "a grid), e.g. --sweep arms.treatment.rate=0.30:0.70:0.05.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
+                   "runs longer than a second).")
 def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps):
+             sweeps, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     if jobs == 0:
         raise click.BadParameter("must be at least 1, or -1 for all cores", param_hint="'--jobs'")
@@ -108,20 +79,25 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     scenario = load_scenario(scenario_spec, overrides)
     if out_dir is not None:
         check_out_dir(out_dir)
-    if axes:
-        result = run_with_sweep(scenario_spec, overrides, axes, jobs=jobs)
-    else:
-        result = run(scenario, jobs=jobs)
+    bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
+    with progress.reporting(bar):
+        if axes:
+            result = run_with_sweep(scenario_spec, overrides, axes, jobs=jobs)
+        else:
+            result = run(scenario, jobs=jobs)
+    written = []
     if out_dir is not None:
-        write_outputs(result, out_dir)
+        try:
+            written = outputs.write(result, out_dir)
+        except OSError as err:
+            raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
     if fmt == "json":
         click.echo(report.to_json(result), nl=False)
     elif fmt == "csv":
         click.echo(report.sweep_csv(result) if axes else report.curve_csv(result), nl=False)
     else:
         click.echo(report.table(result), nl=False)
-        if out_dir is not None:
-            written = [f for f in OUTPUT_FILES if f != "sweep.csv" or axes]
+        if written:
             click.echo(f"Wrote {', '.join(written)} to {out_dir}")
 
 

@@ -3,16 +3,22 @@ endpoint (live birth per woman randomised).
 
 Library API (no printing)::
 
-    from simulator import load_scenario, run
-    result = run(load_scenario("severe.yaml", overrides={"analysis.test": "z_pooled"}))
-    result.sample_size.answer.n_control, result.to_dict()
+    from simulator import load_scenario, run, sensitivity
+    scenario = load_scenario("severe.yaml", overrides={"analysis.test": "z_pooled"})
+    result = run(scenario.override({"dropout.share": 0.15}))
+    result.sample_size.answer.n_control, result.power_curve.to_frame(), result.to_dict()
+    result.figures()["power_curve"]          # a matplotlib Figure
+    sensitivity(scenario, {"arms.treatment.rate": [0.5, 0.6, 0.69]}).sweep.to_frame()
 """
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+SOFTWARE = "ivig-trial-simulator"     # the distribution name, as cited in reports
 
 from .errors import NoSolutionError, ScenarioError  # noqa: E402
 from .scenario import Scenario, bundled_scenarios, load_scenario  # noqa: E402
 from .plan import run  # noqa: E402
-from .results import PlanResult, PowerPoint, SampleSizeResult  # noqa: E402
+from .results import PlanResult, PowerCurve, PowerPoint, SampleSizeResult  # noqa: E402
+from .sweep import Sweep, sensitivity  # noqa: E402
 
-__all__ = ["__version__", "load_scenario", "bundled_scenarios", "run", "Scenario",
-           "PlanResult", "PowerPoint", "SampleSizeResult", "ScenarioError", "NoSolutionError"]
+__all__ = ["__version__", "SOFTWARE", "load_scenario", "bundled_scenarios", "run", "sensitivity",
+           "Scenario", "PlanResult", "PowerCurve", "PowerPoint", "SampleSizeResult", "Sweep",
+           "ScenarioError", "NoSolutionError"]

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from .design import TAIL, Design, count_decided, decision_table, support
 from .errors import ScenarioError
-from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, task_bounds
+from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, task_bounds, trials_done
+from .progress import run_tasks
 from .binomial import RateGrid, binomial_pmf, grid_of
 from .priors import BetaMixture, RateModel
 
@@ -252,9 +253,10 @@ def monte_carlo_assurance(design: Design, model: RateModel, n_controls, n_sims: 
     """Assurance by simulation at each size, with its binomial standard error."""
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
     plans = _size_plans(design, model, n_controls)
+    bounds = task_bounds(n_chunks, jobs)
     tasks = (delayed(_chunks_counts)(design, model, plans, mcid, seed, n_sims, a, b)
-             for a, b in task_bounds(n_chunks, jobs))
-    per_task = Parallel(n_jobs=min(jobs, n_chunks))(tasks)
+             for a, b in bounds)
+    per_task = run_tasks(tasks, min(jobs, n_chunks), trials_done(bounds, n_sims, len(plans)))
     counts = np.sum(per_task, axis=0)
     share = counts / n_sims
     assurance = share[:-2]

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import stats
 
 from .design import Design, count_decided, decision_table, support
+from .progress import run_tasks
 
 CHUNK_SIZE = 50_000
 
@@ -64,11 +65,17 @@ class ArmSampler:
 def task_bounds(n_chunks: int, jobs: int) -> list[tuple[int, int]]:
     """Runs of consecutive chunks, one per task.  A chunk is a few milliseconds
     of work: each worker gets a run (a few runs per job, for balance) so that
-    dispatch costs little.  Which stream a chunk uses does not depend on the
+    dispatch costs little; one job runs chunk by chunk in-process (no dispatch
+    to save), so that progress is reported per chunk.  Which stream a chunk uses does not depend on the
     grouping."""
-    n_tasks = min(n_chunks, 4 * jobs if jobs > 1 else 1)
+    n_tasks = n_chunks if jobs == 1 else min(n_chunks, 4 * jobs)
     bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def trials_done(bounds: list[tuple[int, int]], n_sims: int, n_sizes: int) -> list[int]:
+    """Simulated trials (times sizes) of each task of ``task_bounds``, for progress."""
+    return [n_sizes * (min(b * CHUNK_SIZE, n_sims) - a * CHUNK_SIZE) for a, b in bounds]
 
 
 def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSampler], ...],
@@ -108,9 +115,10 @@ def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float
         samplers.append((ArmSampler.build(n_t, rate_treatment), ArmSampler.build(n_c, rate_control)))
     samplers = tuple(samplers)
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
+    bounds = task_bounds(n_chunks, jobs)
     tasks = (delayed(_chunks_reject_counts)(design, samplers, seed, n_sims, a, b)
-             for a, b in task_bounds(n_chunks, jobs))
-    per_task = Parallel(n_jobs=min(jobs, n_chunks))(tasks)
+             for a, b in bounds)
+    per_task = run_tasks(tasks, min(jobs, n_chunks), trials_done(bounds, n_sims, len(samplers)))
     rejections = np.sum(per_task, axis=0)
     power = rejections / n_sims
     return power, np.sqrt(power * (1.0 - power) / n_sims)

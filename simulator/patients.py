@@ -21,12 +21,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy import special
 
 from .adjusted import cmh_pvalues, logistic_pvalues
 from .analysis import pvalues
 from .population import PatientModel
+from .progress import run_tasks
 
 BLOCK_TRIALS = 256
 BATCH_WOMEN = 2 ** 20
@@ -342,7 +343,8 @@ def simulate_counts(model: PatientModel, sizes: list[tuple[int, int]], n_sims: i
              for batch in _batches(n_t + n_c, n_sims)]
     calls = (delayed(_run_batch)(model, *sizes[i], seed, batch, rates, test, sided, alpha,
                                  analyses) for i, batch in tasks)
-    results = Parallel(n_jobs=min(jobs, len(tasks)))(calls)
+    results = run_tasks(calls, min(jobs, len(tasks)),
+                        [sum(trials for _, trials in batch) for _, batch in tasks])
     counts = np.zeros((len(sizes), len(analyses), len(COUNTS)), dtype=np.int64)
     outcomes = np.zeros((len(sizes), 2, len(OUTCOME_COUNTS)), dtype=np.int64)
     for (i, _), (c, o) in zip(tasks, results):

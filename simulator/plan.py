@@ -16,7 +16,8 @@ from .montecarlo import monte_carlo_power
 from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
 from . import patient_plan
 from .prior_spec import describe_effect, describe_rate
-from .results import AssuranceResult, PlanResult, PowerPoint, SampleSizeResult, randomised
+from .results import (AssuranceResult, PlanResult, PowerCurve, PowerPoint, SampleSizeResult,
+                      randomised)
 from .scenario import Scenario
 from .search import find_sample_size, normal_approximation
 from .sequential_plan import SequentialPlan
@@ -170,6 +171,10 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         sizes.update(int(m) for m in found.sizes)
         sample_size = _sample_size(found, design, scenario, point)
         reported = sample_size.answer.n_control
+    if scenario.patient is None and sequential is None:
+        # (a patient-level size is a long simulation; a sequential one may need
+        # its bounds and calibration again)
+        sizes.update(overview_sizes(smallest, reported, bound))
     # evaluate the curve's sizes in batches (one pass over the simulated trials each)
     power_at(sorted(sizes))
     assurance = None
@@ -177,7 +182,7 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         prior.assurance_at(sorted(sizes))
         assurance = prior.result(reported, smallest, bound, point, sizes)
         power_at(sorted(sizes))         # the assurance search's window, if any
-    curve = tuple(point(m) for m in sorted(sizes))
+    curve = PowerCurve(point(m) for m in sorted(sizes))
     evaluated = point(m_eval) if m_eval is not None else None
 
     # The size of the test at the reported design, exactly, with both arms at
@@ -202,6 +207,14 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
         normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient,
         sequential=interim)
+
+
+def overview_sizes(smallest: int, reported: int, bound: int, points: int = 16) -> set[int]:
+    """Control-arm sizes spread from a fifth to twice the reported size, so
+    that the power curve shows how power builds up, not only the window
+    around the answer."""
+    lo, hi = max(smallest, reported // 5), min(bound, 2 * reported)
+    return {int(m) for m in np.linspace(lo, hi, points).round()} if hi > lo else set()
 
 
 def _fixed_size(sequential: SequentialPlan, smallest: int, bound: int,

@@ -46,7 +46,24 @@ def sweep_csv(result: PlanResult) -> str:
     return _csv(sweep_table(result.sweep))
 
 
-def _pct(x: float) -> str:
+def assumptions_csv(result: PlanResult) -> str:
+    return _csv([["item", "value"], *assumptions(result)])
+
+
+def looks_csv(result: PlanResult) -> str:
+    """One row per look of a sequential design: sizes, bounds, crossing differences."""
+    looks = result.sequential.looks
+    keys = [k for k in looks[0] if k not in ("n_per_arm", "n_per_arm_randomised")]
+    rows = [["look", "n_control", "n_treatment", "n_control_randomised",
+             "n_treatment_randomised"] + keys[1:]]
+    for row in looks:
+        rows.append([row["look"], row["n_per_arm"]["control"], row["n_per_arm"]["treatment"],
+                     row["n_per_arm_randomised"]["control"],
+                     row["n_per_arm_randomised"]["treatment"]] + [row[k] for k in keys[1:]])
+    return _csv(rows)
+
+
+def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
@@ -75,7 +92,7 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         *_patient_rows(result),
         *([("Interim plan", interim_plan(result))] if result.sequential else []),
         ("Target power", f"{s.target_power:g}"),
-        ("Dropout", _pct(s.dropout) + _dropout_handling(result)),
+        ("Dropout", pct(s.dropout) + _dropout_handling(result)),
         ("Method", method),
         ("Seed", str(result.seed)),
         ("Scenario SHA-256", s.digest),
@@ -105,7 +122,7 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
                                       if a.name == result.patient.primary))]
     if len(m["strata"]) > 1:
         rows.append(("Strata (share: control vs treatment rate)", "; ".join(
-            f"{st['name']} {_pct(st['share'])}: {st['planning_rates']['control']:.3g} vs "
+            f"{st['name']} {pct(st['share'])}: {st['planning_rates']['control']:.3g} vs "
             f"{st['planning_rates']['treatment']:.3g}" + (" (prior means)" if st["prior"] else "")
             for st in m["strata"])))
     for c in model.covariates:
@@ -127,8 +144,8 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
     adh = m["adherence"]
     if adh["treatment_not_receiving"] or adh["control_receiving"]:
         rows.append(("Non-adherence (analysed as randomised)",
-                     f"{_pct(adh['treatment_not_receiving'])} of the treatment arm without "
-                     f"IVIg, {_pct(adh['control_receiving'])} of controls with it"))
+                     f"{pct(adh['treatment_not_receiving'])} of the treatment arm without "
+                     f"IVIg, {pct(adh['control_receiving'])} of controls with it"))
     rec = model.recruitment
     if rec is not None:
         rows.append(("Recruitment", f"{rec.per_centre_month:g} women per centre per month "
@@ -163,7 +180,7 @@ def _rate_rows(result: PlanResult) -> list[tuple[str, str]]:
     return rows
 
 
-def _size_range(interval, bound, sep=" to "):
+def size_range(interval, bound, sep=" to "):
     lo, hi = interval
     return f"{lo}{sep}{hi}" if hi is not None else f"{lo}{sep}more than {bound} (the bound)"
 
@@ -179,8 +196,6 @@ def _assurance_cell(p, exact: bool) -> str:
 
 
 def table(result: PlanResult) -> str:
-    s = result.scenario
-    a = s.analysis
     exact = result.method == "exact"
     out = []
     width = max(len(k) for k, _ in assumptions(result))
@@ -205,7 +220,24 @@ def table(result: PlanResult) -> str:
         mark = f"  <- {', '.join(marks)}" if marks else ""
         out.append(f"{p.n_control:>8} {p.n_treatment:>9} {p.n_total:>6}  {_power(p, exact)}"
                    f"{_assurance_cell(p, ar is not None and ar.method == 'exact')}{mark}")
-    out.append("")
+    out += ["", *headline(result)]
+    if result.patient is not None:
+        out += ["", *_patient_lines(result)]
+    elif result.sequential is not None:
+        out += ["", *_sequential_lines(result)]
+    if result.sweep is not None:
+        out += ["", *_sweep_lines(result)]
+    return "\n".join(out) + "\n"
+
+
+def headline(result: PlanResult) -> list[str]:
+    """The answer in lines: the required (or evaluated) size with its power and
+    Monte Carlo range, the women to randomise, assurance, the type I error of a
+    fixed 2x2 design, and the normal approximation."""
+    s = result.scenario
+    exact = result.method == "exact"
+    ss = result.sample_size
+    out = []
     if ss:
         ans = ss.answer
         maximum = "maximum " if result.sequential and len(result.sequential.looks) > 1 else ""
@@ -215,30 +247,33 @@ def table(result: PlanResult) -> str:
                    + f"(power {_power(ans, exact)}, target {s.target_power:g})")
         out += _search_caveats(ss, "power", exact)
         if result.patient is None:
-            out.append(f"To randomise with {_pct(s.dropout)} dropout: {ss.randomised_control} + "
+            out.append(f"To randomise with {pct(s.dropout)} dropout: {ss.randomised_control} + "
                        f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
     else:
         e = result.evaluated
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
                    f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
-    if ar:
+    if result.assurance:
         out += _assurance_lines(result)
-    reported = result.reported
+    reported, size = result.reported, result.type_one_error
+    how = "exact"
     if result.patient is not None:
-        out += ["", *_patient_lines(result)]
+        primary = result.patient.analysis(result.patient.primary)
+        how = f"simulated, primary analysis, ± {primary.type_one_error_se:.4f}"
     elif result.sequential is not None:
-        out += ["", *_sequential_lines(result)]
-    else:
-        out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} (exact, both "
-                   f"arms at rate {s.control.rate:g}): {result.type_one_error:.4f}"
-                   + ("  ** above alpha **" if result.type_one_error > a.alpha else ""))
+        key = result.sequential.type_one_error_key
+        oc = result.sequential.operating[key]
+        how = (oc["method"].replace("_", " ") + ("" if oc["method"] == "exact"
+                                                 else f" ± {oc['power_se']:.4f}")
+               + (", futility stops overruled" if key != "null" else ""))
+    out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} ({how}, both "
+               f"arms at rate {s.control.rate:g}): {size:.4f}"
+               + ("  ** above alpha **" if size > s.analysis.alpha else ""))
     if result.normal_approx_control is not None:
         nc = result.normal_approx_control
         out.append(f"Normal approximation (z test, no continuity correction): "
                    f"{nc:.1f} control + {s.allocation * nc:.1f} treatment")
-    if result.sweep is not None:
-        out += ["", *_sweep_lines(result)]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _patient_lines(result: PlanResult) -> list[str]:
@@ -269,9 +304,9 @@ def _patient_lines(result: PlanResult) -> list[str]:
             out.append(f"Outcomes with {label}: no simulated woman had a primary outcome")
             continue
         out.append(f"Outcomes with {label} (simulated, women with an outcome): live birth "
-                   f"{_pct(o['live_birth'])}" + (
-                       f", miscarriage {_pct(o['miscarriage'])}, transfer failure "
-                       f"{_pct(o['transfer_failure'])}" if "miscarriage" in o else ""))
+                   f"{pct(o['live_birth'])}" + (
+                       f", miscarriage {pct(o['miscarriage'])}, transfer failure "
+                       f"{pct(o['transfer_failure'])}" if "miscarriage" in o else ""))
     if pr.duration is not None:
         d = pr.duration
         lo, hi = d.enrol_interval80
@@ -399,7 +434,7 @@ def _search_caveats(ss, what: str, exact: bool) -> list[str]:
     out = []
     if not exact:
         out.append(f"Monte Carlo range of the control-arm size (pointwise 95% limits of {what}): "
-                   f"{_size_range(ss.interval_control, ss.checked_up_to)}")
+                   f"{size_range(ss.interval_control, ss.checked_up_to)}")
     if ss.stable is None:
         out.append(f"{what.capitalize()} falls below the target again at the search bound "
                    f"{ss.checked_up_to} (saw-tooth of a discrete test); raise the bound")
@@ -465,277 +500,3 @@ def _sweep_lines(result: PlanResult) -> list[str]:
         out.append("none: no size reaches the target, or no planned design, at that point (the "
                    "reason is in the JSON and sweep.csv)")
     return out
-
-
-def justification(result: PlanResult) -> str:
-    """The sample-size justification paragraph, generated from the results."""
-    s = result.scenario
-    a = s.analysis
-    ss = result.sample_size
-    sided = "two-sided" if a.sided == "two" else "one-sided"
-    ratio = "1:1" if s.allocation == 1 else f"{s.allocation:g}:1 (treatment:control)"
-    pr = result.patient
-    test = TEST_NAMES[a.test]
-    if pr is not None:
-        test = next(x.description for x in pr.analyses if x.name == pr.primary)
-    strata = pr.model["strata"] if pr is not None and len(pr.model["strata"]) > 1 else None
-    by_stratum = "" if strata is None else " (by stratum: " + "; ".join(
-        f"{st['name']}, {_pct(st['share'])} of women, {_pct(st['planning_rates']['control'])} "
-        f"vs {_pct(st['planning_rates']['treatment'])}" for st in strata) + ")"
-    parts = [
-        f"The primary endpoint is {s.endpoint}. "
-        f"Assuming {'population-average ' if strata else ''}live-birth rates of "
-        f"{_pct(s.control.rate)} with {s.control.label.lower()} "
-        f"and {_pct(s.treatment.rate)} with {s.treatment.label}{by_stratum}"
-        + (f" ({s.source})" if s.source else "") + ", ",
-    ]
-    if ss:
-        ans = ss.answer
-        parts.append(
-            f"{ans.n_control} women in the {s.control.label.lower()} arm and {ans.n_treatment} "
-            f"in the {s.treatment.label} arm ({ans.n_total} in total, randomised {ratio}) give "
-            f"{_pct(ans.power)} power to detect the difference with {test} at "
-            f"{sided} alpha {a.alpha:g} (target {_pct(s.target_power)}). ")
-        top = ss.checked_up_to
-        if ss.stable is None:
-            parts.append(f"This is the smallest such size, but power falls below the target "
-                         f"again at {top} per control arm, the bound of the search. ")
-        elif ss.stable.n_control == ans.n_control:
-            parts.append(f"This is the smallest such size, and power stays at or above the "
-                         f"target at every larger size checked (up to {top} per control arm). ")
-        else:
-            parts.append(f"Power of a discrete test is saw-toothed in the sample size: it first "
-                         f"reaches the target at {ans.n_control} per control arm and stays at or "
-                         f"above it from {ss.stable.n_control} (checked up to {top}). ")
-        if result.method != "exact":
-            parts.append(f"Allowing for Monte Carlo error (pointwise 95% limits of power), the "
-                         f"control-arm size lies between "
-                         f"{_size_range(ss.interval_control, top, ' and ')}. ")
-        if s.dropout > 0 and pr is None:
-            parts.append(
-                f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "
-                f"{ss.n_total_randomised} women will be randomised "
-                f"({ss.randomised_control} and {ss.randomised_treatment}). ")
-    else:
-        e = result.evaluated
-        parts.append(
-            f"{e.n_control} women in the {s.control.label.lower()} arm and {e.n_treatment} in the "
-            f"{s.treatment.label} arm ({e.n_total} in total, randomised {ratio}) give "
-            f"{_pct(e.power)} power with {test} at {sided} alpha {a.alpha:g}. ")
-    if pr is not None:
-        parts.append(_patient_sentences(result))
-    if result.sequential is not None:
-        parts.append(_sequential_sentences(result))
-    if result.method == "exact":
-        parts.append("Power was computed exactly by enumerating every possible trial outcome")
-    else:
-        se = (ss.answer if ss else result.evaluated).power_se
-        parts.append(f"Power was estimated from {result.n_sims:,} simulated trials per sample "
-                     f"size (Monte Carlo standard error {se:.4f})")
-    parts.append(f" with simulator {result.version} (seed {result.seed}, scenario SHA-256 "
-                 f"{s.digest}).")
-    if result.assurance:
-        parts.append(" " + _prior_sentences(result))
-    if result.sweep:
-        parts.append(" " + _sweep_sentence(result))
-    return "".join(parts)
-
-
-def _sequential_sentences(result: PlanResult) -> str:
-    """The interim plan, its operating characteristics and calendar."""
-    sq = result.sequential
-    pl, null = sq.operating["planning"], sq.operating["null"]
-    out = []
-    if len(sq.looks) > 1:
-        stops = " and ".join(f"{row['n_per_arm']['control']} + {row['n_per_arm']['treatment']}"
-                             for row in sq.looks[:-1])
-        shares = " and ".join(f"{100 * row['information']:.0f}%" for row in sq.looks[:-1])
-        out.append(f"The sizes are maximum sizes of a group-sequential design with interim "
-                   f"analyses when {stops} women have an outcome ({shares} of the maximum); "
-                   f"{interim_rules(result)}. ")
-        out.append(f"At the planning rates the trial stops early for efficacy with probability "
-                   f"{_pct(sum(pl['efficacy'][:-1]))} and for futility with probability "
-                   f"{_pct(sum(pl['futility']))}, and analyses {pl['expected_n_total']:.1f} women "
-                   f"on average (of {pl['max_n_total']}); under the null it stops for futility "
-                   f"with probability {_pct(sum(null['futility']))} and analyses "
-                   f"{null['expected_n_total']:.1f} on average. ")
-    else:
-        out.append(f"The decision rule is {interim_rules(result)}. ")
-    size, alpha = result.type_one_error, result.scenario.analysis.alpha
-    obeyed = null["power"]
-    out.append(f"The type I error is {size:.4f}"
-               + (f" with every futility stop overruled ({obeyed:.4f} when they are obeyed)"
-                  if obeyed != size else "")
-               + (f", above the nominal {alpha:g}: the test is approximate at this size"
-                  if size > alpha else "") + ". ")
-    if sq.fixed is not None:
-        f = sq.fixed
-        out.append(f"A fixed design with the same test would need {f['n_total']} women "
-                   f"(inflation factor {f['inflation_factor']:.3f}). ")
-    if sq.calendar is not None:
-        c = sq.calendar
-        looks = ", ".join(f"{x['expected_month']:.1f}" for x in c["looks"])
-        first = c["looks"][0]["expected_randomised"]
-        out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
-                   f"and the trial is expected to end at month "
-                   f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
-                   f"interim analysis {first:.1f} of the {pl['max_n_total_needed']} women "
-                   f"are expected to have been randomised, since randomisation goes on while "
-                   f"outcomes are awaited. ")
-    return "".join(out)
-
-
-def _patient_sentences(result: PlanResult) -> str:
-    """What the patient-level simulation assumed and what adjustment buys."""
-    s, pr = result.scenario, result.patient
-    m = pr.model
-    said = [f"Each simulated trial randomises women one by one ({m['randomisation'].replace('_', ' ')} "
-            f"randomisation"
-            + (f" at {m['centres']} centres with a between-centre standard deviation of "
-               f"{m['centre_sd_log_odds']:g} on the log-odds scale" if m["centres"] > 1 else "")
-            + (f", with {', '.join(m['covariates'])} as prognostic covariate"
-               + ("s" if len(m["covariates"]) > 1 else "") if m["covariates"] else "") + ")"]
-    if s.dropout > 0:
-        said.append(f"{_pct(s.dropout)} of women have no primary outcome and are "
-                    + ("counted as without a live birth (intention to treat)"
-                       if m["dropout"]["handling"] == "as_failure"
-                       else "left out of the analysis (complete case)"))
-    adh = m["adherence"]
-    if adh["treatment_not_receiving"] or adh["control_receiving"]:
-        said.append(f"{_pct(adh['treatment_not_receiving'])} of the {s.treatment.label} arm do "
-                    f"not receive it and {_pct(adh['control_receiving'])} of controls receive it "
-                    "outside the trial, all analysed as randomised")
-    text = "; ".join(said) + ", so the sizes above are numbers of women randomised. "
-    others = [x for x in pr.analyses if x.name != pr.primary]
-    text += ("At this size, " + " and ".join(
-        f"{x.description} would have {_pct(x.power)} power" for x in others)
-             + "; the simulated type I error of the primary analysis is "
-             f"{_pct(pr.analysis(pr.primary).type_one_error)}. ")
-    primary = pr.analysis(pr.primary)
-    failed = [(n, what) for n, what in ((primary.not_estimable, "at the planning rates"),
-                                        (primary.not_estimable_null, "under the null"),
-                                        (primary.not_estimable_prior, "under the priors"))
-              if n]
-    if failed:
-        text += ("Simulated trials whose primary analysis could not be estimated (separation "
-                 "or non-convergence) were counted as not significant: " + ", ".join(
-                     f"{n:,} of {pr.n_sims:,} {what}" for n, what in failed) + ". ")
-    if pr.duration is not None:
-        d, rec = pr.duration, s.patient.recruitment
-        lo, hi = d.enrol_interval80
-        text += (f"Recruiting {rec.per_centre_month:g} women per centre per month at "
-                 f"{len(rec.weights)} centres, enrolment takes a median of "
-                 f"{d.enrol_median:.1f} months (80% interval {lo:.1f} to {hi:.1f}) and the "
-                 f"last primary outcome is expected at {d.last_outcome_median:.1f} months")
-        if pr.centres_needed is not None:
-            text += (f"; enrolment within {pr.target_months:g} months with probability "
-                     f"{_pct(pr.target_probability)} needs {pr.centres_needed} centres")
-        text += ". "
-    return text
-
-
-def _prior_sentences(result: PlanResult) -> str:
-    s, ar = result.scenario, result.assurance
-    prior = ar.prior
-    exact = ar.method == "exact"        # a sequential design's assurance is simulated
-    said = []
-    for arm, a in (("control", s.control), ("treatment", s.treatment)):
-        if prior[arm]["rate_prior"]:
-            said.append(f"for {a.label.lower() if arm == 'control' else a.label} a "
-                        f"{prior[arm]['description']}")
-    if prior["effect"]:
-        said.append(f"for {s.treatment.label} relative to {s.control.label.lower()} the "
-                    f"{prior['effect']['description']}")
-    text = ("The uncertainty about the true rates was expressed as design priors: "
-            + "; ".join(said) + ". ")
-    at = ar.at_reported
-    how = "computed exactly" if exact else (f"estimated from {s.simulation.n_sims:,} simulated trials "
-                                            f"whose true rates were drawn from the priors, "
-                                            f"Monte Carlo standard error {at.assurance_se:.4f}")
-    text += (f"Averaged over these priors, the probability of a significant result in favour of "
-             f"{s.treatment.label} (assurance; O'Hagan and Stevens 2001) is {_pct(at.assurance)} "
-             f"with {at.n_control} and {at.n_treatment} women ({how}); as the trial grows it "
-             f"tends to {_pct(ar.ceiling)}, the prior probability that {s.treatment.label} is "
-             f"better. ")
-    if prior["mcid"] is not None:
-        text += (f"The prior probability that the true live-birth rate is higher with "
-                 f"{s.treatment.label} by more than {100 * prior['mcid']:.1f} percentage points "
-                 f"is {_pct(prior['probability_above_mcid'])}. ")
-    if ar.target is not None:
-        a_ss = ar.sample_size
-        if a_ss:
-            a = a_ss.answer
-            text += (f"An assurance of {_pct(ar.target)} first needs {a.n_control} and "
-                     f"{a.n_treatment} women ({a.n_total} in total, {a_ss.n_total_randomised} "
-                     f"randomised), giving assurance {_pct(a.assurance)}")
-            if a_ss.stable is not None and a_ss.stable.n_control != a.n_control:
-                text += (f"; assurance stays at or above the target from "
-                         f"{a_ss.stable.n_control} per control arm (checked up to "
-                         f"{a_ss.checked_up_to})")
-            elif a_ss.stable is None:
-                text += (f", but falls below it again at {a_ss.checked_up_to} per control arm, "
-                         "the bound of the search")
-            if not exact:
-                text += (f"; allowing for Monte Carlo error the control-arm size lies between "
-                         f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
-            text += "."
-        else:
-            text += f"The target assurance of {_pct(ar.target)} cannot be reached: {ar.unreachable}."
-    return text.strip()
-
-
-def _sweep_sentence(result: PlanResult) -> str:
-    points = result.sweep
-    keys = list(points[0].values)
-    ranges = " and ".join(
-        f"`{k}` from {min(p.values[k] for p in points):g} to {max(p.values[k] for p in points):g}"
-        for k in keys)
-    sizes = [p.n_control for p in points if p.n_control is not None]
-    power = [p.power_at_planned for p in points if p.power_at_planned is not None]
-    text = f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
-    if not sizes:
-        text += "had no finite value"
-    elif min(sizes) < max(sizes):
-        text += f"ranged from {min(sizes)} to {max(sizes)} per control arm"
-    else:
-        text += f"was {sizes[0]} per control arm at every point"
-    if sizes and len(sizes) < len(points):
-        text += f" ({len(points) - len(sizes)} points had none)"
-    if power:
-        text += (f", and power at the planned size of {points[0].planned_control} per control "
-                 f"arm from {_pct(min(power))} to {_pct(max(power))}")
-    return text + "."
-
-
-def markdown(result: PlanResult) -> str:
-    s = result.scenario
-    lines = [f"# Sample size: {s.title or s.name}", "", "## Assumptions", "",
-             "| item | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in assumptions(result)]
-    exact = result.method == "exact"
-    prior = result.assurance is not None
-    lines += ["", "## Power curve", "",
-              "| control | treatment | total | power | MC SE |"
-              + (" assurance | MC SE |" if prior else ""),
-              "|---:|---:|---:|---:|---:|" + ("---:|---:|" if prior else "")]
-    for p in result.power_curve:
-        row = (f"| {p.n_control} | {p.n_treatment} | {p.n_total} | {p.power:.4f} | "
-               f"{'exact' if exact else f'{p.power_se:.4f}'} |")
-        if prior:
-            a_exact = result.assurance.method == "exact"
-            row += f" {p.assurance:.4f} | {'exact' if a_exact else f'{p.assurance_se:.4f}'} |"
-        lines.append(row)
-    if result.sequential is not None:
-        lines += ["", "## Interim analyses", "", "```", *_sequential_lines(result), "```"]
-    if prior:
-        lines += ["", "## Priors and assurance", "",
-                  *(f"- {k}: {v}" for k, v in _rate_rows(result)),
-                  *(f"- {x}" for x in _assurance_lines(result))]
-    if result.sweep is not None:
-        rows = sweep_table(result.sweep)
-        lines += ["", "## Sensitivity analysis", "", _sweep_sentence(result), "",
-                  "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-        lines += ["| " + " | ".join("" if v is None else f"{v:.4g}" if isinstance(v, float)
-                                    else str(v) for v in r) + " |" for r in rows[1:]]
-    lines += ["", "## Sample-size justification", "", justification(result), ""]
-    return "\n".join(lines)

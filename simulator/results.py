@@ -5,6 +5,8 @@ import math
 from fractions import Fraction
 from dataclasses import dataclass
 
+from . import SOFTWARE
+from .citations import references
 from .scenario import Scenario
 
 
@@ -36,6 +38,29 @@ class PowerPoint:
         if self.assurance is not None:
             d.update(assurance=self.assurance, assurance_se=self.assurance_se)
         return d
+
+
+def frame(columns: list[str], rows: list[list]):
+    """A pandas DataFrame (pandas is needed only here: `pip install pandas`)."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_frame() needs pandas: pip install pandas") from None
+    return pandas.DataFrame(rows, columns=columns)
+
+
+class PowerCurve(tuple):
+    """The power curve: PowerPoint rows in increasing size, a tuple with
+    ``to_frame()``."""
+
+    def to_frame(self):
+        """One row per size: n_control, n_treatment, n_total, power, power_se,
+        and assurance, assurance_se with priors."""
+        prior = any(p.assurance is not None for p in self)
+        columns = ["n_control", "n_treatment", "n_total", "power", "power_se"] + (
+            ["assurance", "assurance_se"] if prior else [])
+        return frame(columns, [[p.n_control, p.n_treatment, p.n_total, p.power, p.power_se]
+                               + ([p.assurance, p.assurance_se] if prior else []) for p in self])
 
 
 @dataclass(frozen=True)
@@ -168,7 +193,7 @@ class PlanResult:
     version: str
     sample_size: SampleSizeResult | None     # None when a size was given (no search)
     evaluated: PowerPoint | None             # power at scenario.sample_size.n_control
-    power_curve: tuple[PowerPoint, ...]
+    power_curve: PowerCurve             # tuple of PowerPoint, with to_frame()
     normal_approx_control: float | None      # z test normal-approximation size (not rounded)
     type_one_error: float         # exact rejection rate at the reported size, both arms
                                   # at the control rate
@@ -185,6 +210,22 @@ class PlanResult:
             return (self.sequential.operating[key]["method"]
                     + (", futility stops ignored" if key != "null" else ""))
         return "exact"
+
+    def justification(self) -> str:
+        """The sample-size justification paragraph."""
+        from .justification import justification
+        return justification(self)
+
+    def figures(self) -> dict:
+        """The report's figures as matplotlib Figure objects, by name."""
+        from .figures import figures
+        return figures(self)
+
+    def save(self, out_dir) -> list[str]:
+        """Write the report (HTML, Markdown and PNGs), results.json and the CSV
+        tables into ``out_dir``, each file atomically; returns the names."""
+        from .outputs import write
+        return write(self, out_dir)
 
     @property
     def reported(self) -> PowerPoint:
@@ -205,7 +246,7 @@ class PlanResult:
             "source": s.source,
             "endpoint": s.endpoint,
             "scenario_sha256": s.digest,
-            "software": {"name": "simulator", "version": self.version},
+            "software": {"name": SOFTWARE, "version": self.version},
             "method": self.method,
             "n_sims": self.n_sims,
             "seed": self.seed,
@@ -230,5 +271,6 @@ class PlanResult:
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "references": references(self),
             "inputs": s.to_dict(),
         }

@@ -130,6 +130,18 @@ def text(pattern: str | None = None, rule: str = "must be text"):
     return check
 
 
+def texts(rule: str = "must be a list of text entries"):
+    """A list of non-empty strings (a single string is a list of one)."""
+    def check(value):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                   for v in value):
+            raise Bad(rule)
+        return [v.strip() for v in value]
+    return check
+
+
 PROBABILITY = number(0.0, 1.0, what="a probability")
 
 

@@ -27,7 +27,7 @@ from .prior_spec import effect_of, effect_value, prior_of, rate_value
 from .priors import BetaMixture, Effect, RateModel
 from .recruitment import Recruitment
 from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
-                    optional, text, unknown_key as _unknown)
+                    optional, text, texts, unknown_key as _unknown)
 
 DEFAULT_SCENARIO = "severe.yaml"
 MAX_FILE_BYTES = 1_000_000
@@ -60,6 +60,8 @@ SCHEMA: dict = {
     "title": Rule(None, "one-line title", optional(text())),
     "source": Rule(None, "where the planning rates come from (citation and counts)",
                    optional(text())),
+    "references": Rule((), "full citations of the sources, listed first in the report's "
+                       "references", texts("must be a list of citations (text)")),
     "endpoint": Rule("live birth per woman randomised", "primary endpoint wording",
                      text()),
     "arms": {
@@ -228,6 +230,7 @@ class Scenario:
     patient: PatientModel | None = None   # the patient-level model, if the scenario needs one
     interim: Interim | None = None        # interim looks or a Bayesian rule (2x2 table)
     recruitment: Recruitment | None = None    # with `interim`: when the looks happen
+    references: tuple[str, ...] = ()      # full citations of the sources
 
     def source_of(self, field: str | None) -> str | None:
         """How an error about ``field`` names its origin (see :func:`_source_label`)."""
@@ -236,6 +239,11 @@ class Scenario:
     def to_dict(self) -> dict:
         """The validated scenario in the file's own shape (defaults filled in)."""
         return json.loads(self.inputs)
+
+    def override(self, overrides: Mapping[str, Any]) -> "Scenario":
+        """This scenario with values replaced by dotted key (as ``--set``),
+        validated again: ``s.override({"arms.control.rate": 0.25})``."""
+        return load_scenario(self.to_dict(), overrides)
 
     @property
     def rate_model(self) -> RateModel:
@@ -460,7 +468,7 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
         sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
         inputs=json.dumps(v, sort_keys=True), overridden=overridden, patient=patient,
-        interim=interim, recruitment=recruitment,
+        interim=interim, recruitment=recruitment, references=tuple(v["references"]),
     )
 
 

@@ -313,6 +313,8 @@ def _describe(oc: SequentialOC, needed) -> dict:
     return {"method": "exact" if oc.n_sims is None else "monte_carlo",
             "n_sims": oc.n_sims,
             "efficacy": oc.efficacy.tolist(), "futility": oc.futility.tolist(),
+            "early_efficacy": float(oc.efficacy[:-1].sum()),
+            "any_futility": float(oc.futility.sum()),
             "power": oc.power, "power_se": float(oc.se(oc.power)),
             "favourable": oc.favourable,
             "stopping": oc.stopping.tolist(),

@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import yaml
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from .errors import NoSolutionError, ScenarioError
 from .plan import AssurancePlan, choose_method, design_of, power_function, run
-from .results import PlanResult
+from .progress import run_tasks
+from .results import PlanResult, frame
 from .scenario import Scenario, load_scenario
 
 MAX_AXES = 2
@@ -189,13 +190,22 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
 
 
 def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
-              jobs: int = 1) -> tuple[SweepPoint, ...]:
+              jobs: int = 1) -> Sweep:
     """Evaluate every point (in parallel over points); ``planned_control`` is
     the control-arm size of the planned design (the base scenario's answer)."""
     if jobs == -1:
         jobs = os.cpu_count() or 1
     tasks = (delayed(_point)(values, scenario, planned_control) for values, scenario in points)
-    return tuple(Parallel(n_jobs=min(jobs, max(len(points), 1)))(tasks))
+    return Sweep(run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points"))
+
+
+class Sweep(tuple):
+    """The points of a sensitivity analysis: a tuple of SweepPoint with ``to_frame()``."""
+
+    def to_frame(self):
+        """One row per point: the swept values, then the columns of sweep.csv."""
+        rows = sweep_table(self)
+        return frame(rows[0], rows[1:])
 
 
 def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
@@ -225,3 +235,17 @@ def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[Sweep
     points = sweep_scenarios(source, overrides, axes)
     result = run(load_scenario(source, overrides), jobs=jobs)
     return replace(result, sweep=run_sweep(points, result.reported.n_control, jobs))
+
+
+def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1) -> PlanResult:
+    """The library's sweep: ``scenario``'s result with ``sweep`` filled in over
+    ``grid``, one or two dotted keys each with the values to try, e.g.
+    ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}``.  Same rules as ``--sweep``."""
+    if not isinstance(grid, Mapping):
+        raise ScenarioError("must map one or two dotted keys to lists of values", field="grid")
+    axes = []
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ScenarioError(f"must be a list of values; got {values!r}", field=key)
+        axes.append(SweepAxis(key, tuple(values)))
+    return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs)

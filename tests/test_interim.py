@@ -12,7 +12,8 @@ from simulator import load_scenario, run
 from simulator.boundaries import crossing, efficacy_bounds
 from simulator.errors import NoSolutionError, ScenarioError
 from simulator.recruitment import Recruitment, look_calendar
-from simulator.report import justification, table
+from simulator.justification import justification
+from simulator.report import table
 
 RPACT = {
     "name": "rpact_example",

@@ -8,7 +8,8 @@ import pytest
 from scipy import integrate, stats
 from scipy.stats import fisher_exact
 
-from simulator import ScenarioError, load_scenario, report, run
+from simulator import ScenarioError, load_scenario, run
+from simulator.justification import justification
 from simulator.assurance import exact_assurance, monte_carlo_assurance
 from simulator.design import Design
 from simulator.exact import exact_power
@@ -368,7 +369,7 @@ def test_assurance_may_exceed_the_prior_probability_of_benefit_and_the_search_sa
     ar = result.assurance
     assert ar.ceiling == pytest.approx(0.5, abs=1e-6)
     assert ar.sample_size is not None and ar.sample_size.answer.assurance >= 0.505
-    assert "tends to 50.0%" in report.justification(result)
+    assert "tends to 50.0%" in justification(result)
 
 
 def test_a_concentrated_control_prior_with_an_effect_prior_is_integrated():

@@ -1,9 +1,14 @@
 """The report's numbers come from the results: checked against results.json."""
+import json
 import re
 
 import pytest
 
-from simulator import load_scenario, report, run
+from simulator import bundled_scenarios
+
+from simulator import load_scenario, run
+from simulator.document import markdown
+from simulator.justification import justification
 
 
 def numbers(text):
@@ -20,8 +25,13 @@ def design_numbers(doc):
         f"{100 * doc['dropout']:.1f}%", str(ss["n_total_randomised"]),
         str(ss["n_per_arm_randomised"]["control"]), str(ss["n_per_arm_randomised"]["treatment"]),
         str(ss["stable_checked_up_to_control"]), str(doc["seed"]), doc["software"]["version"],
-        "1:1",
+        "1:1", *reference_years(doc),
     }
+
+
+def reference_years(doc):
+    """Years of the cited works (the paragraph cites them as "Fisher 1935")."""
+    return set(re.findall(r"\b(?:19|20)\d\d\b", " ".join(doc["references"])))
 
 
 @pytest.mark.parametrize("name", ["severe", "overall", "moderate"])
@@ -30,7 +40,7 @@ def test_every_number_in_the_justification_is_in_the_results(name, method):
     result = run(load_scenario(name, {"simulation.method": method}))
     doc = result.to_dict()
     ss = doc["sample_size"]
-    paragraph = report.justification(result)
+    paragraph = justification(result)
     allowed = design_numbers(doc) | {str(ss["n_per_arm_stable"]["control"]),
                                      *map(str, ss["n_per_arm_interval"]["control"])}
     if method == "monte_carlo":
@@ -45,7 +55,7 @@ def test_every_number_in_the_justification_is_in_the_results(name, method):
 
 def test_markdown_report_has_assumptions_curve_and_paragraph():
     result = run(load_scenario("severe"))
-    md = report.markdown(result)
+    md = markdown(result)
     for section in ("## Assumptions", "## Power curve", "## Sample-size justification"):
         assert section in md
     assert md.count("| 24 | 24 | 48 | 0.9200 | exact |") == 1
@@ -58,7 +68,7 @@ def test_prior_justification_numbers_come_from_the_results(name):
     discounting or shrinkage and the assurance method."""
     result = run(load_scenario(name))
     doc = result.to_dict()
-    paragraph = report.justification(result)
+    paragraph = justification(result)
     ss, ar, prior = doc["sample_size"], doc["assurance"], doc["prior"]
     allowed = design_numbers(doc) | {
         f"{100 * ar['at_reported_size']['assurance']:.1f}%",
@@ -89,3 +99,71 @@ def test_prior_justification_numbers_come_from_the_results(name):
     if "shrink" in str(inputs) and inputs["treatment"]["effect"]["shrink"] != 1:
         assert "shrunk towards no effect by the factor 0.5" in paragraph
         assert "prior median odds ratio 1.91" in paragraph
+
+
+def _numbers_of(node):
+    """Every number of a JSON document, and the numbers written inside its texts."""
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _numbers_of(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _numbers_of(v)
+    elif isinstance(node, bool) or node is None:
+        return
+    elif isinstance(node, (int, float)):
+        yield node
+    elif isinstance(node, str):
+        yield from re.findall(r"\d[\d,.:]*\d%?|\d%?", node)
+
+
+def _renderings(x):
+    """The ways the paragraph may write the value ``x`` of results.json."""
+    if isinstance(x, str):
+        return {x.rstrip(".,")}
+    out = {f"{x:g}", f"{x:.4f}", f"{x:.3f}", f"{x:.1f}", f"{100 * x:.1f}%", f"{100 * x:.0f}%",
+           f"{100 * x:.1f}"}
+    if float(x).is_integer():
+        out |= {str(int(x)), f"{int(x):,}"}
+    return out
+
+
+@pytest.fixture(scope="module", params=bundled_scenarios())
+def bundled_result(request):
+    return run(load_scenario(request.param))
+
+
+def test_every_number_in_each_bundled_justification_is_a_value_of_results_json(bundled_result):
+    """For every bundled scenario (fixed, priors, patient-level, sequential): each
+    number of the paragraph is a value of results.json as the report formats it
+    (a rate as a percentage, a size as a whole number, a standard error to 4
+    decimals), or one of the interval levels it names (95%, 80%)."""
+    doc = json.loads(json.dumps(bundled_result.to_dict()))
+    paragraph = justification(bundled_result)
+    allowed = {"95%", "80%", "1:1"}
+    for x in _numbers_of(doc):
+        allowed |= _renderings(x)
+    stripped = paragraph.replace(doc["scenario_sha256"], "").replace("SHA-256", "")
+    for token in re.findall(r"\d[\d,.:/]*\d%?|\d%?", stripped):
+        token = token.rstrip(".,")
+        for part in token.split("/") if "/" in token and ":" not in token else [token]:
+            assert part in allowed, (part, paragraph)
+    # the items the paragraph must state, each as results.json has it
+    ss = doc["sample_size"]
+    for needed in (f"{ss['n_per_arm']['control']} women in the", f"({ss['n_total']} in total",
+                   f"alpha {doc['alpha']:g}", f"target {100 * doc['target_power']:.1f}%",
+                   f"{doc['software']['name']} {doc['software']['version']}",
+                   f"seed {doc['seed']}", f"SHA-256 {doc['scenario_sha256']}"):
+        assert needed in paragraph, needed
+    if doc["source"]:
+        assert doc["source"] in paragraph
+    if doc["dropout"] > 0 and doc["patient_level"] is None:
+        assert f"{ss['n_total_randomised']} women will be randomised" in paragraph
+    if doc["method"] == "exact":
+        assert "computed exactly" in paragraph
+    else:
+        assert f"{doc['n_sims']:,} simulated trials" in paragraph
+    if doc["assurance"]:
+        assert "O'Hagan and Stevens 2001" in paragraph
+    if doc["sequential"] and len(doc["sequential"]["looks"]) > 1:
+        assert "interim analyses" in paragraph and "Lan and DeMets 1983" in paragraph

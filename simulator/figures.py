@@ -1,0 +1,300 @@
+"""The report's figures, as matplotlib ``Figure`` objects built from a
+:class:`~simulator.results.PlanResult`.
+
+Only the object-oriented API is used (``matplotlib.figure.Figure``, never
+``pyplot``): no global state, headless, and a notebook displays the returned
+Figure.  Figures are 6.5 inches wide (a printed page), fonts 8 pt or more.
+Every plotted series has a ``label`` and a ``gid`` naming it, so tests and
+callers can find the data.  Sizes are women (both arms), probabilities on
+0 to 1, rates in percent, rate differences in percentage points, times in
+months from the start of recruitment.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
+from matplotlib.transforms import blended_transform_factory
+from scipy.stats import gamma
+
+WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
+LABEL, SMALL = 9, 8                 # font sizes, points
+TARGET = dict(color="0.35", linestyle=":", linewidth=1.2)
+COLOURS = {"power": "C0", "assurance": "C1", "efficacy": "C2", "futility": "C3"}
+RATE_KEYS = {"arms.treatment.rate": "treatment", "arms.control.rate": "control"}
+
+
+def _axes(ncols: int = 1, height: float = HEIGHT):
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+
+
+def _finish(ax, xlabel: str, ylabel: str, legend: str | None = "best") -> None:
+    """Axis labels, light grid, ticks and (when more than one series) legend."""
+    ax.set_xlabel(xlabel, fontsize=LABEL)
+    ax.set_ylabel(ylabel, fontsize=LABEL)
+    ax.tick_params(labelsize=SMALL)
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    if legend == "outside":     # one legend below the figure, for every panel
+        series = {label: handle for a in ax.figure.axes
+                  for handle, label in zip(*a.get_legend_handles_labels())}
+        wide = max(map(len, series)) > 26       # three columns fit 26 characters each
+        ax.figure.legend(series.values(), series.keys(), loc="outside lower center",
+                         ncols=2 if wide else 3, fontsize=SMALL)
+    elif legend and len(ax.get_legend_handles_labels()[1]) > 1:
+        ax.legend(loc=legend, fontsize=SMALL, framealpha=0.9)
+
+
+def _size_label(result) -> str:
+    """What a total size counts: analysed (2x2 designs) or randomised (patient-level)."""
+    what = "randomised" if result.patient is not None else "analysed (with the outcome)"
+    seq = result.sequential is not None and len(result.sequential.looks) > 1
+    return f"{'Maximum w' if seq else 'W'}omen {what}, both arms"
+
+
+def _arm(result, which: str) -> str:
+    return getattr(result.scenario, which).label
+
+
+def _difference_label(result) -> str:
+    return (f"Difference in live-birth rate, {_arm(result, 'treatment')}\n"
+            f"minus {_arm(result, 'control')} (percentage points)")
+
+
+def _numbers(values, factor: float = 1.0) -> np.ndarray:
+    """Floats, None as NaN (a gap in a line)."""
+    return np.array([np.nan if v is None else v * factor for v in values], dtype=float)
+
+
+def _band(ax, x, centre, se, gid: str, colour: str, label: str) -> None:
+    """Pointwise 95% band centre +- 1.96 se, clipped to [0, 1]."""
+    centre, se = np.asarray(centre, float), np.asarray(se, float)
+    ax.fill_between(x, np.clip(centre - 1.96 * se, 0, 1), np.clip(centre + 1.96 * se, 0, 1),
+                    color=colour, alpha=0.2, linewidth=0, gid=gid, label=label)
+
+
+def power_curve(result) -> Figure:
+    """Power (and, with priors, assurance) against the total size, with the
+    targets and the chosen sizes marked; y is a probability, 0 to 1."""
+    points = sorted(result.power_curve, key=lambda p: p.n_total)
+    x = np.array([p.n_total for p in points])
+    s = result.scenario
+    series = [("power", "Power", result.method, s.target_power, result.reported, "chosen_size")]
+    if result.assurance is not None:
+        a = result.assurance
+        series.append(("assurance", "Assurance", a.method, s.target_assurance,
+                       a.sample_size.answer if a.sample_size else None, "assurance_size"))
+    fig, (ax,) = _axes()
+    for name, title, method, target, chosen, chosen_gid in series:
+        colour = COLOURS[name]
+        y = [getattr(p, name) for p in points]
+        how = "exact" if method == "exact" else "Monte Carlo"
+        ax.plot(x, y, color=colour, linewidth=1.6, gid=name, label=f"{title} ({how})")
+        if method != "exact":
+            _band(ax, x, y, [getattr(p, f"{name}_se") for p in points], f"{name}_band",
+                  colour, f"{title}: pointwise 95% Monte Carlo band")
+        if target is not None:
+            ax.axhline(target, color=colour, linestyle=":", linewidth=1.2,
+                       gid=f"target_{name}", label=f"Target {name} {target:.0%}")
+        if chosen is not None:
+            value = getattr(chosen, name)
+            verb = "Evaluated" if name == "power" and result.sample_size is None else "Chosen"
+            ax.plot([chosen.n_total] * 2, [0, value], color=colour, linestyle="--",
+                    linewidth=1, marker="o", markevery=[1], gid=chosen_gid,
+                    label=f"{verb} size: {chosen.n_total} women, {name} {value:.2f}")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(x.min(), x.max())
+    _finish(ax, _size_label(result),
+            "Power / assurance" if result.assurance is not None else "Power",
+            legend="lower right")
+    return fig
+
+
+def _key_label(result, key: str) -> str:
+    """A swept key in words (rates in percent)."""
+    arm = RATE_KEYS.get(key)
+    return f"Live-birth rate, {_arm(result, arm)} (%)" if arm else key
+
+
+def _key_values(key: str, values) -> np.ndarray:
+    return np.asarray(values, float) * (100 if key in RATE_KEYS else 1)
+
+
+def sensitivity(result) -> Figure | None:
+    """The required total size (and, over one key, the power at the planned
+    size) across the swept values; None without a sweep."""
+    if result.sweep is None:
+        return None
+    keys = list(result.sweep[0].values)
+    draw = _sensitivity_line if len(keys) == 1 else _sensitivity_map
+    return draw(result, result.sweep, *keys)
+
+
+def _sensitivity_line(result, points, key: str) -> Figure:
+    points = sorted(points, key=lambda p: p.values[key])
+    x = _key_values(key, [p.values[key] for p in points])
+    size, randomised, power = (_numbers(getattr(p, k) for p in points)
+                               for k in ("n_total", "n_total_randomised", "power_at_planned"))
+    planned = points[0].planned_control + points[0].planned_treatment
+    fig, (left, right) = _axes(2, TALL)
+    goal = f"for {result.scenario.target_power:.0%} power"
+    dropout = not np.array_equal(randomised, size, equal_nan=True)     # more to randomise
+    if dropout:
+        left.plot(x, randomised, marker="s", markersize=3, linestyle="--", color=COLOURS["power"],
+                  gid="required_randomised", label=f"Randomised {goal}")
+    left.plot(x, size, marker="o", markersize=4, color=COLOURS["power"], gid="required_size",
+              label=f"{'Analysed' if dropout else 'Size'} {goal}")
+    missing = np.isnan(size)
+    if missing.any():           # no size reaches the target: marked on the x axis
+        left.plot(x[missing], np.zeros(missing.sum()), linestyle="none", marker="x",
+                  color="C3", clip_on=False, gid="no_answer", label="No size reaches the target",
+                  transform=blended_transform_factory(left.transData, left.transAxes))
+    left.axhline(planned, **TARGET, gid="planned_size", label=f"Planned size ({planned})")
+    left.set_ylim(bottom=0)
+    right.plot(x, power, marker="o", markersize=4, color=COLOURS["power"],
+               gid="power_at_planned", label="Power at the planned size")
+    right.axhline(result.scenario.target_power, **TARGET, gid="target_power",
+                  label=f"Target power {result.scenario.target_power:.0%}")
+    right.set_ylim(0, 1)
+    ylabel = _size_label(result)
+    _finish(left, _key_label(result, key),
+            ylabel.replace(" analysed (with the outcome)", "") if dropout else ylabel, legend=None)
+    _finish(right, _key_label(result, key), f"Power at the planned {planned} women",
+            legend="outside")
+    return fig
+
+
+def _sensitivity_map(result, points, xkey: str, ykey: str) -> Figure:
+    xs = sorted({p.values[xkey] for p in points})
+    ys = sorted({p.values[ykey] for p in points})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for p in points:
+        if p.n_total is not None:
+            grid[ys.index(p.values[ykey]), xs.index(p.values[xkey])] = p.n_total
+    fig, (ax,) = _axes()
+    cmap = colormaps["viridis"].with_extremes(bad="0.8")
+    finite = grid[np.isfinite(grid)]
+    norm = LogNorm(finite.min(), finite.max()) if finite.size else None
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, origin="lower",
+                      aspect="auto", gid="required_size",
+                      label=f"Size for {result.scenario.target_power:.0%} power")
+    for (j, i), value in np.ndenumerate(grid):
+        dark = np.isfinite(value) and norm(value) < 0.6
+        ax.text(i, j, "none" if np.isnan(value) else f"{value:.0f}", ha="center", va="center",
+                fontsize=SMALL, color="white" if dark else "black", gid="required_size_text")
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in _key_values(xkey, xs)])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in _key_values(ykey, ys)])
+    bar = fig.colorbar(image, ax=ax, format=LogFormatter(labelOnlyBase=False))
+    bar.ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+    bar.set_label(f"{_size_label(result)}\nfor "
+                  f"{result.scenario.target_power:.0%} power (grey: none)", fontsize=LABEL)
+    bar.ax.tick_params(which="both", labelsize=SMALL)
+    _finish(ax, _key_label(result, xkey), _key_label(result, ykey), legend=None)
+    ax.grid(False)
+    return fig
+
+
+def boundaries(result) -> Figure | None:
+    """Stopping bounds at each look against the women analysed: the test's
+    scale (z, or Bayesian probability thresholds) and the observed rate
+    difference (percentage points); None without interim looks."""
+    seq = result.sequential
+    if seq is None or len(seq.looks) < 2:
+        return None
+    looks = seq.looks
+    n = np.array([lk["n_per_arm"]["control"] + lk["n_per_arm"]["treatment"] for lk in looks])
+    bayes = seq.statistic == "bayesian"
+    fig, axes = _axes(2, TALL)
+    panels = [(axes[0], ("efficacy_posterior", "futility_predictive") if bayes
+               else ("efficacy_z", "futility_z"), 1,
+               "Threshold: posterior P(better) for efficacy,\npredictive P(success) for futility"
+               if bayes else "Bound on the test statistic (z)",
+               "Bayesian decision rule" if bayes else "Scale of the test"),
+              (axes[1], ("efficacy_difference", "futility_difference"), 100,
+               _difference_label(result), "Observed difference\n(control at its expected rate)")]
+    last = np.arange(len(n)) == len(n) - 1
+    for ax, keys, factor, ylabel, title in panels:
+        eff, fut = (_numbers((lk[k] for lk in looks), factor) for k in keys)
+        ax.plot(n, eff, marker="^", color=COLOURS["efficacy"], gid=keys[0],
+                label="Efficacy: stop at or above")
+        ax.plot(n, fut, marker="v", color=COLOURS["futility"], gid=keys[1],
+                label="Futility: stop at or below")
+        if bayes and factor == 1:           # two statistics: no region between them
+            ax.set_ylim(0, 1)
+        else:       # continue between the bounds (to the axis where a look has none)
+            lo, hi = ax.get_ylim()
+            ax.fill_between(n, np.where(last, eff, np.where(np.isnan(fut), lo, fut)),
+                            np.where(np.isnan(eff) & ~last, hi, eff), color="0.6", alpha=0.25,
+                            linewidth=0, gid="continue", label="Continue")
+            ax.set_ylim(lo, hi)
+        ax.set_xticks(n, [f"{k}\n(look {i + 1})" for i, k in enumerate(n)])
+        ax.set_title(title, fontsize=LABEL)
+        _finish(ax, "Women analysed at the look, both arms", ylabel,
+                legend="outside" if ax is axes[1] else None)
+    return fig
+
+
+def recruitment(result) -> Figure | None:
+    """Women randomised against months: the median time to randomise each
+    number of women and its 80% interval, outcomes, looks and target; None
+    without a recruitment model."""
+    if result.patient is not None and result.patient.duration is not None:
+        model, total = result.scenario.patient.recruitment, result.patient.duration.n_women
+        target, looks = result.patient.target_months, []
+    elif result.sequential is not None and result.scenario.recruitment is not None:
+        model = result.scenario.recruitment
+        total = result.sequential.operating["planning"]["max_n_total_needed"]
+        target, looks = None, (result.sequential.calendar or {}).get("looks", [])
+    else:
+        return None
+    women = np.arange(1, total + 1)
+    lo, mid, hi = model.inverse_cumulative(gamma.ppf(np.array([[0.1], [0.5], [0.9]]), women))
+    f = model.follow_up_months
+    fig, (ax,) = _axes(1, TALL)
+    ax.fill_betweenx(women, lo, hi, color="C0", alpha=0.2, linewidth=0, gid="enrolment_band",
+                     label="Randomised: 10th to 90th centile")
+    ax.plot(mid, women, color="C0", linewidth=1.6, gid="enrolment_median",
+            label="Randomised: median")
+    if f > 0:
+        ax.plot(mid + f, women, color="C2", linestyle="--", linewidth=1.4, gid="outcome_median",
+                label=f"Outcome known: median (+{f:g} months)")
+    ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total}")
+    if looks:
+        months, due = ([lk[k] for lk in looks] for k in ("expected_month", "outcomes_due"))
+        ax.vlines(months, 0, due, color="C3", linewidth=1.2, gid="looks",
+                  label="Looks: expected month, outcomes due")
+        ax.plot(months, due, linestyle="none", marker="o", color="C3", markersize=4,
+                gid="looks_due", label="_looks_due")
+        for k, (m, d) in enumerate(zip(months, due)):
+            ax.annotate(f"look {k + 1}: {d}", (m, 0), xytext=(2, 3), textcoords="offset points",
+                        rotation=90, ha="left", va="bottom", fontsize=SMALL, color="C3")
+    if target is not None:
+        ax.axvline(target, color="C1", linestyle="-.", linewidth=1.2, gid="target_months",
+                   label=f"Target: last outcome by month {target:g}")
+    ends = [hi[-1], mid[-1] + f, target or 0] + [lk["expected_month"] for lk in looks]
+    ax.set_xlim(0, 1.04 * max(ends))
+    ax.set_ylim(0, total * 1.05)
+    _finish(ax, "Months from the start of recruitment", "Women randomised (cumulative)",
+            legend="outside")
+    return fig
+
+
+def figures(result) -> dict[str, Figure]:
+    """The figures that apply to ``result``, by file stem, in report order."""
+    made = {name: fn(result) for name, fn in (
+        ("power_curve", power_curve), ("sensitivity", sensitivity),
+        ("boundaries", boundaries), ("recruitment", recruitment))}
+    return {name: fig for name, fig in made.items() if fig is not None}
+
+
+def png_bytes(fig: Figure, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes, identical on every call (no software metadata)."""
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()

@@ -1,0 +1,252 @@
+"""The sample-size justification paragraph and the references, generated from
+the results (never written per scenario): every number in the paragraph is a
+value of results.json, checked in tests/test_report.py."""
+from __future__ import annotations
+
+from . import SOFTWARE
+from .citations import interim_cites, test_cite
+from .report import TEST_NAMES, interim_rules, pct as _pct, size_range as _size_range
+from .results import PlanResult
+
+
+def justification(result: PlanResult) -> str:
+    """The sample-size justification paragraph, generated from the results."""
+    s = result.scenario
+    a = s.analysis
+    ss = result.sample_size
+    sided = "two-sided" if a.sided == "two" else "one-sided"
+    ratio = "1:1" if s.allocation == 1 else f"{s.allocation:g}:1 (treatment:control)"
+    pr = result.patient
+    test = TEST_NAMES[a.test]
+    if pr is not None:
+        test = next(x.description for x in pr.analyses if x.name == pr.primary)
+    if test_cite(result):
+        test = (test[:-1] + f"; {test_cite(result)})" if test.endswith(")")
+                else test + f" ({test_cite(result)})")
+    strata = pr.model["strata"] if pr is not None and len(pr.model["strata"]) > 1 else None
+    by_stratum = "" if strata is None else " (by stratum: " + "; ".join(
+        f"{st['name']}, {_pct(st['share'])} of women, {_pct(st['planning_rates']['control'])} "
+        f"vs {_pct(st['planning_rates']['treatment'])}" for st in strata) + ")"
+    parts = [
+        f"The primary endpoint is {s.endpoint}. "
+        f"Assuming {'population-average ' if strata else ''}live-birth rates of "
+        f"{_pct(s.control.rate)} with {s.control.label.lower()} "
+        f"and {_pct(s.treatment.rate)} with {s.treatment.label}{by_stratum}"
+        + (f" ({s.source})" if s.source else "") + ", ",
+    ]
+    if ss:
+        ans = ss.answer
+        parts.append(
+            f"{ans.n_control} women in the {s.control.label.lower()} arm and {ans.n_treatment} "
+            f"in the {s.treatment.label} arm ({ans.n_total} in total, randomised {ratio}) give "
+            f"{_pct(ans.power)} power to detect the difference with {test} at "
+            f"{sided} alpha {a.alpha:g} (target {_pct(s.target_power)}). ")
+        top = ss.checked_up_to
+        if ss.stable is None:
+            parts.append(f"This is the smallest such size, but power falls below the target "
+                         f"again at {top} per control arm, the bound of the search. ")
+        elif ss.stable.n_control == ans.n_control:
+            parts.append(f"This is the smallest such size, and power stays at or above the "
+                         f"target at every larger size checked (up to {top} per control arm). ")
+        else:
+            parts.append(f"Power of a discrete test is saw-toothed in the sample size: it first "
+                         f"reaches the target at {ans.n_control} per control arm and stays at or "
+                         f"above it from {ss.stable.n_control} (checked up to {top}). ")
+        if result.method != "exact":
+            parts.append(f"Allowing for Monte Carlo error (pointwise 95% limits of power), the "
+                         f"control-arm size lies between "
+                         f"{_size_range(ss.interval_control, top, ' and ')}. ")
+        if s.dropout > 0 and pr is None:
+            parts.append(
+                f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "
+                f"{ss.n_total_randomised} women will be randomised "
+                f"({ss.randomised_control} and {ss.randomised_treatment}). ")
+    else:
+        e = result.evaluated
+        parts.append(
+            f"{e.n_control} women in the {s.control.label.lower()} arm and {e.n_treatment} in the "
+            f"{s.treatment.label} arm ({e.n_total} in total, randomised {ratio}) give "
+            f"{_pct(e.power)} power with {test} at {sided} alpha {a.alpha:g}. ")
+    if pr is not None:
+        parts.append(_patient_sentences(result))
+    if result.sequential is not None:
+        parts.append(_sequential_sentences(result))
+    if result.method == "exact":
+        parts.append("Power was computed exactly by enumerating every possible trial outcome")
+    else:
+        se = (ss.answer if ss else result.evaluated).power_se
+        parts.append(f"Power was estimated from {result.n_sims:,} simulated trials per sample "
+                     f"size (Monte Carlo standard error {se:.4f})")
+    parts.append(f" with {SOFTWARE} {result.version} (seed {result.seed}, scenario SHA-256 "
+                 f"{s.digest}).")
+    if result.assurance:
+        parts.append(" " + _prior_sentences(result))
+    if result.sweep:
+        parts.append(" " + sweep_sentence(result))
+    return "".join(parts)
+
+
+def _sequential_sentences(result: PlanResult) -> str:
+    """The interim plan, its operating characteristics and calendar."""
+    sq = result.sequential
+    pl, null = sq.operating["planning"], sq.operating["null"]
+    out = []
+    if len(sq.looks) > 1:
+        stops = " and ".join(f"{row['n_per_arm']['control']} + {row['n_per_arm']['treatment']}"
+                             for row in sq.looks[:-1])
+        shares = " and ".join(f"{100 * row['information']:.0f}%" for row in sq.looks[:-1])
+        out.append(f"The sizes are maximum sizes of a group-sequential design with interim "
+                   f"analyses when {stops} women have an outcome ({shares} of the maximum); "
+                   f"{interim_rules(result)} ({'; '.join(interim_cites(result))}). ")
+        out.append(f"At the planning rates the trial stops early for efficacy with probability "
+                   f"{_pct(pl['early_efficacy'])} and for futility with probability "
+                   f"{_pct(pl['any_futility'])}, and analyses {pl['expected_n_total']:.1f} women "
+                   f"on average (of {pl['max_n_total']}); under the null it stops for futility "
+                   f"with probability {_pct(null['any_futility'])} and analyses "
+                   f"{null['expected_n_total']:.1f} on average. ")
+    else:
+        out.append(f"The decision rule is {interim_rules(result)}. ")
+    size, alpha = result.type_one_error, result.scenario.analysis.alpha
+    obeyed = null["power"]
+    out.append(f"The type I error is {size:.4f}"
+               + (f" with every futility stop overruled ({obeyed:.4f} when they are obeyed)"
+                  if obeyed != size else "")
+               + (f", above the nominal {alpha:g}: the test is approximate at this size"
+                  if size > alpha else "") + ". ")
+    if sq.fixed is not None:
+        f = sq.fixed
+        out.append(f"A fixed design with the same test would need {f['n_total']} women "
+                   f"(inflation factor {f['inflation_factor']:.3f}). ")
+    if sq.calendar is not None:
+        c = sq.calendar
+        looks = ", ".join(f"{x['expected_month']:.1f}" for x in c["looks"])
+        first = c["looks"][0]["expected_randomised"]
+        out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
+                   f"and the trial is expected to end at month "
+                   f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
+                   f"interim analysis {first:.1f} of the {pl['max_n_total_needed']} women "
+                   f"are expected to have been randomised, since randomisation goes on while "
+                   f"outcomes are awaited. ")
+    return "".join(out)
+
+
+def _patient_sentences(result: PlanResult) -> str:
+    """What the patient-level simulation assumed and what adjustment buys."""
+    s, pr = result.scenario, result.patient
+    m = pr.model
+    said = [f"Each simulated trial randomises women one by one ({m['randomisation'].replace('_', ' ')} "
+            f"randomisation"
+            + (f" at {m['centres']} centres with a between-centre standard deviation of "
+               f"{m['centre_sd_log_odds']:g} on the log-odds scale" if m["centres"] > 1 else "")
+            + (f", with {', '.join(m['covariates'])} as prognostic covariate"
+               + ("s" if len(m["covariates"]) > 1 else "") if m["covariates"] else "") + ")"]
+    if s.dropout > 0:
+        said.append(f"{_pct(s.dropout)} of women have no primary outcome and are "
+                    + ("counted as without a live birth (intention to treat)"
+                       if m["dropout"]["handling"] == "as_failure"
+                       else "left out of the analysis (complete case)"))
+    adh = m["adherence"]
+    if adh["treatment_not_receiving"] or adh["control_receiving"]:
+        said.append(f"{_pct(adh['treatment_not_receiving'])} of the {s.treatment.label} arm do "
+                    f"not receive it and {_pct(adh['control_receiving'])} of controls receive it "
+                    "outside the trial, all analysed as randomised")
+    text = "; ".join(said) + ", so the sizes above are numbers of women randomised. "
+    others = [x for x in pr.analyses if x.name != pr.primary]
+    text += ("At this size, " + " and ".join(
+        f"{x.description} would have {_pct(x.power)} power" for x in others)
+             + "; the simulated type I error of the primary analysis is "
+             f"{_pct(pr.analysis(pr.primary).type_one_error)}. ")
+    primary = pr.analysis(pr.primary)
+    failed = [(n, what) for n, what in ((primary.not_estimable, "at the planning rates"),
+                                        (primary.not_estimable_null, "under the null"),
+                                        (primary.not_estimable_prior, "under the priors"))
+              if n]
+    if failed:
+        text += ("Simulated trials whose primary analysis could not be estimated (separation "
+                 "or non-convergence) were counted as not significant: " + ", ".join(
+                     f"{n:,} of {pr.n_sims:,} {what}" for n, what in failed) + ". ")
+    if pr.duration is not None:
+        d, rec = pr.duration, s.patient.recruitment
+        lo, hi = d.enrol_interval80
+        text += (f"Recruiting {rec.per_centre_month:g} women per centre per month at "
+                 f"{len(rec.weights)} centres, enrolment takes a median of "
+                 f"{d.enrol_median:.1f} months (80% interval {lo:.1f} to {hi:.1f}) and the "
+                 f"last primary outcome is expected at {d.last_outcome_median:.1f} months")
+        if pr.centres_needed is not None:
+            text += (f"; enrolment within {pr.target_months:g} months with probability "
+                     f"{_pct(pr.target_probability)} needs {pr.centres_needed} centres")
+        text += ". "
+    return text
+
+
+def _prior_sentences(result: PlanResult) -> str:
+    s, ar = result.scenario, result.assurance
+    prior = ar.prior
+    exact = ar.method == "exact"        # a sequential design's assurance is simulated
+    said = []
+    for arm, a in (("control", s.control), ("treatment", s.treatment)):
+        if prior[arm]["rate_prior"]:
+            said.append(f"for {a.label.lower() if arm == 'control' else a.label} a "
+                        f"{prior[arm]['description']}")
+    if prior["effect"]:
+        said.append(f"for {s.treatment.label} relative to {s.control.label.lower()} the "
+                    f"{prior['effect']['description']}")
+    text = ("The uncertainty about the true rates was expressed as design priors: "
+            + "; ".join(said) + ". ")
+    at = ar.at_reported
+    how = "computed exactly" if exact else (f"estimated from {s.simulation.n_sims:,} simulated trials "
+                                            f"whose true rates were drawn from the priors, "
+                                            f"Monte Carlo standard error {at.assurance_se:.4f}")
+    text += (f"Averaged over these priors, the probability of a significant result in favour of "
+             f"{s.treatment.label} (assurance; O'Hagan and Stevens 2001) is {_pct(at.assurance)} "
+             f"with {at.n_control} and {at.n_treatment} women ({how}); as the trial grows it "
+             f"tends to {_pct(ar.ceiling)}, the prior probability that {s.treatment.label} is "
+             f"better. ")
+    if prior["mcid"] is not None:
+        text += (f"The prior probability that the true live-birth rate is higher with "
+                 f"{s.treatment.label} by more than {100 * prior['mcid']:.1f} percentage points "
+                 f"is {_pct(prior['probability_above_mcid'])}. ")
+    if ar.target is not None:
+        a_ss = ar.sample_size
+        if a_ss:
+            a = a_ss.answer
+            text += (f"An assurance of {_pct(ar.target)} first needs {a.n_control} and "
+                     f"{a.n_treatment} women ({a.n_total} in total, {a_ss.n_total_randomised} "
+                     f"randomised), giving assurance {_pct(a.assurance)}")
+            if a_ss.stable is not None and a_ss.stable.n_control != a.n_control:
+                text += (f"; assurance stays at or above the target from "
+                         f"{a_ss.stable.n_control} per control arm (checked up to "
+                         f"{a_ss.checked_up_to})")
+            elif a_ss.stable is None:
+                text += (f", but falls below it again at {a_ss.checked_up_to} per control arm, "
+                         "the bound of the search")
+            if not exact:
+                text += (f"; allowing for Monte Carlo error the control-arm size lies between "
+                         f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
+            text += "."
+        else:
+            text += f"The target assurance of {_pct(ar.target)} cannot be reached: {ar.unreachable}."
+    return text.strip()
+
+
+def sweep_sentence(result: PlanResult) -> str:
+    points = result.sweep
+    keys = list(points[0].values)
+    ranges = " and ".join(
+        f"`{k}` from {min(p.values[k] for p in points):g} to {max(p.values[k] for p in points):g}"
+        for k in keys)
+    sizes = [p.n_control for p in points if p.n_control is not None]
+    power = [p.power_at_planned for p in points if p.power_at_planned is not None]
+    text = f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
+    if not sizes:
+        text += "had no finite value"
+    elif min(sizes) < max(sizes):
+        text += f"ranged from {min(sizes)} to {max(sizes)} per control arm"
+    else:
+        text += f"was {sizes[0]} per control arm at every point"
+    if sizes and len(sizes) < len(points):
+        text += f" ({len(points) - len(sizes)} points had none)"
+    if power:
+        text += (f", and power at the planned size of {points[0].planned_control} per control "
+                 f"arm from {_pct(min(power))} to {_pct(max(power))}")
+    return text + "."

@@ -1,0 +1,67 @@
+"""Everything a run writes to an output directory, and the atomic writer.
+
+``files(result)`` renders every output in memory (nothing touches the disk);
+``write(result, out_dir)`` stages each in a temporary file inside ``out_dir``
+and renames them into place, so that a reader never sees a half-written file
+and a failure leaves the previous outputs untouched.  Outputs of an earlier
+run that this run does not produce (a sweep's table, a sequential design's
+figure) are removed, so the directory never mixes two runs."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from . import document, report
+from .results import PlanResult
+
+# every file name a run can write (figures: <stem>.png)
+KNOWN = ("results.json", "report.html", "report.md", "power_curve.csv", "assumptions.csv",
+         "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png", "boundaries.png",
+         "recruitment.png")
+
+
+def files(result: PlanResult) -> dict[str, bytes]:
+    """File name -> content of every output of ``result``."""
+    from . import figures as figs       # (matplotlib is imported only when a report is made)
+    images = {stem: figs.png_bytes(fig) for stem, fig in figs.figures(result).items()}
+    doc = document.build(result, images)
+    texts = {"results.json": report.to_json(result),
+             "report.html": document.to_html(doc, images),
+             "report.md": document.to_markdown(doc),
+             "power_curve.csv": report.curve_csv(result),
+             "assumptions.csv": report.assumptions_csv(result)}
+    if result.sequential is not None:
+        texts["looks.csv"] = report.looks_csv(result)
+    if result.sweep is not None:
+        texts["sweep.csv"] = report.sweep_csv(result)
+    out = {name: text.encode("utf-8") for name, text in texts.items()}
+    out.update({f"{stem}.png": png for stem, png in images.items()})
+    return out
+
+
+def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
+    """Write every output into ``out_dir`` (created if needed), atomically
+    file by file; returns the names written.  Raises OSError."""
+    out_dir = Path(out_dir)
+    contents = files(result)
+    umask = os.umask(0)
+    os.umask(umask)
+    staged = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in contents.items():
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            staged[name] = tmp
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o666 & ~umask)
+        for name, tmp in staged.items():
+            os.replace(tmp, out_dir / name)
+        for name in KNOWN:
+            if name not in contents and (out_dir / name).is_file():
+                (out_dir / name).unlink()
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+    return list(contents)
