@@ -5,7 +5,7 @@ Library API (no printing)::
 
     from simulator import load_scenario, run, sensitivity
     scenario = load_scenario("severe.yaml", overrides={"analysis.test": "z_pooled"})
-    result = run(scenario.override({"dropout.share": 0.15}))
+    result = run(scenario.override({"arms.control.rate": 0.25}))
     result.sample_size.answer.n_control, result.power_curve.to_frame(), result.to_dict()
     result.figures()["power_curve"]          # a matplotlib Figure
     sensitivity(scenario, {"arms.treatment.rate": [0.5, 0.6, 0.69]}).sweep.to_frame()

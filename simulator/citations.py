@@ -86,7 +86,8 @@ def method_cites(result) -> list[str]:
     s = result.scenario
     cites = [test_cite(result)]
     if result.patient is not None:
-        cites += [TEST_CITES.get(a.name, "") for a in result.patient.analyses]
+        cites += [TEST_CITES.get(s.analysis.test if a.name == "pooled" else a.name, "")
+                  for a in result.patient.analyses]
     cites += interim_cites(result)
     if result.assurance is not None:
         cites.append("O'Hagan and Stevens 2001")

@@ -1,0 +1,33 @@
+"""The example reports committed in examples/ are what their documented
+command (python examples/regenerate.py) produces today."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+spec = importlib.util.spec_from_file_location("regenerate", EXAMPLES_DIR / "regenerate.py")
+regenerate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(regenerate)
+
+
+@pytest.mark.parametrize("name", list(regenerate.EXAMPLES))
+def test_committed_example_is_what_the_command_produces(name, tmp_path):
+    regenerate.regenerate(tmp_path, [name])
+    committed = EXAMPLES_DIR / name
+    fresh = tmp_path / name
+    assert (json.loads((fresh / "results.json").read_text())
+            == json.loads((committed / "results.json").read_text())), (
+        f"examples/{name} is out of date: run `python examples/regenerate.py`")
+    # the same files, and the same report text (figures are checked in test_figures.py)
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in committed.iterdir())
+    for text in ("report.md", "power_curve.csv", "assumptions.csv"):
+        assert (fresh / text).read_text() == (committed / text).read_text()
+
+
+def test_readme_links_the_examples():
+    readme = (EXAMPLES_DIR.parent / "README.md").read_text()
+    for name in regenerate.EXAMPLES:
+        assert f"examples/{name}/report.md" in readme
+    assert "python examples/regenerate.py" in readme
