@@ -14,8 +14,8 @@ import yaml
 from . import SOFTWARE
 from .citations import references
 from .justification import justification, sweep_sentence
-from .report import (assumptions, headline, interim_plan, _assurance_lines, _diff,
-                     _patient_lines, _rate_rows)
+from .report import (assumptions, headline, interim_plan, assurance_lines, diff,
+                     patient_lines, rate_rows)
 from .results import PlanResult
 from .sweep import sweep_table
 
@@ -92,7 +92,7 @@ def build(result: PlanResult, figures=()) -> Document:
     ]
     if result.assurance is not None:
         sections.append(Section("assurance", "Priors and assurance", [
-            Bullets([f"{k}: {v}" for k, v in _rate_rows(result)] + _assurance_lines(result))]))
+            Bullets([f"{k}: {v}" for k, v in rate_rows(result)] + assurance_lines(result))]))
     if result.sequential is not None:
         sections.append(Section("interim", "Interim analyses", [
             interim_plan(result) + ".", *figure("boundaries"), _looks_table(result),
@@ -100,15 +100,12 @@ def build(result: PlanResult, figures=()) -> Document:
             "arms at the control rate.", _operating_table(result)]))
     if result.patient is not None:
         sections.append(Section("patient-level", "Patient-level simulation",
-                                [Code("\n".join(_patient_lines(result)))]))
+                                [Code("\n".join(patient_lines(result)))]))
     if "recruitment" in figs:
         sections.append(Section("recruitment", "Recruitment", figure("recruitment")))
     if result.sweep is not None:
-        rows = sweep_table(result.sweep)
         sections.append(Section("sensitivity", "Sensitivity analysis", [
-            sweep_sentence(result), *figure("sensitivity"),
-            Table(rows[0], [[_cell(v) for v in r] for r in rows[1:]],
-                  tuple(not isinstance(v, str) for v in rows[1]) if len(rows) > 1 else ())]))
+            sweep_sentence(result), *figure("sensitivity"), _sweep_table(result)]))
     sections += [
         Section("references", "References", [Numbered(references(result))]),
         Section("reproducibility", "Reproducibility", [
@@ -123,6 +120,15 @@ def build(result: PlanResult, figures=()) -> Document:
 
 def _cell(v) -> str:
     return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _sweep_table(result: PlanResult) -> Table:
+    """The sweep table without its empty columns (assurance ones without
+    priors, errors where every point has an answer); sweep.csv has them all."""
+    header, *rows = sweep_table(result.sweep)
+    keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)]
+    return Table([header[i] for i in keep], [[_cell(r[i]) for i in keep] for r in rows],
+                 tuple(not isinstance(rows[0][i], str) for i in keep))
 
 
 def _curve_table(result: PlanResult) -> Table:
@@ -155,8 +161,8 @@ def _looks_table(result: PlanResult) -> Table:
                       f"{row['alpha_spent']:.5f}"]
         rows.append([str(row["look"]), f"{row['information']:.3f}",
                      str(row["n_per_arm"]["control"]), str(row["n_per_arm"]["treatment"]),
-                     *bounds, _diff(row["efficacy_difference"]),
-                     _diff(row["futility_difference"])])
+                     *bounds, diff(row["efficacy_difference"]),
+                     diff(row["futility_difference"])])
     return Table(header, rows, (True,) * len(header))
 
 
@@ -184,18 +190,24 @@ def _fmt(x, spec: str) -> str:
 
 # ----------------------------------------------------------------------- Markdown
 
+def _md_text(text: str) -> str:
+    """User text made inert in Markdown: no raw HTML, no image or link syntax."""
+    return (html.escape(str(text), quote=False).replace("![", "!\\[")
+            .replace("](", "]\\("))
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(doc: Document) -> str:
     """Markdown; a figure is an image link to ``<stem>.png`` beside the file."""
-    out = [f"# {doc.title}", "", f"*{doc.subtitle}*", ""]
+    out = [f"# {_md_text(doc.title)}", "", f"*{_md_text(doc.subtitle)}*", ""]
     for section in doc.sections:
         out += [f"## {section.title}", ""]
         for block in section.blocks:
             if isinstance(block, str):
-                out.append(block)
+                out.append(_md_text(block))
             elif isinstance(block, Table):
                 align = [("---:" if i < len(block.numeric) and block.numeric[i] else "---")
                          for i in range(len(block.header))]
@@ -205,9 +217,9 @@ def to_markdown(doc: Document) -> str:
             elif isinstance(block, Figure):
                 out.append(f"![{block.caption}]({block.stem}.png)")
             elif isinstance(block, Bullets):
-                out += [f"- {item}" for item in block.items]
+                out += [f"- {_md_text(item)}" for item in block.items]
             elif isinstance(block, Numbered):
-                out += [f"{i}. {item}" for i, item in enumerate(block.items, 1)]
+                out += [f"{i}. {_md_text(item)}" for i, item in enumerate(block.items, 1)]
             elif isinstance(block, Code):
                 out += ["```", block.text, "```"]
             out.append("")

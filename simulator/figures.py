@@ -275,7 +275,7 @@ def recruitment(result) -> Figure | None:
                         rotation=90, ha="left", va="bottom", fontsize=SMALL, color="C3")
     if target is not None:
         ax.axvline(target, color="C1", linestyle="-.", linewidth=1.2, gid="target_months",
-                   label=f"Target: last outcome by month {target:g}")
+                   label=f"Target: enrolment complete by month {target:g}")
     ends = [hi[-1], mid[-1] + f, target or 0] + [lk["expected_month"] for lk in looks]
     ax.set_xlim(0, 1.04 * max(ends))
     ax.set_ylim(0, total * 1.05)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from . import SOFTWARE
 from .citations import interim_cites, test_cite
 from .report import TEST_NAMES, interim_rules, pct as _pct, size_range as _size_range
-from .results import PlanResult
+from .results import PlanResult, randomised
 
 
 def justification(result: PlanResult) -> str:
@@ -15,11 +15,13 @@ def justification(result: PlanResult) -> str:
     a = s.analysis
     ss = result.sample_size
     sided = "two-sided" if a.sided == "two" else "one-sided"
-    ratio = "1:1" if s.allocation == 1 else f"{s.allocation:g}:1 (treatment:control)"
+    ratio = "1:1" if s.allocation == 1 else f"{s.allocation:g}:1, treatment to control"
     pr = result.patient
     test = TEST_NAMES[a.test]
     if pr is not None:
         test = next(x.description for x in pr.analyses if x.name == pr.primary)
+    if test.startswith(("two-", "chi-")):
+        test = "a " + test
     if test_cite(result):
         test = (test[:-1] + f"; {test_cite(result)})" if test.endswith(")")
                 else test + f" ({test_cite(result)})")
@@ -57,16 +59,21 @@ def justification(result: PlanResult) -> str:
                          f"control-arm size lies between "
                          f"{_size_range(ss.interval_control, top, ' and ')}. ")
         if s.dropout > 0 and pr is None:
-            parts.append(
-                f"Allowing for {_pct(s.dropout)} of women without a primary outcome, "
-                f"{ss.n_total_randomised} women will be randomised "
-                f"({ss.randomised_control} and {ss.randomised_treatment}). ")
+            parts.append(_dropout_sentence(s.dropout, ss.randomised_control,
+                                           ss.randomised_treatment))
     else:
         e = result.evaluated
         parts.append(
             f"{e.n_control} women in the {s.control.label.lower()} arm and {e.n_treatment} in the "
             f"{s.treatment.label} arm ({e.n_total} in total, randomised {ratio}) give "
             f"{_pct(e.power)} power with {test} at {sided} alpha {a.alpha:g}. ")
+        if s.dropout > 0 and pr is None:
+            parts.append(_dropout_sentence(s.dropout, randomised(e.n_control, s.dropout),
+                                           randomised(e.n_treatment, s.dropout)))
+    if pr is None and result.sequential is None and result.type_one_error > a.alpha:
+        parts.append(f"The exact type I error of this test at this size is "
+                     f"{result.type_one_error:.4f}, above the nominal {a.alpha:g}: the test is "
+                     f"approximate at this size. ")
     if pr is not None:
         parts.append(_patient_sentences(result))
     if result.sequential is not None:
@@ -86,6 +93,17 @@ def justification(result: PlanResult) -> str:
     return "".join(parts)
 
 
+def _dropout_sentence(dropout: float, control: int, treatment: int) -> str:
+    return (f"Allowing for {_pct(dropout)} of women without a primary outcome, "
+            f"{control + treatment} women will be randomised ({control} and {treatment}). ")
+
+
+def _above(value: float, se: float, alpha: float) -> bool:
+    """Is a type I error above alpha: exactly, or beyond its Monte Carlo noise
+    (the lower 95% limit above alpha)?"""
+    return value - 1.96 * se > alpha
+
+
 def _sequential_sentences(result: PlanResult) -> str:
     """The interim plan, its operating characteristics and calendar."""
     sq = result.sequential
@@ -98,28 +116,37 @@ def _sequential_sentences(result: PlanResult) -> str:
         out.append(f"The sizes are maximum sizes of a group-sequential design with interim "
                    f"analyses when {stops} women have an outcome ({shares} of the maximum); "
                    f"{interim_rules(result)} ({'; '.join(interim_cites(result))}). ")
+        futility = result.scenario.interim.futility != "none"
         out.append(f"At the planning rates the trial stops early for efficacy with probability "
-                   f"{_pct(pl['early_efficacy'])} and for futility with probability "
-                   f"{_pct(pl['any_futility'])}, and analyses {pl['expected_n_total']:.1f} women "
-                   f"on average (of {pl['max_n_total']}); under the null it stops for futility "
-                   f"with probability {_pct(null['any_futility'])} and analyses "
-                   f"{null['expected_n_total']:.1f} on average. ")
+                   f"{_pct(pl['early_efficacy'])}"
+                   + (f" and for futility with probability {_pct(pl['any_futility'])}"
+                      if futility else "")
+                   + f", and analyses {pl['expected_n_total']:.1f} women on average (of "
+                   f"{pl['max_n_total']}); under the null it "
+                   + (f"stops for futility with probability {_pct(null['any_futility'])} and "
+                      if futility else "")
+                   + f"analyses {null['expected_n_total']:.1f} on average. ")
     else:
         out.append(f"The decision rule is {interim_rules(result)}. ")
     size, alpha = result.type_one_error, result.scenario.analysis.alpha
+    reported = sq.operating[sq.type_one_error_key]
+    se = reported["power_se"]
     obeyed = null["power"]
     out.append(f"The type I error is {size:.4f}"
+               + ("" if reported["method"] == "exact" else
+                  f" (simulated, Monte Carlo standard error {se:.4f})")
                + (f" with every futility stop overruled ({obeyed:.4f} when they are obeyed)"
                   if obeyed != size else "")
                + (f", above the nominal {alpha:g}: the test is approximate at this size"
-                  if size > alpha else "") + ". ")
+                  if _above(size, se, alpha) else "") + ". ")
     if sq.fixed is not None:
         f = sq.fixed
         out.append(f"A fixed design with the same test would need {f['n_total']} women "
                    f"(inflation factor {f['inflation_factor']:.3f}). ")
     if sq.calendar is not None:
         c = sq.calendar
-        looks = ", ".join(f"{x['expected_month']:.1f}" for x in c["looks"])
+        months = [f"{x['expected_month']:.1f}" for x in c["looks"]]
+        looks = ", ".join(months[:-1]) + " and " + months[-1] if len(months) > 1 else months[0]
         first = c["looks"][0]["expected_randomised"]
         out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
                    f"and the trial is expected to end at month "
@@ -152,10 +179,15 @@ def _patient_sentences(result: PlanResult) -> str:
                     "outside the trial, all analysed as randomised")
     text = "; ".join(said) + ", so the sizes above are numbers of women randomised. "
     others = [x for x in pr.analyses if x.name != pr.primary]
+    primary = pr.analysis(pr.primary)
     text += ("At this size, " + " and ".join(
         f"{x.description} would have {_pct(x.power)} power" for x in others)
              + "; the simulated type I error of the primary analysis is "
-             f"{_pct(pr.analysis(pr.primary).type_one_error)}. ")
+             f"{_pct(primary.type_one_error)} (Monte Carlo standard error "
+             f"{primary.type_one_error_se:.4f})"
+             + (", above the nominal alpha" if _above(
+                 primary.type_one_error, primary.type_one_error_se, s.analysis.alpha) else "")
+             + ". ")
     primary = pr.analysis(pr.primary)
     failed = [(n, what) for n, what in ((primary.not_estimable, "at the planning rates"),
                                         (primary.not_estimable_null, "under the null"),
@@ -225,28 +257,49 @@ def _prior_sentences(result: PlanResult) -> str:
                          f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
             text += "."
         else:
-            text += f"The target assurance of {_pct(ar.target)} cannot be reached: {ar.unreachable}."
+            reachable = ar.ceiling + s.analysis.alpha * (1 - ar.ceiling)
+            if ar.target >= reachable:
+                text += (f"The target assurance of {_pct(ar.target)} cannot be reached at any "
+                         f"size: assurance tends to {_pct(ar.ceiling)} as the trial grows and "
+                         f"exceeds it by at most alpha times the rest.")
+            else:
+                text += (f"The target assurance of {_pct(ar.target)} is not reached by "
+                         f"{s.sample_size.max_control} women per control arm, the bound of the "
+                         f"search.")
     return text.strip()
+
+
+def _swept(result: PlanResult, key: str, values: list) -> str:
+    """A swept key and its range in words (a rate as percentages)."""
+    lo, hi = min(values), max(values)
+    for arm in ("control", "treatment"):
+        if key == f"arms.{arm}.rate":
+            label = getattr(result.scenario, arm).label
+            return (f"the live-birth rate with {label.lower() if arm == 'control' else label} "
+                    f"from {_pct(lo)} to {_pct(hi)}")
+    return f"`{key}` from {lo:g} to {hi:g}"
 
 
 def sweep_sentence(result: PlanResult) -> str:
     points = result.sweep
     keys = list(points[0].values)
-    ranges = " and ".join(
-        f"`{k}` from {min(p.values[k] for p in points):g} to {max(p.values[k] for p in points):g}"
-        for k in keys)
-    sizes = [p.n_control for p in points if p.n_control is not None]
+    ranges = " and ".join(_swept(result, k, [p.values[k] for p in points]) for k in keys)
+    sizes = [p.n_total for p in points if p.n_total is not None]
     power = [p.power_at_planned for p in points if p.power_at_planned is not None]
+    missing = len(points) - len(sizes)
     text = f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
     if not sizes:
-        text += "had no finite value"
+        text += "had no finite value at any point"
     elif min(sizes) < max(sizes):
-        text += f"ranged from {min(sizes)} to {max(sizes)} per control arm"
+        text += f"ranged from {min(sizes)} to {max(sizes)} women in total"
     else:
-        text += f"was {sizes[0]} per control arm at every point"
-    if sizes and len(sizes) < len(points):
-        text += f" ({len(points) - len(sizes)} points had none)"
+        text += f"was {sizes[0]} women in total at every point"
+    if sizes and missing:
+        text += (f" where the target can be reached (at {missing} point"
+                 f"{'s' if missing > 1 else ''} no size reaches it)")
     if power:
-        text += (f", and power at the planned size of {points[0].planned_control} per control "
-                 f"arm from {_pct(min(power))} to {_pct(max(power))}")
+        planned = f"the planned size of {points[0].planned_control} per control arm"
+        text += (f", and power at {planned} was {_pct(power[0])} at every point"
+                 if min(power) == max(power) else
+                 f", and power at {planned} ranged from {_pct(min(power))} to {_pct(max(power))}")
     return text + "."

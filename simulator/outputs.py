@@ -3,9 +3,11 @@
 ``files(result)`` renders every output in memory (nothing touches the disk);
 ``write(result, out_dir)`` stages each in a temporary file inside ``out_dir``
 and renames them into place, so that a reader never sees a half-written file
-and a failure leaves the previous outputs untouched.  Outputs of an earlier
-run that this run does not produce (a sweep's table, a sequential design's
-figure) are removed, so the directory never mixes two runs."""
+and a failure while rendering or staging leaves the previous outputs
+untouched.  The names written are recorded in ``.simulate-outputs``; outputs
+of the previous run recorded there that this run does not produce (a sweep's
+table, a sequential design's figure) are removed, so the directory never
+mixes two runs, and no file the tool did not write is ever removed."""
 from __future__ import annotations
 
 import os
@@ -15,6 +17,7 @@ from pathlib import Path
 from . import document, report
 from .results import PlanResult
 
+MANIFEST = ".simulate-outputs"
 # every file name a run can write (figures: <stem>.png)
 KNOWN = ("results.json", "report.html", "report.md", "power_curve.csv", "assumptions.csv",
          "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png", "boundaries.png",
@@ -45,6 +48,11 @@ def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
     file by file; returns the names written.  Raises OSError."""
     out_dir = Path(out_dir)
     contents = files(result)
+    try:
+        previous = set((out_dir / MANIFEST).read_text(encoding="utf-8").split())
+    except OSError:
+        previous = set()
+    contents[MANIFEST] = "".join(f"{name}\n" for name in contents).encode("utf-8")
     umask = os.umask(0)
     os.umask(umask)
     staged = {}
@@ -58,10 +66,9 @@ def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
             os.chmod(tmp, 0o666 & ~umask)
         for name, tmp in staged.items():
             os.replace(tmp, out_dir / name)
-        for name in KNOWN:
-            if name not in contents and (out_dir / name).is_file():
-                (out_dir / name).unlink()
+        for name in previous & set(KNOWN) - set(contents):
+            (out_dir / name).unlink(missing_ok=True)
     finally:
         for tmp in staged.values():
             Path(tmp).unlink(missing_ok=True)
-    return list(contents)
+    return [name for name in contents if name != MANIFEST]

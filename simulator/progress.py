@@ -76,7 +76,8 @@ def run_tasks(calls: Iterable, n_jobs: int, work: Sequence[int], unit: str = "tr
     results = []
     token = _reporter.set(None)         # the tasks' own evaluations stay silent
     try:
-        for result, amount in zip(Parallel(n_jobs=n_jobs, return_as="generator")(calls), work):
+        for result, amount in zip(Parallel(n_jobs=n_jobs, return_as="generator")(calls), work,
+                                  strict=True):
             results.append(result)
             reporter.advance(int(amount))
     finally:

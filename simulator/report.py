@@ -86,7 +86,7 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         ("Scenario", f"{s.name}" + (f": {s.title}" if s.title else "")),
         ("Endpoint", s.endpoint),
         ("Source", s.source or "not stated"),
-        *_rate_rows(result),
+        *rate_rows(result),
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
         ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
         *_patient_rows(result),
@@ -154,7 +154,7 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
     return rows
 
 
-def _rate_rows(result: PlanResult) -> list[tuple[str, str]]:
+def rate_rows(result: PlanResult) -> list[tuple[str, str]]:
     s = result.scenario
     rows = [(f"{a.label} rate", f"{a.rate:.4g}{PLANNED_FROM[a.planning_from]}")
             for a in (s.control, s.treatment)]
@@ -222,7 +222,7 @@ def table(result: PlanResult) -> str:
                    f"{_assurance_cell(p, ar is not None and ar.method == 'exact')}{mark}")
     out += ["", *headline(result)]
     if result.patient is not None:
-        out += ["", *_patient_lines(result)]
+        out += ["", *patient_lines(result)]
     elif result.sequential is not None:
         out += ["", *_sequential_lines(result)]
     if result.sweep is not None:
@@ -254,7 +254,7 @@ def headline(result: PlanResult) -> list[str]:
         out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
                    f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
     if result.assurance:
-        out += _assurance_lines(result)
+        out += assurance_lines(result)
     reported, size = result.reported, result.type_one_error
     how = "exact"
     if result.patient is not None:
@@ -276,7 +276,7 @@ def headline(result: PlanResult) -> list[str]:
     return out
 
 
-def _patient_lines(result: PlanResult) -> list[str]:
+def patient_lines(result: PlanResult) -> list[str]:
     """Every analysis side by side at the reported size, and the recruitment time."""
     pr = result.patient
     prior = any(a.assurance is not None for a in pr.analyses)
@@ -363,7 +363,7 @@ def interim_rules(result: PlanResult) -> str:
     return f"efficacy: {eff}; futility: {fut}" + (f"; {rule}" if rule else "")
 
 
-def _diff(x) -> str:
+def diff(x) -> str:
     return "-" if x is None else f"{100 * x:+.1f}"
 
 
@@ -386,7 +386,7 @@ def _sequential_lines(result: PlanResult) -> list[str]:
                       f"{row['alpha_spent']:>12.5f}")
         out.append(f"{row['look']:>4} {row['information']:>5.2f} {row['n_per_arm']['control']:>7} "
                    f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
-                   f"{_diff(row['efficacy_difference'])} / {_diff(row['futility_difference'])}")
+                   f"{diff(row['efficacy_difference'])} / {diff(row['futility_difference'])}")
     out.append(f"(differences in live-birth rates, treatment minus control, that cross a bound "
                f"when the control arm has its expected events at rate {s.control.rate:.3g})")
     reported = sq.type_one_error_key
@@ -445,7 +445,7 @@ def _search_caveats(ss, what: str, exact: bool) -> list[str]:
     return out
 
 
-def _assurance_lines(result: PlanResult) -> list[str]:
+def assurance_lines(result: PlanResult) -> list[str]:
     s, ar = result.scenario, result.assurance
     exact = ar.method == "exact"        # a sequential design's assurance is simulated
     at = ar.at_reported

@@ -243,6 +243,9 @@ class Scenario:
     def override(self, overrides: Mapping[str, Any]) -> "Scenario":
         """This scenario with values replaced by dotted key (as ``--set``),
         validated again: ``s.override({"arms.control.rate": 0.25})``."""
+        if not isinstance(overrides, Mapping):
+            raise ScenarioError(f"must map dotted keys to values; got {overrides!r}",
+                                field="overrides")
         return load_scenario(self.to_dict(), overrides)
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -43,6 +44,14 @@ def _number(text: str):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(text)
     return value
+
+
+def _finite(value):
+    """A finite number (numpy's too) as int or float; ValueError otherwise."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)):
+        raise ValueError(value)
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def parse_sweep(spec: str) -> SweepAxis:
@@ -241,11 +250,17 @@ def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1) -> P
     """The library's sweep: ``scenario``'s result with ``sweep`` filled in over
     ``grid``, one or two dotted keys each with the values to try, e.g.
     ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}``.  Same rules as ``--sweep``."""
-    if not isinstance(grid, Mapping):
-        raise ScenarioError("must map one or two dotted keys to lists of values", field="grid")
+    if not isinstance(grid, Mapping) or not 1 <= len(grid) <= MAX_AXES:
+        raise ScenarioError(f"must map one or two dotted keys to lists of numbers; got {grid!r}",
+                            field="grid")
     axes = []
     for key, values in grid.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise ScenarioError(f"must be a list of values; got {values!r}", field=key)
-        axes.append(SweepAxis(key, tuple(values)))
+        try:
+            numbers = tuple(_finite(v) for v in values)
+        except (TypeError, ValueError):
+            numbers = ()
+        if not numbers or isinstance(values, (str, bytes, Mapping)):
+            raise ScenarioError(f"must be a non-empty list of finite numbers; got {values!r}",
+                                field=f"grid.{key}")
+        axes.append(SweepAxis(str(key), numbers))
     return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs)

@@ -55,7 +55,7 @@ def test_out_writes_results_curve_and_report(cli, tmp_path):
     out = tmp_path / "res"
     proc = cli("--format", "json", "--out", out, check_rc=0)
     assert sorted(p.name for p in out.iterdir()) == [
-        "assumptions.csv", "power_curve.csv", "power_curve.png", "report.html", "report.md",
+        ".simulate-outputs", "assumptions.csv", "power_curve.csv", "power_curve.png", "report.html", "report.md",
         "results.json"]
     assert json.loads((out / "results.json").read_text()) == json.loads(proc.stdout)
     report = (out / "report.md").read_text()

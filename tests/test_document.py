@@ -123,11 +123,18 @@ def test_references_cite_the_source_and_each_method_used(case):
     assert [unescape(x) for x in items] == refs
 
 
-def test_write_replaces_outputs_of_an_earlier_run(tmp_path):
-    """A run without a sweep removes the sweep table and figure of an earlier run."""
+def test_write_replaces_outputs_of_an_earlier_run_and_nothing_else(tmp_path):
+    """A run without a sweep removes the sweep table and figure that the
+    previous run wrote, and never a file of the same name it did not write."""
     scenario = load_scenario("severe")
     write(sensitivity(scenario, {"arms.treatment.rate": [0.6, 0.69]}), tmp_path)
     assert (tmp_path / "sweep.csv").exists() and (tmp_path / "sensitivity.png").exists()
     (tmp_path / "notes.txt").write_text("mine")
     names = write(run(scenario), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names + ["notes.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        names + ["notes.txt", ".simulate-outputs"])
+    mine = tmp_path / "own"
+    mine.mkdir()
+    (mine / "sweep.csv").write_text("the user's own table")
+    write(run(scenario), mine)
+    assert (mine / "sweep.csv").read_text() == "the user's own table"

@@ -133,16 +133,68 @@ def bundled_result(request):
     return run(load_scenario(request.param))
 
 
+def _pct(x):
+    return f"{100 * x:.1f}%"
+
+
+def _phrases(doc):
+    """(phrase pattern, the value of results.json it must state) for each
+    statement the paragraph makes about a field: tied by position, so a number
+    taken from the wrong field fails even when it appears elsewhere."""
+    ss = doc["sample_size"]
+    c, t = doc["labels"]["control"], doc["labels"]["treatment"]
+    out = [(rf"rates of (\S+) with {re.escape(c.lower())}", _pct(doc["rates"]["control"])),
+           (rf"and (\S+) with {re.escape(t)}\b", _pct(doc["rates"]["treatment"])),
+           (r"give (\S+) power", _pct(ss["power"])),
+           (r"(\d+) women in the", str(ss["n_per_arm"]["control"])),
+           (r"in the \S+ arm and (\d+) in the", str(ss["n_per_arm"]["treatment"])),
+           (r"\((\d+) in total", str(ss["n_total"])),
+           (r"(\S+) women will be randomised", str(ss["n_total_randomised"])),
+           (r"Monte Carlo standard error ([\d.]+)\)? with", f"{ss['power_se']:.4f}"),
+           (r"from ([\d,]+) simulated trials per sample", f"{doc['n_sims'] or 0:,}")]
+    sq = doc["sequential"]
+    if sq and len(sq["looks"]) > 1:
+        oc = sq["operating_characteristics"]
+        out += [(r"stops early for efficacy with probability (\S+?)[ ,]",
+                 _pct(oc["planning"]["early_efficacy"])),
+                (r"analyses ([\d.]+) women on average", f"{oc['planning']['expected_n_total']:.1f}"),
+                (r"under the null it (?:stops for futility with probability \S+ and )?analyses "
+                 r"([\d.]+) on average", f"{oc['null']['expected_n_total']:.1f}"),
+                (r"The type I error is ([\d.]+)", f"{doc['type_one_error']['value']:.4f}")]
+        out.append((r"for futility with probability (\S+?), and analyses",
+                    _pct(oc["planning"]["any_futility"])))
+        if sq["calendar"]:
+            out.append((r"expected to end at month ([\d.]+)",
+                        f"{sq['calendar']['expected_end_month_planning']:.1f}"))
+    if doc["assurance"]:
+        a = doc["assurance"]["at_reported_size"]
+        out.append((r"\(assurance; O'Hagan and Stevens 2001\) is (\S+)", _pct(a["assurance"])))
+        out.append((r"as the trial grows it tends to (\S+?),", _pct(doc["assurance"]["ceiling"])))
+    pl = doc["patient_level"]
+    if pl:
+        primary = next(x for x in pl["analyses"] if x["name"] == pl["primary"])
+        out.append((r"type I error of the primary analysis is (\S+)",
+                    _pct(primary["type_one_error"])))
+    return out
+
+
 def test_every_number_in_each_bundled_justification_is_a_value_of_results_json(bundled_result):
-    """For every bundled scenario (fixed, priors, patient-level, sequential): each
-    number of the paragraph is a value of results.json as the report formats it
-    (a rate as a percentage, a size as a whole number, a standard error to 4
-    decimals), or one of the interval levels it names (95%, 80%)."""
+    """For every bundled scenario (fixed, priors, patient-level, sequential):
+    each statement about a field states that field's value (checked by
+    position), and every other number is a value of results.json (outside the
+    power curve) as the report formats it, or one of the interval levels it
+    names (95%, 80%)."""
     doc = json.loads(json.dumps(bundled_result.to_dict()))
     paragraph = justification(bundled_result)
+    for pattern, value in _phrases(doc):        # the first statement of each kind
+        found = re.search(pattern, paragraph)
+        if found:
+            assert found.group(1).rstrip(".,;)") == value, (pattern, value, paragraph)
     allowed = {"95%", "80%", "1:1"}
-    for x in _numbers_of(doc):
-        allowed |= _renderings(x)
+    for key, node in doc.items():
+        if key != "power_curve":
+            for x in _numbers_of(node):
+                allowed |= _renderings(x)
     stripped = paragraph.replace(doc["scenario_sha256"], "").replace("SHA-256", "")
     for token in re.findall(r"\d[\d,.:/]*\d%?|\d%?", stripped):
         token = token.rstrip(".,")
