@@ -218,17 +218,25 @@ def boundaries(result) -> Figure | None:
               (axes[1], ("efficacy_difference", "futility_difference"), 100,
                _difference_label(result), "Observed difference\n(control at its expected rate)")]
     last = np.arange(len(n)) == len(n) - 1
+    two_sided = seq.sided == "two"
     for ax, keys, factor, ylabel, title in panels:
         eff, fut = (_numbers((lk[k] for lk in looks), factor) for k in keys)
         ax.plot(n, eff, marker="^", color=COLOURS["efficacy"], gid=keys[0],
                 label="Efficacy: stop at or above")
-        ax.plot(n, fut, marker="v", color=COLOURS["futility"], gid=keys[1],
-                label="Futility: stop at or below")
-        if bayes and factor == 1:           # two statistics: no region between them
-            ax.set_ylim(0, 1)
+        if two_sided and factor == 1:       # symmetric bounds: the mirror stops the other way
+            fut = -eff
+            ax.plot(n, fut, marker="v", color=COLOURS["efficacy"], linestyle="--",
+                    gid="efficacy_z_lower", label="Efficacy, other direction: stop at or below")
+        elif not np.isnan(fut).all():
+            ax.plot(n, fut, marker="v", color=COLOURS["futility"], gid=keys[1],
+                    label="Futility: stop at or below")
+        if (bayes and factor == 1) or (two_sided and factor != 1):
+            if bayes and factor == 1:       # two statistics: no region between them
+                ax.set_ylim(0, 1)
         else:       # continue between the bounds (to the axis where a look has none)
             lo, hi = ax.get_ylim()
-            ax.fill_between(n, np.where(last, eff, np.where(np.isnan(fut), lo, fut)),
+            ax.fill_between(n, np.where(last & ~two_sided, eff,
+                                        np.where(np.isnan(fut), lo, fut)),
                             np.where(np.isnan(eff) & ~last, hi, eff), color="0.6", alpha=0.25,
                             linewidth=0, gid="continue", label="Continue")
             ax.set_ylim(lo, hi)

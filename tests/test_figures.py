@@ -250,3 +250,13 @@ def test_no_pyplot():
             "figures.png_bytes(figures.power_curve(run(load_scenario('severe')))); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_two_sided_boundaries_mirror_the_efficacy_bound():
+    result = run(load_scenario("severe_sequential", {
+        "analysis.sided": "two", "analysis.alpha": 0.05, "interim.futility.type": "none"}))
+    fig = F.boundaries(result)
+    upper = [lk["efficacy_z"] for lk in result.sequential.looks]
+    assert np.allclose(one(fig, "efficacy_z").get_ydata(), upper)
+    assert np.allclose(one(fig, "efficacy_z_lower").get_ydata(), -np.array(upper))
+    assert artists(fig, "futility_z") == [] and artists(fig, "futility_difference") == []
