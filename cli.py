@@ -6,6 +6,7 @@ on stderr and exit status 2; never a traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,10 +22,19 @@ class OutputError(click.ClickException):
     exit_code = 2
 
 
-def check_out_dir(out_dir: Path) -> None:
+class Terminated(Exception):
+    """SIGTERM arrived: unwind (temporary files are removed) and exit 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def check_out_dir(out_dir: Path, force: bool = False) -> None:
     """Before any computation, check that the output directory exists or can be
-    created, and that every output file can be replaced; nothing is created
-    until the results are ready, so a run that fails leaves no trace."""
+    created, that it holds nothing yet (or ``force``), and that every output
+    file can be replaced; nothing is created until the results are ready, so a
+    run that fails leaves no trace."""
     existing = out_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -34,6 +44,9 @@ def check_out_dir(out_dir: Path) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         problem = f"{existing} is not writable"
     elif existing == out_dir:
+        if not force and any(out_dir.iterdir()):
+            raise OutputError(f"`--out` {out_dir} exists and is not empty; add --force to "
+                              "replace the outputs in it (files of other names are kept)")
         problem = next((f"{name} exists and is a directory" for name in outputs.KNOWN
                         if (out_dir / name).is_dir()), None)
     if problem:
@@ -63,11 +76,14 @@ def check_out_dir(out_dir: Path) -> None:
 @click.option("--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
               help="Sensitivity analysis over a scenario value (repeatable, at most two keys: "
                    "a grid), e.g. --sweep arms.treatment.rate=0.30:0.70:0.05.")
+@click.option("--force", is_flag=True,
+              help="Write into an --out directory that is not empty, replacing the outputs "
+                   "of an earlier run.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
                    "runs longer than a second).")
 def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps, quiet):
+             sweeps, force, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     if jobs == 0:
         raise click.BadParameter("must be at least 1, or -1 for all cores", param_hint="'--jobs'")
@@ -78,7 +94,7 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
     if out_dir is not None:
-        check_out_dir(out_dir)
+        check_out_dir(out_dir, force)
     bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
     with progress.reporting(bar):
         if axes:
@@ -103,6 +119,7 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
 
 def main(argv=None) -> int:
     """Entry point: runs the command and turns errors into one line + exit 2."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         simulate.main(args=argv, prog_name="simulate", standalone_mode=False)
     except ScenarioError as err:
@@ -119,6 +136,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         click.echo("simulate: interrupted; no results written", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("simulate: terminated (SIGTERM); no results written", err=True)
+        sys.exit(143)
     sys.exit(0)
 
 

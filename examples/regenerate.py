@@ -28,7 +28,7 @@ EXAMPLES = {
 def regenerate(out_root: Path = HERE, names=None) -> None:
     for name in names or EXAMPLES:
         command = [sys.executable, "-m", "cli", *EXAMPLES[name], "--out", str(out_root / name),
-                   "--quiet", "--jobs", "2"]
+                   "--quiet", "--force", "--jobs", "2"]
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 

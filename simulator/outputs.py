@@ -10,7 +10,9 @@ table, a sequential design's figure) are removed, so the directory never
 mixes two runs, and no file the tool did not write is ever removed."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -43,6 +45,22 @@ def files(result: PlanResult) -> dict[str, bytes]:
     return out
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM (delivered on exit from the block), where the
+    platform and thread allow it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
     """Write every output into ``out_dir`` (created if needed), atomically
     file by file; returns the names written.  Raises OSError."""
@@ -64,10 +82,11 @@ def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, 0o666 & ~umask)
-        for name, tmp in staged.items():
-            os.replace(tmp, out_dir / name)
-        for name in previous & set(KNOWN) - set(contents):
-            (out_dir / name).unlink(missing_ok=True)
+        with _signals_held():       # an interrupt lands before or after the renames
+            for name, tmp in staged.items():
+                os.replace(tmp, out_dir / name)
+            for name in previous & set(KNOWN) - set(contents):
+                (out_dir / name).unlink(missing_ok=True)
     finally:
         for tmp in staged.values():
             Path(tmp).unlink(missing_ok=True)

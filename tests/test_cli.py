@@ -2,7 +2,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 import venv
 
 import pytest
@@ -157,9 +160,10 @@ def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, t
     afile = write(tmp_path, "afile", "x")
     blocked = tmp_path / "blocked"
     (blocked / "report.md").mkdir(parents=True)
-    for out, expected in [(afile / "sub", "is not a directory"),
-                          (blocked, "report.md exists and is a directory")]:
-        proc = cli("--out", out)
+    for out, expected, force in [(afile / "sub", "is not a directory", ()),
+                                 (blocked, "exists and is not empty; add --force", ()),
+                                 (blocked, "report.md exists and is a directory", ("--force",))]:
+        proc = cli("--out", out, *force)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and expected in lines[0], proc.stderr
     assert sorted(p.name for p in blocked.iterdir()) == ["report.md"]
@@ -169,3 +173,35 @@ def test_values_from_the_command_line_are_blamed_on_it(cli):
     proc = cli("--n-control", "0")
     assert proc.returncode == 2
     assert "(value from the command line or overrides): `sample_size.n_control`" in proc.stderr
+
+
+def test_existing_output_directory_needs_force(cli, tmp_path):
+    out = tmp_path / "res"
+    cli("--out", out, check_rc=0)
+    first = (out / "results.json").read_text()
+    proc = cli("--out", out, "--seed", "7")
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert (out / "results.json").read_text() == first      # untouched
+    cli("--out", out, "--seed", "7", "--force", check_rc=0)
+    assert json.loads((out / "results.json").read_text())["seed"] == 7
+    (tmp_path / "empty").mkdir()
+    cli("--out", tmp_path / "empty", check_rc=0)              # an empty directory is fine
+
+
+@pytest.mark.parametrize("signum, status, word", [(signal.SIGTERM, 143, "terminated"),
+                                                  (signal.SIGINT, 130, "interrupted")])
+def test_a_run_stopped_by_a_signal_writes_nothing_and_says_so(tmp_path, signum, status, word):
+    out = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--scenario", "severe", "--method",
+                             "monte_carlo", "--n-sims", "50000000", "--jobs", "2",
+                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3)               # well into the simulation (it takes about a minute)
+    assert proc.poll() is None
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == status, stderr
+    assert stderr.strip().splitlines() == [f"simulate: {word}"
+                                           f"{' (SIGTERM)' if status == 143 else ''}; "
+                                           "no results written"]
+    assert stdout == "" and not out.exists()
