@@ -26,17 +26,14 @@ Two routes that must agree:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
-from joblib import delayed
 
 from .design import TAIL, Design, count_decided, decision_table, support
 from .errors import ScenarioError
-from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, task_bounds, trials_done
-from .progress import run_tasks
+from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, sum_over_chunks
 from .binomial import RateGrid, binomial_pmf, grid_of
 from .priors import BetaMixture, RateModel
 
@@ -251,13 +248,9 @@ class SimulatedAssurance:
 def monte_carlo_assurance(design: Design, model: RateModel, n_controls, n_sims: int, seed: int,
                           jobs: int = 1, mcid: float | None = None) -> SimulatedAssurance:
     """Assurance by simulation at each size, with its binomial standard error."""
-    n_chunks = math.ceil(n_sims / CHUNK_SIZE)
     plans = _size_plans(design, model, n_controls)
-    bounds = task_bounds(n_chunks, jobs)
-    tasks = (delayed(_chunks_counts)(design, model, plans, mcid, seed, n_sims, a, b)
-             for a, b in bounds)
-    per_task = run_tasks(tasks, min(jobs, n_chunks), trials_done(bounds, n_sims, len(plans)))
-    counts = np.sum(per_task, axis=0)
+    counts = sum_over_chunks(_chunks_counts, (design, model, plans, mcid), seed, n_sims, jobs,
+                             len(plans))
     share = counts / n_sims
     assurance = share[:-2]
     return SimulatedAssurance(assurance, np.sqrt(assurance * (1 - assurance) / n_sims),

@@ -20,7 +20,6 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import blended_transform_factory
-from scipy.stats import gamma
 
 WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
 LABEL, SMALL = 9, 8                 # font sizes, points
@@ -261,7 +260,7 @@ def recruitment(result) -> Figure | None:
     else:
         return None
     women = np.arange(1, total + 1)
-    lo, mid, hi = model.inverse_cumulative(gamma.ppf(np.array([[0.1], [0.5], [0.9]]), women))
+    lo, mid, hi = model.months_to_enrol(women, [[0.1], [0.5], [0.9]])
     f = model.follow_up_months
     fig, (ax,) = _axes(1, TALL)
     ax.fill_betweenx(women, lo, hi, color="C0", alpha=0.2, linewidth=0, gid="enrolment_band",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from . import SOFTWARE
 from .citations import interim_cites, test_cite
 from .report import TEST_NAMES, interim_rules, pct as _pct, size_range as _size_range
-from .results import PlanResult, randomised
+from .results import PlanResult, assurance_limit, randomised
 
 
 def justification(result: PlanResult) -> str:
@@ -257,8 +257,7 @@ def _prior_sentences(result: PlanResult) -> str:
                          f"{_size_range(a_ss.interval_control, a_ss.checked_up_to, ' and ')}")
             text += "."
         else:
-            reachable = ar.ceiling + s.analysis.alpha * (1 - ar.ceiling)
-            if ar.target >= reachable:
+            if ar.target >= assurance_limit(ar.ceiling, s.analysis.alpha):
                 text += (f"The target assurance of {_pct(ar.target)} cannot be reached at any "
                          f"size: assurance tends to {_pct(ar.ceiling)} as the trial grows and "
                          f"exceeds it by at most alpha times the rest.")

@@ -66,16 +66,24 @@ def task_bounds(n_chunks: int, jobs: int) -> list[tuple[int, int]]:
     """Runs of consecutive chunks, one per task.  A chunk is a few milliseconds
     of work: each worker gets a run (a few runs per job, for balance) so that
     dispatch costs little; one job runs chunk by chunk in-process (no dispatch
-    to save), so that progress is reported per chunk.  Which stream a chunk uses does not depend on the
-    grouping."""
+    to save), so that progress is reported per chunk.  Which stream a chunk
+    uses does not depend on the grouping."""
     n_tasks = n_chunks if jobs == 1 else min(n_chunks, 4 * jobs)
     bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def trials_done(bounds: list[tuple[int, int]], n_sims: int, n_sizes: int) -> list[int]:
-    """Simulated trials (times sizes) of each task of ``task_bounds``, for progress."""
-    return [n_sizes * (min(b * CHUNK_SIZE, n_sims) - a * CHUNK_SIZE) for a, b in bounds]
+def sum_over_chunks(counts_of, args: tuple, seed: int, n_sims: int, jobs: int,
+                    n_sizes: int = 1) -> np.ndarray:
+    """``counts_of(*args, seed, n_sims, first, stop)`` (integer counts over
+    chunks ``first`` to ``stop - 1``) summed over all chunks of ``n_sims``
+    trials, the runs of chunks spread over ``jobs`` workers.  ``n_sizes``:
+    sizes each trial is evaluated at, for the progress count."""
+    n_chunks = math.ceil(n_sims / CHUNK_SIZE)
+    bounds = task_bounds(n_chunks, jobs)
+    tasks = (delayed(counts_of)(*args, seed, n_sims, a, b) for a, b in bounds)
+    work = [n_sizes * (min(b * CHUNK_SIZE, n_sims) - a * CHUNK_SIZE) for a, b in bounds]
+    return np.sum(run_tasks(tasks, min(jobs, n_chunks), work), axis=0)
 
 
 def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSampler], ...],
@@ -114,11 +122,7 @@ def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float
         n_t, n_c = design.sizes(int(m))
         samplers.append((ArmSampler.build(n_t, rate_treatment), ArmSampler.build(n_c, rate_control)))
     samplers = tuple(samplers)
-    n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    bounds = task_bounds(n_chunks, jobs)
-    tasks = (delayed(_chunks_reject_counts)(design, samplers, seed, n_sims, a, b)
-             for a, b in bounds)
-    per_task = run_tasks(tasks, min(jobs, n_chunks), trials_done(bounds, n_sims, len(samplers)))
-    rejections = np.sum(per_task, axis=0)
+    rejections = sum_over_chunks(_chunks_reject_counts, (design, samplers), seed, n_sims, jobs,
+                                 len(samplers))
     power = rejections / n_sims
     return power, np.sqrt(power * (1.0 - power) / n_sims)

@@ -17,7 +17,7 @@ from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
 from . import patient_plan
 from .prior_spec import describe_effect, describe_rate
 from .results import (AssuranceResult, PlanResult, PowerCurve, PowerPoint, SampleSizeResult,
-                      randomised)
+                      assurance_limit, randomised)
 from .scenario import Scenario
 from .search import find_sample_size, normal_approximation
 from .sequential_plan import SequentialPlan
@@ -279,10 +279,7 @@ class AssurancePlan:
             probability_above_mcid=above_mcid, prior=self.describe(ceiling, above_mcid))
 
     def _search(self, target, ceiling, start, smallest, bound, point, sizes):
-        # Assurance tends to the ceiling P(treatment better) as the trial grows; it
-        # can exceed it only through favourable rejections when the treatment is
-        # not better, at most alpha of the remaining prior mass for a level-alpha test.
-        reachable = ceiling + self.scenario.analysis.alpha * (1.0 - ceiling)
+        reachable = assurance_limit(ceiling, self.scenario.analysis.alpha)
         if target >= reachable:
             return None, (f"the target assurance {target:g} is above what any size can give: "
                           f"assurance tends to {ceiling:.4f}, the prior probability that the "

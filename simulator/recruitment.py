@@ -40,6 +40,16 @@ def _count(name: str, value) -> int:
     return int(value)
 
 
+def _counts(name: str, value):
+    """A whole number >= 1, or an array of them."""
+    if np.ndim(value) == 0:
+        return _count(name, value)
+    n = np.asarray(value)
+    if n.size == 0 or n.dtype.kind not in "iu" or not np.all(n >= 1):
+        raise ValueError(f"`{name}` must be whole numbers >= 1; got {value!r}")
+    return n
+
+
 def _probability(name: str, value) -> np.ndarray:
     p = np.asarray(value, dtype=float)
     if p.size == 0 or not np.all((p > 0) & (p < 1)):
@@ -91,9 +101,10 @@ class Recruitment:
         u, r = h / self.total_rate(), self.ramp_up_months
         return np.where(u <= r / 2, np.sqrt(2 * r * np.minimum(u, r / 2)), u + r / 2)
 
-    def months_to_enrol(self, n_women: int, q) -> np.ndarray:
-        """Exact quantile(s) q of T_N, the months to randomise ``n_women`` women."""
-        n, q = _count("n_women", n_women), _probability("q", q)
+    def months_to_enrol(self, n_women, q) -> np.ndarray:
+        """Exact quantile(s) q of T_N, the months to randomise ``n_women`` women
+        (a whole number, or an array of them broadcast against ``q``)."""
+        n, q = _counts("n_women", n_women), _probability("q", q)
         return self.inverse_cumulative(gamma.ppf(q, n))
 
     def months_to_last_outcome(self, n_women: int, q) -> np.ndarray:

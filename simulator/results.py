@@ -97,6 +97,14 @@ class SampleSizeResult:
         return d
 
 
+def assurance_limit(ceiling: float, alpha: float) -> float:
+    """The most assurance can reach at any size: it tends to ``ceiling`` (the
+    prior probability that the treatment is better) and exceeds it only through
+    favourable rejections when the treatment is not better, at most alpha of
+    the remaining prior mass for a level-alpha test."""
+    return ceiling + alpha * (1.0 - ceiling)
+
+
 @dataclass(frozen=True)
 class AssuranceResult:
     """Assurance of the design under the scenario's priors."""

@@ -32,14 +32,12 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from joblib import delayed
 from scipy import stats
 
 from .analysis import z_statistic
 from .bayes import posterior_superiority, predictive_success
 from .design import bounded_cache, support
-from .montecarlo import CHUNK_SIZE, chunk_rng, task_bounds, trials_done
-from .progress import run_tasks
+from .montecarlo import CHUNK_SIZE, chunk_rng, sum_over_chunks
 
 STOP_EFFICACY, CONTINUE, STOP_FUTILITY = 1, 0, -1
 
@@ -246,12 +244,7 @@ def simulate_oc(design: SequentialDesign, n_t: int, n_c: int, rates, n_sims: int
     (treatment, control) rates, or a :class:`priors.RateModel` to draw them
     from for each trial."""
     decision_tables(design, n_t, n_c)           # built once, before the workers copy them
-    args = (design, n_t, n_c, rates)
-    n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    bounds = task_bounds(n_chunks, jobs)
-    parts = run_tasks((delayed(_chunks)(args, seed, n_sims, a, b) for a, b in bounds),
-                      min(jobs, n_chunks), trials_done(bounds, n_sims, 1))
-    counts = np.sum(parts, axis=0)
+    counts = sum_over_chunks(_chunks, ((design, n_t, n_c, rates),), seed, n_sims, jobs)
     sizes = look_sizes(n_t, design.looks) + look_sizes(n_c, design.looks)
     return SequentialOC(n_sims, counts[0] / n_sims, counts[1] / n_sims, sizes,
                         float(counts[2].sum() / n_sims))
