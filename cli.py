@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from simulator import ScenarioError, load_scenario, outputs, progress, report, run
+from simulator import ScenarioError, execution, load_scenario, outputs, progress, report, run
 from simulator.scenario import DEFAULT_SCENARIO
 from simulator.sweep import parse_set, parse_sweep, run_with_sweep
 
@@ -79,11 +79,22 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
 @click.option("--force", is_flag=True,
               help="Write into an --out directory that is not empty, replacing the outputs "
                    "of an earlier run.")
+@click.option("--backend", type=click.Choice(execution.BACKENDS), default="loky",
+              show_default=True,
+              help="Where chunks run: loky worker processes on this machine, or a dask "
+                   "cluster (pip install '.[dask]'): the one at --scheduler, or a local "
+                   "cluster of --jobs workers.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                   "(with --backend dask).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory keeping each finished chunk of simulated trials; a run that was "
+                   "interrupted and is started again with the same options reuses them.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
                    "runs longer than a second).")
 def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps, force, quiet):
+             sweeps, force, backend, scheduler, cache_dir, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     if jobs == 0:
         raise click.BadParameter("must be at least 1, or -1 for all cores", param_hint="'--jobs'")
@@ -96,11 +107,16 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     if out_dir is not None:
         check_out_dir(out_dir, force)
     bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
-    with progress.reporting(bar):
+    with execution.configured(backend, scheduler, jobs, cache_dir) as workers, \
+            progress.reporting(bar):
         if axes:
-            result = run_with_sweep(scenario_spec, overrides, axes, jobs=jobs)
+            result = run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
         else:
-            result = run(scenario, jobs=jobs)
+            result = run(scenario, jobs=workers)
+        cache = execution.active_cache()
+        if cache is not None and not quiet:
+            click.echo(f"simulate: cache {cache_dir}: {cache.reused:,} of {cache.chunks:,} "
+                       "chunks reused", err=True)
     written = []
     if out_dir is not None:
         try:

@@ -87,7 +87,20 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    enumeration of the same design (no Monte Carlo error) are timed on their
    own.
 
-Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8 and 9 mean "faster";
+10. ``scaling``: the same work on loky with 1 and 2 jobs and on a local dask
+   cluster (``LocalCluster``, two single-threaded worker processes on
+   127.0.0.1, started and warmed before timing; best of 3): the 2x2 engine
+   of section 5 with ten times its trials, and the patient-level engine of
+   section 8.  ``ratio`` =
+   jobs=1 seconds / these seconds (the speed-up); the ``dask / loky per
+   worker`` rows give dask's trials/s per worker over loky's (1.0: the
+   cluster costs nothing).  Then the peak resident memory (``VmHWM``) of a
+   fresh process (one job) simulating 100,000, 1,000,000 and 10,000,000
+   trials of the 2x2 engine, and 100,000 and 1,000,000 patient-level trials
+   of 40 women with the logistic analysis: chunks bound it, so it does not
+   grow with the number of trials.
+
+Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9 and 10 mean "faster";
 in sections 3 and 4 they mean "Monte Carlo takes that many times as long as
 exact"; in section 6, "assurance costs that many times as much as point
 power" (above 1: slower); on section 7's assurance rows, the share of point
@@ -517,6 +530,75 @@ def num(value):
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
+SCALING_MEMORY_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from simulator import load_scenario
+from simulator.design import Design
+from simulator.montecarlo import monte_carlo_power
+from simulator.patient_plan import counts
+if {patient!r}:
+    sc = load_scenario("multicentre", {{"simulation.n_sims": {n_sims}}})
+    result = counts(sc, [20], "planning", ("logistic",), 1).rate("logistic")[0][0]
+else:
+    result = monte_carlo_power(Design("fisher", "two", 0.05), 0.5, 0.34, [200], {n_sims}, 1)[0][0]
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(int(peak.split()[1]) / 1024, result)
+"""
+
+
+def _peak_memory(n_sims, patient):
+    import subprocess
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", SCALING_MEMORY_SCRIPT.format(
+        root=str(ROOT), n_sims=n_sims, patient=patient)],
+        capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), time.perf_counter() - start
+
+
+def bench_scaling(n_sims, n_patient, n_memory):
+    """Section 10: the dask backend against loky, and memory against trials."""
+    import logging
+    from distributed import LocalCluster
+    from simulator import execution
+    from simulator.patient_plan import counts as patient_counts
+    from simulator.patients import ANALYSES
+    design = Design("fisher", "two", ALPHA)
+    sc = simulator.load_scenario("multicentre", {"simulation.n_sims": n_patient})
+    work = {"2x2 Monte Carlo": (n_sims, lambda jobs: mc(design, n_sims, jobs)[0]),
+            "patient-level": (n_patient, lambda jobs: patient_counts(
+                sc, [N], "planning", ANALYSES, jobs).counts)}
+    rows = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
+        for name, (trials, fn) in work.items():
+            one, r1 = best_of(3, fn, 1)
+            loky, r2 = best_of(3, fn, 2)
+            with execution.configured("dask", cluster.scheduler_address) as cores:
+                fn(cores)                                   # warm the workers
+                dask, r3 = best_of(3, fn, cores)
+            same = bool(np.array_equal(r1, r2) and np.array_equal(r1, r3))
+            rows += [
+                row("10 scaling", f"{name}, loky jobs=1", one, trials),
+                row("10 scaling", f"{name}, loky jobs=2", loky, trials, one / loky,
+                    "ratio = speed-up over jobs=1"),
+                row("10 scaling", f"{name}, dask local cluster, 2 workers", dask, trials,
+                    one / dask, f"ratio = speed-up over jobs=1; identical results: {same}"),
+                row("10 scaling", f"{name}, dask / loky per worker", ratio=loky / dask,
+                    note="trials/s per worker, dask / loky (2 workers each)"),
+            ]
+    for label, patient, sizes in (("2x2 engine (one size, 400 women)", False,
+                                   (n_memory // 10, n_memory, 10 * n_memory)),
+                                  ("patient-level (40 women, logistic)", True,
+                                   (n_memory // 10, n_memory))):
+        for n in sizes:
+            mib, seconds = _peak_memory(n, patient)
+            rows.append(row("10 scaling", f"peak memory (MiB), {label}, {n:,} trials",
+                            seconds, n, mib, "ratio column = peak resident MiB; "
+                            "seconds include starting Python"))
+    return rows
+
+
 def markdown(rows):
     lines = ["| section | case | seconds | trials/s | ratio | note |",
              "|---|---|---:|---:|---:|---|"]
@@ -552,6 +634,7 @@ def main(argv=None):
     rows += bench_assurance_mc(n_assur, n_assur_loop)
     rows += bench_patient(*n_patient)
     rows += bench_sequential(100_000, 2_000 if args.quick else 20_000)
+    rows += bench_scaling(10 * n_par, n_patient[2], 100_000 if args.quick else 1_000_000)
     total = time.perf_counter() - start
 
     print(markdown(rows))

@@ -33,7 +33,7 @@ import numpy as np
 
 from .design import TAIL, Design, count_decided, decision_table, support
 from .errors import ScenarioError
-from .montecarlo import CHUNK_SIZE, ArmSampler, chunk_rng, sum_over_chunks
+from .montecarlo import ArmSampler, chunk_rng, sum_over_chunks
 from .binomial import RateGrid, binomial_pmf, grid_of
 from .priors import BetaMixture, RateModel
 
@@ -231,12 +231,6 @@ def _chunk_counts(design: Design, model: RateModel, plans: tuple[_SizePlan, ...]
     return counts
 
 
-def _chunks_counts(design, model, plans, mcid, seed, n_sims, first, stop):
-    return sum(_chunk_counts(design, model, plans, mcid, seed, k,
-                             min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE))
-               for k in range(first, stop))
-
-
 @dataclass(frozen=True)
 class SimulatedAssurance:
     assurance: np.ndarray              # per size
@@ -249,7 +243,7 @@ def monte_carlo_assurance(design: Design, model: RateModel, n_controls, n_sims: 
                           jobs: int = 1, mcid: float | None = None) -> SimulatedAssurance:
     """Assurance by simulation at each size, with its binomial standard error."""
     plans = _size_plans(design, model, n_controls)
-    counts = sum_over_chunks(_chunks_counts, (design, model, plans, mcid), seed, n_sims, jobs,
+    counts = sum_over_chunks(_chunk_counts, (design, model, plans, mcid), seed, n_sims, jobs,
                              len(plans))
     share = counts / n_sims
     assurance = share[:-2]

@@ -55,6 +55,26 @@ def spent(kind: str, t, alpha: float, gamma: float = -4.0) -> np.ndarray:
     raise ValueError(f"`kind` must be one of {', '.join(SPENDING)}; got {kind!r}")
 
 
+def bracketed_root(f, lo: float, hi: float, xtol: float, wide_lo: float,
+                   wide_hi: float) -> float:
+    """Brent's root of ``f`` on [lo, hi], or, where ``f`` has the same sign at
+    both ends, on the stretch of [wide_lo, wide_hi] beyond one of them (a
+    one-sided alpha near 0.5 needs a bound below 0; beta spent almost all at
+    the first look needs a larger drift).  The usual bracket is tried first,
+    so designs it solves get the same bounds to the last digit."""
+    try:
+        return optimize.brentq(f, lo, hi, xtol=xtol)
+    except ValueError:
+        pass
+    for a, b in ((wide_lo, lo), (hi, wide_hi)):
+        if a < b:
+            try:
+                return optimize.brentq(f, a, b, xtol=xtol)
+            except ValueError:
+                continue
+    raise ValueError(f"no root between {wide_lo:g} and {wide_hi:g}")
+
+
 def _simpson(a: float, b: float, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
     x = np.linspace(a, b, n)
     w = np.ones(n)
@@ -135,7 +155,7 @@ def efficacy_bounds(t, alpha: float, kind: str, sided: str = "one", gamma: float
 
         def excess(c):
             return crossing(t, c * shape, low, 0.0, sided)[0].sum() - alpha
-        c = optimize.brentq(excess, 0.5, 10.0, xtol=1e-10)
+        c = bracketed_root(excess, 0.5, 10.0, 1e-10, -10.0, 40.0)
         return c * shape
     targets = np.diff(np.concatenate([[0.0], spent(kind, t / t[-1], alpha, gamma)]))
     rec = _Recursion(t, 0.0)
@@ -149,7 +169,7 @@ def efficacy_bounds(t, alpha: float, kind: str, sided: str = "one", gamma: float
         if targets[k] <= 0:
             bounds[k] = np.inf
         else:
-            bounds[k] = optimize.brentq(excess, 0.0, 40.0, xtol=1e-10)
+            bounds[k] = bracketed_root(excess, 0.0, 40.0, 1e-10, -40.0, 40.0)
         rec.advance(k, bounds[k], -bounds[k] if sided == "two" else lo)
     return bounds
 
@@ -187,7 +207,7 @@ def beta_spending_design(t, upper, alpha: float, beta: float, futility: str,
     def power_gap(drift):
         lower = futility_bounds(t, upper, beta, futility, drift, gamma_beta)
         return crossing(t, upper, lower, drift)[0].sum() - (1 - beta)
-    drift = optimize.brentq(power_gap, z * 0.8, z * 2.0, xtol=1e-9)
+    drift = bracketed_root(power_gap, z * 0.8, z * 2.0, 1e-9, 0.0, max(10.0 * z, 40.0))
     return futility_bounds(t, upper, beta, futility, drift, gamma_beta), drift
 
 

@@ -11,6 +11,7 @@ from .rules import Bad, Rule, as_number, choice, number, optional
 from .boundaries import CLASSICAL, SPENDING
 
 MAX_LOOKS = 10
+MIN_SEQUENTIAL_ALPHA = 1e-12    # z bounds up to about 7, well inside the integration grid
 EFFICACY = CLASSICAL + ("spending", "posterior", "none")
 FUTILITY = ("none", "beta_spending", "z", "conditional_power", "predictive")
 
@@ -183,6 +184,10 @@ def interim_of(v: dict, arms) -> Interim | None:
     if an["test"] in ("fisher", "chi2_yates"):
         _fail(f"must be z_pooled, z_unpooled or bayesian with interim looks (group-sequential "
               f"bounds are on the z scale); got {an['test']!r}", "analysis.test")
+    if not bayesian and an["alpha"] < MIN_SEQUENTIAL_ALPHA:
+        _fail(f"must be at least {MIN_SEQUENTIAL_ALPHA:g} with interim looks (the boundaries' "
+              f"numerical integration covers z up to about 7); got {an['alpha']:g}",
+              "analysis.alpha")
     if bayesian and an["sided"] != "one":
         _fail("must be `one` for the bayesian test (its posterior probability is that the "
               "treatment rate is higher)", "analysis.sided")

@@ -9,8 +9,8 @@ re-used at every size and every rate (common random numbers): power curves are
 smooth up to the test's own saw-tooth, and neighbouring designs are compared
 on the same simulated trials.  Chunks hold at most ``CHUNK_SIZE`` trials, so
 memory does not grow with ``n_sims``; the reject counts are integers, so their
-sum, and every reported number, is identical for any number of jobs or any
-joblib backend.
+sum, and every reported number, is identical for any number of jobs, any
+joblib backend, and whichever chunks a chunk cache supplied.
 """
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from joblib import delayed
 from scipy import stats
 
 from .design import Design, count_decided, decision_table, support
-from .progress import run_tasks
+from .execution import map_chunks
 
 CHUNK_SIZE = 50_000
 
@@ -62,28 +61,17 @@ class ArmSampler:
         return x
 
 
-def task_bounds(n_chunks: int, jobs: int) -> list[tuple[int, int]]:
-    """Runs of consecutive chunks, one per task.  A chunk is a few milliseconds
-    of work: each worker gets a run (a few runs per job, for balance) so that
-    dispatch costs little; one job runs chunk by chunk in-process (no dispatch
-    to save), so that progress is reported per chunk.  Which stream a chunk
-    uses does not depend on the grouping."""
-    n_tasks = n_chunks if jobs == 1 else min(n_chunks, 4 * jobs)
-    bounds = np.linspace(0, n_chunks, n_tasks + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def sum_over_chunks(counts_of, args: tuple, seed: int, n_sims: int, jobs: int,
+def sum_over_chunks(chunk_counts, args: tuple, seed: int, n_sims: int, jobs: int,
                     n_sizes: int = 1) -> np.ndarray:
-    """``counts_of(*args, seed, n_sims, first, stop)`` (integer counts over
-    chunks ``first`` to ``stop - 1``) summed over all chunks of ``n_sims``
-    trials, the runs of chunks spread over ``jobs`` workers.  ``n_sizes``:
-    sizes each trial is evaluated at, for the progress count."""
+    """``chunk_counts(*args, seed, chunk, n_trials)`` (integer counts over one
+    chunk's trials) summed over all chunks of ``n_sims`` trials, computed by
+    ``jobs`` workers (or read from the chunk cache).  ``n_sizes``: sizes each
+    trial is evaluated at, for the progress count."""
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
-    bounds = task_bounds(n_chunks, jobs)
-    tasks = (delayed(counts_of)(*args, seed, n_sims, a, b) for a, b in bounds)
-    work = [n_sizes * (min(b * CHUNK_SIZE, n_sims) - a * CHUNK_SIZE) for a, b in bounds]
-    return np.sum(run_tasks(tasks, min(jobs, n_chunks), work), axis=0)
+    chunks = [(k, min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE)) for k in range(n_chunks)]
+    counts = map_chunks(partial(chunk_counts, *args, seed), chunks,
+                        [n_sizes * trials for _, trials in chunks], jobs)
+    return np.sum(counts, axis=0)
 
 
 def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSampler], ...],
@@ -102,14 +90,6 @@ def _chunk_reject_counts(design: Design, samplers: tuple[tuple[ArmSampler, ArmSa
     return counts
 
 
-def _chunks_reject_counts(design: Design, samplers, seed: int, n_sims: int,
-                          first: int, stop: int) -> np.ndarray:
-    """Rejections summed over chunks ``first`` to ``stop - 1``."""
-    return sum(_chunk_reject_counts(design, samplers, seed, k,
-                                    min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE))
-               for k in range(first, stop))
-
-
 def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float,
                       n_controls, n_sims: int, seed: int, jobs: int = 1):
     """Estimated power and its standard error at each control-arm size.
@@ -122,7 +102,7 @@ def monte_carlo_power(design: Design, rate_treatment: float, rate_control: float
         n_t, n_c = design.sizes(int(m))
         samplers.append((ArmSampler.build(n_t, rate_treatment), ArmSampler.build(n_c, rate_control)))
     samplers = tuple(samplers)
-    rejections = sum_over_chunks(_chunks_reject_counts, (design, samplers), seed, n_sims, jobs,
+    rejections = sum_over_chunks(_chunk_reject_counts, (design, samplers), seed, n_sims, jobs,
                                  len(samplers))
     power = rejections / n_sims
     return power, np.sqrt(power * (1.0 - power) / n_sims)

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
-from joblib import delayed
 from scipy import special
 
 from .adjusted import cmh_pvalues, logistic_pvalues
 from .analysis import pvalues
+from .execution import map_chunks
 from .population import PatientModel
-from .progress import run_tasks
 
 BLOCK_TRIALS = 256
 BATCH_WOMEN = 2 ** 20
@@ -314,7 +314,7 @@ def _concatenate(parts: list[Trials]) -> Trials:
                   None if first.miscarriage is None else cat([p.miscarriage for p in parts]))
 
 
-def _run_batch(model, n_t, n_c, seed, blocks, rates, test, sided, alpha, analyses):
+def _run_batch(model, seed, rates, test, sided, alpha, analyses, n_t, n_c, blocks):
     trials = _concatenate([simulate(model, n_t, n_c, seed, k, m, rates) for k, m in blocks])
     return analyse(model, trials, test, sided, alpha, analyses), outcome_counts(model, trials)
 
@@ -338,13 +338,15 @@ def simulate_counts(model: PatientModel, sizes: list[tuple[int, int]], n_sims: i
                     analyses=ANALYSES, jobs: int = 1) -> PatientCounts:
     """Simulate ``n_sims`` trials at each (treatment, control) size and count
     the analyses' decisions.  Tasks are (size, batch) pairs, spread over
-    ``jobs`` workers; integer counts make the sums independent of the order."""
-    tasks = [(i, batch) for i, (n_t, n_c) in enumerate(sizes)
+    ``jobs`` workers (or read from the chunk cache); integer counts make the
+    sums independent of the order."""
+    tasks = [(i, tuple(batch)) for i, (n_t, n_c) in enumerate(sizes)
              for batch in _batches(n_t + n_c, n_sims)]
-    calls = (delayed(_run_batch)(model, *sizes[i], seed, batch, rates, test, sided, alpha,
-                                 analyses) for i, batch in tasks)
-    results = run_tasks(calls, min(jobs, len(tasks)),
-                        [sum(trials for _, trials in batch) for _, batch in tasks])
+    results = map_chunks(partial(_run_batch, model, seed, rates, test, sided, alpha,
+                                 tuple(analyses)),
+                         [(*sizes[i], batch) for i, batch in tasks],
+                         [sum(trials for _, trials in batch) for _, batch in tasks], jobs,
+                         group=False)
     counts = np.zeros((len(sizes), len(analyses), len(COUNTS)), dtype=np.int64)
     outcomes = np.zeros((len(sizes), 2, len(OUTCOME_COUNTS)), dtype=np.int64)
     for (i, _), (c, o) in zip(tasks, results):

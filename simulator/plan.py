@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 from functools import partial
 from typing import Callable
 
@@ -12,6 +11,7 @@ from . import __version__
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
 from .exact import exact_power
+from .execution import configured, scope
 from .montecarlo import monte_carlo_power
 from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
 from . import patient_plan
@@ -93,30 +93,35 @@ def _sample_size(found, design: Design, scenario: Scenario, point) -> SampleSize
         checked_up_to=int(found.sizes[-1]))
 
 
-def run(scenario: Scenario, jobs: int = 1) -> PlanResult:
+def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
+        scheduler: str | None = None, cache=None) -> PlanResult:
     """Answer the scenario's question (see :func:`_run`); an error found while
-    running (bounds that do not fit together, no answer) names the file."""
-    try:
-        return _run(scenario, jobs)
-    except ScenarioError as err:
-        if err.file is None and scenario.file is not None:
-            raise err.in_file(scenario.source_of(err.field)) from None
-        raise
+    running (bounds that do not fit together, no answer) names the file.
+
+    ``jobs``: parallel workers for Monte Carlo chunks (``-1``: all cores).
+    ``backend``: ``"loky"`` (processes on this machine, the default) or
+    ``"dask"``: the dask.distributed cluster at ``scheduler``
+    (``"tcp://host:8786"``), or a local cluster of ``jobs`` worker processes.
+    ``cache``: a directory keeping every finished chunk, so that a run
+    started again after an interruption reuses them.  Results are identical
+    whatever the backend, jobs or cache."""
+    with configured(backend, scheduler, jobs, cache) as workers, scope(scenario.digest):
+        try:
+            return _run(scenario, workers)
+        except ScenarioError as err:
+            if err.file is None and scenario.file is not None:
+                raise err.in_file(scenario.source_of(err.field)) from None
+            raise
 
 
 def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     """Answer the scenario's question: the power at ``sample_size.n_control`` if
     given, else the smallest size that reaches ``target_power``; with priors,
     also assurance at every size and the smallest size that reaches
-    ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks
-    (``-1``: all cores).
+    ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks.
 
     Raises :class:`NoSolutionError` when the power search has no finite answer.
     """
-    if jobs == -1:
-        jobs = os.cpu_count() or 1
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"`jobs` must be a whole number >= 1, or -1 for all cores; got {jobs!r}")
     method = choose_method(scenario)
     design = design_of(scenario)
     sequential = None

@@ -27,6 +27,8 @@ from .priors import SCALES, Z975, BetaMixture, Effect
 from .rules import Bad, as_int, as_number, unknown_key
 
 WEIGHT_TOLERANCE = 1e-9
+MAX_RATIO = 1e6             # odds and risk ratios (and their ci95) within [1e-6, 1e6]: the
+                            # prior's interval stays within floating point on the ratio scale
 COUNT_FORM = ("events", "n", "discount", "initial_beta")
 
 
@@ -176,12 +178,13 @@ def effect_value(value: Any) -> dict:
                   value=value)
     scale = given[0]
     ratio = scale != "risk_difference"
-    what = "a positive ratio" if ratio else "a risk difference in (-1, 1)"
+    what = ("a positive ratio from 0.000001 to 1,000,000" if ratio
+            else "a risk difference in (-1, 1)")
 
     def checked(v, sub):
         try:
             x = float(as_number(v))
-            assert (x > 0) if ratio else (-1 < x < 1)
+            assert (1 / MAX_RATIO <= x <= MAX_RATIO) if ratio else (-1 < x < 1)
         except (Bad, AssertionError):
             raise Bad(f"must be {what}", sub=sub, value=v) from None
         return x + 0.0
@@ -189,7 +192,8 @@ def effect_value(value: Any) -> dict:
     estimate = checked(value[scale], scale)
     out = {scale: estimate}
     if value.get("ci95") is not None:
-        both = "positive ratios" if ratio else "risk differences in (-1, 1)"
+        both = ("positive ratios from 0.000001 to 1,000,000" if ratio
+                else "risk differences in (-1, 1)")
         rule = f"must be [lower, upper], {both} with lower < {scale} < upper"
         lo, hi = _pair(value["ci95"], "ci95", rule)
         lo, hi = checked(lo, "ci95"), checked(hi, "ci95")

@@ -1,7 +1,7 @@
 """Progress of long runs, for a bar on stderr.
 
-The library never prints.  Every parallel evaluation goes through
-:func:`run_tasks`, which tells the reporter installed by :func:`reporting`
+The library never prints.  Every parallel evaluation (``execution.run_tasks``)
+goes through :func:`reporter_for_tasks`, which tells the reporter installed by :func:`reporting`
 (none by default) how much work it has scheduled and finished: simulated
 trials (one per trial per size), or the points of a sensitivity sweep.  The
 total grows as a search discovers the sizes it needs, so the bar counts work
@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from contextvars import ContextVar
-from typing import Iterable, Sequence
-
-from joblib import Parallel
+from typing import Sequence
 
 _reporter: ContextVar = ContextVar("simulator_progress", default=None)
 
@@ -66,20 +64,24 @@ def reporting(bar: Bar | None):
             bar.close()
 
 
-def run_tasks(calls: Iterable, n_jobs: int, work: Sequence[int], unit: str = "trials") -> list:
-    """``joblib.Parallel(n_jobs)(calls)``, results in the order of ``calls``;
-    ``work[i]`` is how much work call i does, reported when it finishes."""
+@contextlib.contextmanager
+def reporter_for_tasks(work: Sequence[int], unit: str = "trials"):
+    """Around one parallel evaluation of tasks doing ``work[i]`` each: tells
+    the reporter (if any) the work scheduled, and yields ``advance(amount)``
+    to report a task's work done.  Evaluations run inside the block (a task's
+    own, in-process) stay silent."""
     reporter = _reporter.get()
     if reporter is None:
-        return Parallel(n_jobs=n_jobs)(calls)
+        yield lambda amount: None
+        return
     reporter.scheduled(int(sum(work)), unit)
-    results = []
-    token = _reporter.set(None)         # the tasks' own evaluations stay silent
+    token = _reporter.set(None)
     try:
-        for result, amount in zip(Parallel(n_jobs=n_jobs, return_as="generator")(calls), work,
-                                  strict=True):
-            results.append(result)
-            reporter.advance(int(amount))
+        yield lambda amount: reporter.advance(int(amount))
     finally:
         _reporter.reset(token)
-    return results
+
+
+def current():
+    """The reporter in force (None: nothing reports)."""
+    return _reporter.get()

@@ -39,7 +39,14 @@ class Bad(Exception):
         self.got = got          # False: the rule says it all (an unknown key)
 
 
+MAX_SHOWN = 80      # characters of a text value quoted in an error
+
+
 def describe(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"a whole number of about {int(value.bit_length() * 0.30103):,} digits"
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        return f"{value[:MAX_SHOWN - 3]!r}... (text of {len(value):,} characters)"
     if isinstance(value, str):
         hint = ""
         try:
@@ -52,17 +59,46 @@ def describe(value: Any) -> str:
             pass
         return f"{value!r}{hint}"
     if isinstance(value, (dict, list)):
-        shown = repr(value)
-        if len(shown) <= 60:
+        shown = _short_repr(value, 60)
+        if shown is not None:
             return shown
         return f"a {'mapping' if isinstance(value, dict) else 'list'}"
-    return repr(value)
+    shown = repr(value)
+    return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 3] + "..."
+
+
+def _short_repr(value, limit: int) -> str | None:
+    """``repr(value)`` if it is at most ``limit`` characters, else None, without
+    building the repr of a large (or shared, alias-expanded) structure."""
+    budget = [limit]
+
+    def size(x, depth=0) -> bool:        # False once more than the budget would be printed
+        budget[0] -= 2
+        if budget[0] < 0 or depth > 20:
+            return False
+        if isinstance(x, dict):
+            return all(size(k, depth + 1) and size(v, depth + 1) for k, v in x.items())
+        if isinstance(x, (list, tuple)):
+            return all(size(v, depth + 1) for v in x)
+        if isinstance(x, str):
+            budget[0] -= len(x)
+        elif isinstance(x, int) and not isinstance(x, bool):
+            budget[0] -= x.bit_length() // 3
+        return budget[0] >= 0
+    if not size(value):
+        return None
+    shown = repr(value)
+    return shown if len(shown) <= limit else None
 
 
 def as_number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Bad("must be a number")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:           # a whole number beyond the range of a float
+        finite = False
+    if not finite:
         raise Bad("must be a finite number")
     return value
 
@@ -123,7 +159,10 @@ def choice(*options: str):
 def text(pattern: str | None = None, rule: str = "must be text"):
     def check(value):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern is None:
-            value = str(value)
+            try:
+                value = str(value)
+            except ValueError:      # a whole number of more digits than Python prints
+                raise Bad(rule) from None
         if not isinstance(value, str) or (pattern and not re.fullmatch(pattern, value)):
             raise Bad(rule)
         return value

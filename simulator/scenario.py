@@ -6,10 +6,10 @@ rule violation raises :class:`ScenarioError` with the dotted field path.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +34,9 @@ MAX_FILE_BYTES = 1_000_000
 MAX_N_SIMS = 100_000_000
 MAX_CONTROL_LIMIT = 100_000
 MAX_ARM_SIZE = 1_000_000
+MIN_ALPHA = 1e-16           # below, 1 - alpha is 1 in double precision
+MAX_DEPTH = 50              # levels of nested mappings and lists
+MAX_VALUES = 100_000        # values (scalars, mappings, lists), each use of an anchor counted
 DEFAULT_SEED = 20240216
 
 
@@ -277,28 +280,83 @@ def bundled_scenarios() -> list[str]:
 def resolve_path(spec: str | os.PathLike) -> Path:
     """A path that exists is read as a path; a bare name (with or without
     ``.yaml``) that is not one names a bundled scenario."""
-    path = Path(spec)
-    if path.exists():
-        return path
     name = str(spec)
-    if os.sep not in name and "/" not in name:
-        candidate = name if name.endswith((".yaml", ".yml")) else name + ".yaml"
-        bundled = resources.files("scenarios") / candidate
-        if bundled.is_file():
-            return Path(str(bundled))
-        known = ", ".join(bundled_scenarios())
-        raise ScenarioError(f"no such file, and no bundled scenario of that name "
-                            f"(bundled: {known})", file=name)
-    raise ScenarioError("no such file", file=name)
+    shown = name if len(name) <= 100 else name[:97] + "..."
+    try:
+        path = Path(spec)
+        if path.exists():
+            return path
+        if os.sep not in name and "/" not in name:
+            candidate = name if name.endswith((".yaml", ".yml")) else name + ".yaml"
+            bundled = resources.files("scenarios") / candidate
+            if bundled.is_file():
+                return Path(str(bundled))
+            known = ", ".join(bundled_scenarios())
+            raise ScenarioError(f"no such file, and no bundled scenario of that name "
+                                f"(bundled: {known})", file=shown)
+    except ScenarioError:
+        raise
+    except (OSError, ValueError, TypeError) as err:   # a name too long, a NUL character
+        raise ScenarioError(f"cannot be used as a file name ({err})", file=shown) from None
+    raise ScenarioError("no such file", file=shown)
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that no scenario can be: too deep, too large, a value Python
+    cannot build."""
+
+
+_TAG_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+              "timestamp": "a date", "null": "null", "binary": "binary data"}
 
 
 class _SafeLoaderNoDuplicates(yaml.SafeLoader):
     """``yaml.safe_load``'s loader, except that a key given twice in one mapping
-    is an error instead of the last value silently winning."""
+    is an error instead of the last value silently winning, nesting deeper
+    than ``MAX_DEPTH`` stops the parse (before Python's recursion limit), and
+    a value Python cannot build (a date like 2024-13-45, a whole number of
+    thousands of digits) is a YAML error at its line.  Composing stops after
+    ``MAX_VALUES`` nodes; aliases are counted by :func:`_check_size`."""
+
+    _depth = 0
+    _nodes = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:     # + 1: the scalars inside the deepest list
+                raise _Refused(None, None, f"nests values more than {MAX_DEPTH} levels deep",
+                               self.peek_event().start_mark)
+            if self._nodes > MAX_VALUES:        # stop parsing early (see _check_size)
+                raise _Refused(None, None, f"has more than {MAX_VALUES:,} values, far more "
+                               "than a scenario needs", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as err:     # PyYAML's constructors: `!!timestamp x`, `!!bool x`, ...
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            shown = node.value if isinstance(node.value, str) else ""
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            kind = node.tag.rsplit(":", 1)[-1]
+            kind = _TAG_WORDS.get(kind, f"`{node.tag}`")
+            detail = f" ({err})" if kind == "a date" and isinstance(err, ValueError) else ""
+            problem = ("has a whole number too large to read" if "digits" in str(err)
+                       else f"cannot read {shown!r} as {kind}{detail}")
+            raise _Refused(None, None, problem, node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue        # `<<: *anchor`: merged by the base loader, explicit keys win
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)):
                 continue        # unhashable keys: the base loader reports them
@@ -309,21 +367,197 @@ class _SafeLoaderNoDuplicates(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _check_size(root, children, where) -> None:
+    """Refuse a value graph (YAML nodes or Python containers) that contains
+    itself, nests deeper than ``MAX_DEPTH`` or holds more than ``MAX_VALUES``
+    values when every shared part (a YAML alias, a Python object referenced
+    twice) is counted each time it occurs: the expanded size, computed once
+    per distinct part so that an alias bomb is measured, never expanded.
+    ``children(x)`` lists a container's (label, part) pairs (None for a
+    scalar); ``where(path)`` turns a dotted path into the error's field."""
+    done: dict[int, tuple[int, int]] = {}       # id -> (expanded values, height)
+    active: set[int] = set()
+
+    def too_big(path):
+        raise ScenarioError(f"has more than {MAX_VALUES:,} values (each use of a YAML anchor "
+                            "or a shared object counts its values again); a scenario needs "
+                            "far fewer", field=where(path))
+
+    first = children(root)
+    if first is None:
+        return
+    stack = [[root, "", iter(first), 1, 1]]      # object, path, parts left, values, height
+    active.add(id(root))
+    while stack:
+        frame = stack[-1]
+        obj, path, parts = frame[0], frame[1], frame[2]
+        part = next(parts, _END)
+        if part is _END:
+            stack.pop()
+            active.discard(id(obj))
+            done[id(obj)] = (frame[3], frame[4])
+            if stack:
+                stack[-1][3] += frame[3]
+                stack[-1][4] = max(stack[-1][4], frame[4] + 1)
+                if stack[-1][3] > MAX_VALUES:
+                    too_big(stack[-1][1])
+            continue
+        label, child = part
+        sub = f"{path}.{label}" if path else str(label)
+        parts_of = children(child)
+        if parts_of is None:
+            frame[3] += 1
+        elif id(child) in active:
+            raise ScenarioError("contains itself (a YAML alias inside its own anchor, or a "
+                                "mapping or list that holds itself)", field=where(sub))
+        elif id(child) in done:
+            values, height = done[id(child)]
+            frame[3] += values
+            frame[4] = max(frame[4], height + 1)
+            if len(stack) + height > MAX_DEPTH:
+                raise ScenarioError(f"nests values more than {MAX_DEPTH} levels deep",
+                                    field=where(sub))
+        else:
+            if len(stack) + 1 > MAX_DEPTH:
+                raise ScenarioError(f"nests values more than {MAX_DEPTH} levels deep",
+                                    field=where(sub))
+            active.add(id(child))
+            stack.append([child, sub, iter(parts_of), 1, 1])
+            continue
+        if frame[3] > MAX_VALUES:
+            too_big(path)
+
+
+_END = object()
+
+
+def _node_parts(node):
+    """Parts of a composed YAML node: (label, node) pairs, keys included."""
+    if isinstance(node, yaml.MappingNode):
+        out = []
+        for key, value in node.value:
+            label = key.value if isinstance(key, yaml.ScalarNode) else "?"
+            out += [(label, key), (label, value)]
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    return None
+
+
+def _python_parts(obj):
+    """Parts of a Python value: (label, value) pairs, keys included."""
+    if isinstance(obj, Mapping):
+        out = []
+        for key, value in obj.items():
+            label = key if isinstance(key, str) else _scalar_label(key)
+            out += [(label, key), (label, value)]
+        return out
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return list(enumerate(obj))
+    if isinstance(obj, np.ndarray):
+        return enumerate(obj.flat)
+    return None
+
+
+def _scalar_label(key) -> str:
+    if isinstance(key, int) and not isinstance(key, bool) and key.bit_length() > 64:
+        return "<a large whole number>"
+    return repr(key) if isinstance(key, (tuple, frozenset)) else str(key)
+
+
+def _top(path: str) -> str | None:
+    """The field an error about a whole value graph names: its first two keys."""
+    return ".".join(path.split(".")[:2]) or None
+
+
+def _check_numbers(root, prefix: str = "") -> None:
+    """Refuse whole numbers beyond the range of a float anywhere (as keys or
+    values): no scenario value is that large, and Python cannot even print
+    one of more than 4,300 digits.  Called after :func:`_check_size`."""
+    stack = [(prefix, root)]
+    seen: set[int] = set()
+    while stack:
+        path, obj = stack.pop()
+        if isinstance(obj, int) and not isinstance(obj, bool):
+            if obj.bit_length() > 1024:
+                raise ScenarioError(f"is a whole number of about "
+                                    f"{int(obj.bit_length() * 0.30103):,} digits, beyond any "
+                                    "scenario value (at most 308 digits)", field=path or None)
+            continue
+        parts = _python_parts(obj)
+        if parts is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        stack += [(f"{path}.{label}" if path else str(label), child) for label, child in parts]
+
+
+def _check_value(value, prefix: str = "") -> None:
+    """:func:`_check_size` and :func:`_check_numbers` of a Python value (a
+    scenario mapping or an override's value)."""
+    _check_size(value, _python_parts,
+                lambda path: _top(f"{prefix}.{path}" if prefix and path else prefix or path))
+    _check_numbers(value, prefix)
+
+
+def _plain(value):
+    """A copy of a checked Python value (:func:`_check_value`) in the shapes a
+    YAML file gives: mappings as dicts, tuples and numpy arrays as lists,
+    numpy scalars as Python numbers (``np.int64(500)`` is a whole number)."""
+    if isinstance(value, Mapping):
+        return {k.item() if isinstance(k, np.generic) else k: _plain(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value            # a scalar (or something the rules refuse): never modified
+
+
 def read_yaml(path: Path) -> Any:
     label = path.name
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ScenarioError(f"file is larger than {MAX_FILE_BYTES:,} bytes", file=label)
-        text_ = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:     # bounded: /dev/zero is not a file
+            text_ = handle.read(MAX_FILE_BYTES + 1)
+        if len(text_) > MAX_FILE_BYTES:
+            raise ScenarioError(f"file is larger than {MAX_FILE_BYTES:,} bytes", file=label)
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"cannot read the file: {err}", file=label) from None
     try:
-        return yaml.load(text_, Loader=_SafeLoaderNoDuplicates)
+        return parse_yaml(text_)
+    except ScenarioError as err:
+        raise err.in_file(label) from None
+
+
+def parse_yaml(text_: str) -> Any:
+    """A YAML document as Python values, as ``yaml.safe_load`` reads it but
+    hardened: duplicate keys, nesting deeper than ``MAX_DEPTH``, more than
+    ``MAX_VALUES`` values with aliases expanded (an alias bomb, also through
+    merge keys `<<`), an alias inside its own anchor and values PyYAML cannot
+    build (`2024-13-45`) are :class:`ScenarioError`, raised before anything
+    is expanded.  For scenario files and ``--set`` / ``--sweep`` values."""
+    loader = None
+    try:
+        loader = _SafeLoaderNoDuplicates(text_)     # the reader refuses control characters
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node, _node_parts, _top)
+        return loader.construct_document(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"YAML syntax error{where}: {problem}", file=label) from None
+        if isinstance(err, _Refused):
+            raise ScenarioError(f"{problem}{where.replace(' at', ' (at', 1)}"
+                                f"{')' * bool(where)}") from None
+        raise ScenarioError(f"YAML syntax error{where}: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
@@ -333,21 +567,42 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
     ``source`` is a path, a bundled scenario's name, or a mapping in the file's
     shape.  ``overrides`` maps dotted keys (``"simulation.n_sims"``) to values
     that replace the file's before validation.
+
+    Whatever the input, the only error is :class:`ScenarioError`: a value graph
+    that contains itself, nests more than ``MAX_DEPTH`` levels or holds more
+    than ``MAX_VALUES`` values (YAML aliases counted each time they are used)
+    is refused before anything walks it.
     """
-    if isinstance(source, Mapping):
-        raw, label = copy.deepcopy(dict(source)), None
-    else:
-        path = resolve_path(source)
-        raw, label = read_yaml(path), path.name
+    if overrides is not None:
+        if not isinstance(overrides, Mapping):
+            raise ScenarioError(f"must map dotted keys to values; got {describe(overrides)}",
+                                field="overrides")
+        for key in overrides:
+            if not isinstance(key, str):
+                raise ScenarioError(f"keys must be dotted keys (text); got {describe(key)}",
+                                    field="overrides")
+    overrides = overrides or {}
+    label = None
     try:
+        for key, value in overrides.items():
+            _check_value(value, key)
+        if isinstance(source, Mapping):
+            _check_value(source)
+            raw = _plain(source)
+        else:
+            path = resolve_path(source)
+            raw, label = read_yaml(path), path.name
+            _check_numbers(raw)
         if not isinstance(raw, dict):
             raise ScenarioError("must be a mapping of keys to values at the top level; "
                                 f"got {describe(raw) if raw is not None else 'an empty file'}")
-        for key, value in (overrides or {}).items():
-            _set_dotted(raw, key, copy.deepcopy(value))
-        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides or ()))
+        for key, value in overrides.items():
+            _set_dotted(raw, key, _plain(value))
+        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides))
     except ScenarioError as err:
-        blamed = _source_label(label, tuple(overrides or ()), err.field)
+        if err.file is not None:            # the file's own errors (reading, YAML)
+            raise
+        blamed = _source_label(label, tuple(overrides), err.field)
         raise err.in_file(blamed) if blamed else err
 
 
@@ -364,7 +619,7 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
             schema = schema[part]
         key: Any = part
         if isinstance(node, list):          # inside a prior: a mixture component by index
-            if not part.isdigit() or int(part) >= len(node):
+            if not re.fullmatch(r"[0-9]{1,9}", part) or int(part) >= len(node):
                 raise ScenarioError(f"must be an index from 0 to {len(node) - 1} of the list",
                                     field=path)
             key = int(part)
@@ -426,6 +681,11 @@ def _source_label(file: str | None, overridden: tuple, field: str | None) -> str
 
 
 def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
+    alpha = v["analysis"]["alpha"]
+    if alpha < MIN_ALPHA:
+        raise ScenarioError(f"must be at least {MIN_ALPHA:g} (a smaller level is lost in double "
+                            f"precision, where 1 - alpha rounds to 1); got {alpha:g}",
+                            field="analysis.alpha")
     if v["target_power"] <= v["analysis"]["alpha"]:
         raise ScenarioError(f"must be above `analysis.alpha` ({v['analysis']['alpha']:g}); "
                             f"got {v['target_power']:g}", field="target_power")

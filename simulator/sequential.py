@@ -37,7 +37,7 @@ from scipy import stats
 from .analysis import z_statistic
 from .bayes import posterior_superiority, predictive_success
 from .design import bounded_cache, support
-from .montecarlo import CHUNK_SIZE, chunk_rng, sum_over_chunks
+from .montecarlo import chunk_rng, sum_over_chunks
 
 STOP_EFFICACY, CONTINUE, STOP_FUTILITY = 1, 0, -1
 
@@ -233,18 +233,13 @@ def _chunk(design, n_t, n_c, rates, seed, chunk, n_trials):
     return counts
 
 
-def _chunks(args, seed, n_sims, first, stop):
-    return sum(_chunk(*args, seed, k, min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE))
-               for k in range(first, stop))
-
-
 def simulate_oc(design: SequentialDesign, n_t: int, n_c: int, rates, n_sims: int,
                 seed: int, jobs: int = 1) -> SequentialOC:
     """Simulated stopping probabilities at each look.  ``rates``: the true
     (treatment, control) rates, or a :class:`priors.RateModel` to draw them
     from for each trial."""
     decision_tables(design, n_t, n_c)           # built once, before the workers copy them
-    counts = sum_over_chunks(_chunks, ((design, n_t, n_c, rates),), seed, n_sims, jobs)
+    counts = sum_over_chunks(_chunk, (design, n_t, n_c, rates), seed, n_sims, jobs)
     sizes = look_sizes(n_t, design.looks) + look_sizes(n_c, design.looks)
     return SequentialOC(n_sims, counts[0] / n_sims, counts[1] / n_sims, sizes,
                         float(counts[2].sum() / n_sims))

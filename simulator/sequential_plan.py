@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
-from .boundaries import (beta_spending_design, critical_z, crossing, drift_for_power,
-                         efficacy_bounds)
+from .boundaries import (beta_spending_design, bracketed_root, critical_z, crossing,
+                         drift_for_power, efficacy_bounds)
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
 from .recruitment import look_calendar
@@ -30,7 +30,8 @@ def _final_only(t, alpha, sided, lower):
 
     def excess(c):
         return crossing(t, np.append(np.full(K - 1, np.inf), c), lower, 0.0, sided)[0].sum() - alpha
-    return np.append(np.full(K - 1, np.inf), optimize.brentq(excess, 0.0, 20.0, xtol=1e-12))
+    final = bracketed_root(excess, 0.0, 20.0, 1e-12, -20.0, 40.0)
+    return np.append(np.full(K - 1, np.inf), final)
 
 
 def z_bounds(interim, alpha: float, sided: str, target_power: float,

@@ -16,18 +16,15 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-import yaml
-from joblib import delayed
-
 from .errors import NoSolutionError, ScenarioError
+from .execution import Rounds, configured, scope
 from .plan import AssurancePlan, choose_method, design_of, power_function, run
-from .progress import run_tasks
+from .progress import reporter_for_tasks
 from .results import PlanResult, frame
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, parse_yaml
 
 MAX_AXES = 2
 MAX_POINTS = 10_000
@@ -40,7 +37,10 @@ class SweepAxis:
 
 
 def _number(text: str):
-    value = yaml.safe_load(text)
+    try:
+        value = parse_yaml(text)
+    except ScenarioError:
+        raise ValueError(text) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(text)
     return value
@@ -83,10 +83,11 @@ def parse_set(spec: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ScenarioError(f"must be KEY=VALUE; got {spec!r}", field="--set")
     try:
-        return key.strip(), yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ScenarioError(f"value of {key.strip()} is not valid YAML; got {text!r}",
-                            field="--set") from None
+        return key.strip(), parse_yaml(text)
+    except ScenarioError as err:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ScenarioError(f"value of {key.strip()} is not valid YAML ({err.message}); "
+                            f"got {shown!r}", field="--set") from None
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,11 @@ def sweep_scenarios(source, overrides: Mapping[str, Any] | None,
 
 
 def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
+    with scope(scenario.digest):
+        return _evaluate_point(values, scenario, planned)
+
+
+def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
     method = choose_method(scenario)
     design = design_of(scenario)
     n_t_planned = design.sizes(planned)[0]
@@ -198,14 +204,26 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
                       n_c, n_t, req_power, randomised, a_size, error, unreachable, better, above)
 
 
+def _point_of(args: tuple) -> SweepPoint:
+    return _point(*args)
+
+
 def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
               jobs: int = 1) -> Sweep:
-    """Evaluate every point (in parallel over points); ``planned_control`` is
-    the control-arm size of the planned design (the base scenario's answer)."""
-    if jobs == -1:
-        jobs = os.cpu_count() or 1
-    tasks = (delayed(_point)(values, scenario, planned_control) for values, scenario in points)
-    return Sweep(run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points"))
+    """Evaluate every point; ``planned_control`` is the control-arm size of the
+    planned design (the base scenario's answer).  Points computed exactly are
+    one task each; the points that simulate run side by side, their chunks
+    gathered into one flat list of tasks per round (``execution.Rounds``), so
+    the workers share out every point's chunks and a slow point does not hold
+    the others."""
+    args = [(values, scenario, planned_control) for values, scenario in points]
+    simulated = [choose_method(scenario) == "monte_carlo" for _, scenario in points]
+    with reporter_for_tasks([1] * len(points), "points") as advance:
+        by_thread, whole = Rounds(jobs).map(
+            _point_of, [a for a, s in zip(args, simulated) if s],
+            _point_of, [a for a, s in zip(args, simulated) if not s], advance)
+    by_thread, whole = iter(by_thread), iter(whole)
+    return Sweep(next(by_thread) if s else next(whole) for s in simulated)
 
 
 class Sweep(tuple):
@@ -237,19 +255,25 @@ def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
 
 
 def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[SweepAxis],
-                   jobs: int = 1) -> PlanResult:
+                   jobs: int = 1, **execution) -> PlanResult:
     """The base scenario's result with ``sweep`` filled in: every point is
     validated first, then the base runs (its answer, or its
-    ``sample_size.n_control``, is the planned size), then the points."""
+    ``sample_size.n_control``, is the planned size), then the points.
+    ``execution``: ``backend``, ``scheduler``, ``cache``, as for :func:`run`."""
     points = sweep_scenarios(source, overrides, axes)
-    result = run(load_scenario(source, overrides), jobs=jobs)
-    return replace(result, sweep=run_sweep(points, result.reported.n_control, jobs))
+    base = load_scenario(source, overrides)
+    with configured(jobs=jobs, **execution) as workers:
+        result = run(base, jobs=workers)
+        return replace(result, sweep=run_sweep(points, result.reported.n_control, workers))
 
 
-def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1) -> PlanResult:
+def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1, *,
+                backend: str | None = None, scheduler: str | None = None,
+                cache=None) -> PlanResult:
     """The library's sweep: ``scenario``'s result with ``sweep`` filled in over
     ``grid``, one or two dotted keys each with the values to try, e.g.
-    ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}``.  Same rules as ``--sweep``."""
+    ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}``.  Same rules as ``--sweep``;
+    ``jobs``, ``backend``, ``scheduler`` and ``cache`` as for :func:`run`."""
     if not isinstance(grid, Mapping) or not 1 <= len(grid) <= MAX_AXES:
         raise ScenarioError(f"must map one or two dotted keys to lists of numbers; got {grid!r}",
                             field="grid")
@@ -263,4 +287,5 @@ def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1) -> P
             raise ScenarioError(f"must be a non-empty list of finite numbers; got {values!r}",
                                 field=f"grid.{key}")
         axes.append(SweepAxis(str(key), numbers))
-    return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs)
+    return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs, backend=backend,
+                          scheduler=scheduler, cache=cache)

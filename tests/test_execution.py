@@ -1,0 +1,238 @@
+"""Where chunks run and what is kept: the dask backend gives the loky backend's
+results bit for bit, a chunk cache lets a killed run resume with identical
+results and never serves a chunk of another scenario, and a sweep's
+simulating points share rounds of one flat list of chunk tasks."""
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster, get_task_stream
+
+from conftest import REPO, run_cli
+from simulator import ScenarioError, execution, load_scenario, report, run, sensitivity
+
+# one scenario per engine path, small enough for a test
+ENGINES = {
+    "2x2 power": ("severe", {"simulation.method": "monte_carlo", "simulation.n_sims": 200_000}),
+    "assurance": ("severe_prior", {"simulation.method": "monte_carlo",
+                                   "simulation.n_sims": 20_000}),
+    "sequential": ("severe_sequential", {"simulation.method": "monte_carlo",
+                                         "simulation.n_sims": 20_000}),
+    "patient-level": ("multicentre", {"simulation.n_sims": 2_000,
+                                      "sample_size.n_control": 100}),
+}
+
+
+def as_cli(name, overrides):
+    flags = {"simulation.method": "--method", "simulation.n_sims": "--n-sims",
+             "sample_size.n_control": "--n-control"}
+    return ["--scenario", name, "--format", "json",
+            *[x for key, value in overrides.items() for x in (flags[key], str(value))]]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A dask cluster of two single-threaded worker processes on 127.0.0.1."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=":0", silence_logs=logging.ERROR) as local, \
+            Client(local) as client:
+        yield local.scheduler_address, client
+
+
+@pytest.fixture(scope="module")
+def loky_json():
+    """Each engine's JSON from the default backend, two jobs, no cache."""
+    return {engine: run_cli(*as_cli(*spec), "--jobs", "2", check_rc=0).stdout
+            for engine, spec in ENGINES.items()}
+
+
+# -- dask ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dask_cluster_gives_the_loky_json_bit_for_bit(engine, cluster, loky_json):
+    address, client = cluster
+    with get_task_stream(client) as stream:
+        proc = run_cli(*as_cli(*ENGINES[engine]), "--backend", "dask", "--scheduler", address,
+                       check_rc=0)
+    assert proc.stdout == loky_json[engine]
+    workers = {task["worker"] for task in stream.data}
+    assert len(stream.data) >= 2 and len(workers) == 2      # the chunks ran on the cluster
+
+
+def test_dask_without_scheduler_starts_a_local_cluster(loky_json):
+    proc = run_cli(*as_cli(*ENGINES["2x2 power"]), "--backend", "dask", "--jobs", "2",
+                   check_rc=0)
+    assert proc.stdout == loky_json["2x2 power"] and proc.stderr == ""
+
+
+def test_dask_from_the_library_and_a_sweep_on_the_cluster(cluster):
+    address, client = cluster
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 20_000})
+    grid = {"arms.treatment.rate": [0.6, 0.69]}
+    local = sensitivity(scenario, grid, jobs=2)
+    with get_task_stream(client) as stream:
+        remote = sensitivity(scenario, grid, backend="dask", scheduler=address)
+        single = run(scenario, backend="dask", scheduler=address)
+    assert report.to_json(remote) == report.to_json(local)
+    assert report.to_json(single) == report.to_json(run(scenario))
+    assert len({task["worker"] for task in stream.data}) == 2
+
+
+def test_backend_errors_are_one_line_and_exit_2(monkeypatch, tmp_path):
+    proc = run_cli("--scheduler", "tcp://127.0.0.1:1", check_rc=2)
+    assert proc.stderr.startswith("simulate: error: `scheduler` ") and "dask" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    proc = run_cli("--backend", "spark", check_rc=2)
+    assert "--backend" in proc.stderr and "loky" in proc.stderr
+    (tmp_path / "file").write_text("x")
+    proc = run_cli("--cache", tmp_path / "file" / "sub", check_rc=2)
+    assert proc.stderr.startswith("simulate: error: `cache` cannot use") and proc.stdout == ""
+    # unreachable scheduler, and dask not installed: library errors name the field
+    monkeypatch.setattr(execution, "SCHEDULER_TIMEOUT", "1s")
+    scenario = load_scenario("severe")
+    with pytest.raises(ScenarioError, match="cannot use the dask scheduler") as err:
+        run(scenario, backend="dask", scheduler="tcp://127.0.0.1:1")
+    assert err.value.field == "scheduler"
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ScenarioError, match=r"pip install 'ivig-trial-simulator\[dask\]'"):
+        run(scenario, backend="dask")
+    with pytest.raises(ValueError, match="jobs"):
+        run(scenario, jobs=0)
+
+
+# -- chunk cache ---------------------------------------------------------------------------
+
+def cached_run(scenario, directory, jobs=1):
+    """The result and (chunks reused, chunks in all) of a run with the cache."""
+    with execution.configured(jobs=jobs, cache=directory) as workers:
+        result = run(scenario, jobs=workers)
+        cache = execution.active_cache()
+        return report.to_json(result), (cache.reused, cache.chunks)
+
+
+def chunk_files(directory):
+    return sorted(directory.rglob("*.npz"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_engine_reuses_its_cached_chunks_with_identical_results(engine, tmp_path,
+                                                                      loky_json):
+    scenario = load_scenario(*ENGINES[engine])
+    first, (reused, total) = cached_run(scenario, tmp_path, jobs=2)
+    stored = len(chunk_files(tmp_path))     # (a chunk asked for twice in a run is read back)
+    assert stored > 0 and reused + stored == total
+    again, (reused, total_again) = cached_run(scenario, tmp_path)
+    assert reused == total_again == total            # nothing computed the second time
+    assert first == again == loky_json[engine]
+
+
+def test_a_changed_scenario_seed_or_version_never_reuses_chunks(tmp_path, monkeypatch):
+    name, overrides = ENGINES["2x2 power"]
+    base = load_scenario(name, {**overrides, "simulation.n_sims": 100_000})
+    cached_run(base, tmp_path)
+    for change in ({"arms.treatment.rate": 0.68}, {"simulation.seed": 1},
+                   {"title": "another title"}, {"analysis.test": "z_pooled"}):
+        changed = base.override(change)
+        result, (reused, total) = cached_run(changed, tmp_path)
+        assert reused == 0 and total > 0, change
+        assert result == report.to_json(run(changed)), change
+    monkeypatch.setattr(execution, "__version__", "0.0.0-other")
+    assert cached_run(base, tmp_path)[1][0] == 0
+
+
+def test_a_damaged_chunk_file_is_computed_again(tmp_path):
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 100_000})
+    expected, _ = cached_run(scenario, tmp_path)
+    files = chunk_files(tmp_path)
+    files[0].write_bytes(b"not a chunk")
+    files[1].write_bytes(files[1].read_bytes()[:20])
+    result, (reused, total) = cached_run(scenario, tmp_path)
+    assert result == expected and reused < total
+    cache = execution.ChunkCache(tmp_path)
+    assert all(cache.load(path.stem) is not None for path in files[:2])     # replaced
+
+
+def test_a_run_killed_midway_resumes_from_its_chunks_bit_for_bit(tmp_path):
+    cache = tmp_path / "cache"
+    args = ["--scenario", "severe", "--method", "monte_carlo", "--n-sims", "4000000",
+            "--format", "json", "--cache", str(cache)]
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--jobs", "2"], cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(chunk_files(cache)) < 20 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and stdout == "", stderr
+    kept = {path: path.stat().st_mtime_ns for path in chunk_files(cache)}
+    assert not list(cache.rglob(".tmp-*"))           # whole chunk files only
+    resumed = run_cli(*args, check_rc=0)              # one job this time
+    reused, total = map(lambda s: int(s.replace(",", "")),
+                        resumed.stderr.split(": ")[-1].split(" chunks")[0].split(" of "))
+    assert len(kept) <= reused < total
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())
+    fresh = run_cli(*args[:-2], "--jobs", "2", check_rc=0)
+    assert resumed.stdout == fresh.stdout
+
+
+# -- sweeps: flat rounds -------------------------------------------------------------------
+
+def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
+    rates_per_call = []      # treatment rates whose chunks each parallel call ran
+
+    class Recording(execution.Parallel):
+        def __call__(self, iterable):
+            tasks = list(iterable)          # delayed(_apply_each)(partial, chunks)
+            rates_per_call.append({fn_args[0].args[1][0][0].rate
+                                   for _, fn_args, _ in tasks})
+            return super().__call__(tasks)
+
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 20_000})
+    grid = {"arms.treatment.rate": [0.55, 0.6, 0.65, 0.69]}
+    expected = sensitivity(scenario, grid, jobs=2)
+    monkeypatch.setattr(execution, "Parallel", Recording)
+    result = sensitivity(scenario, grid, jobs=2)
+    assert report.to_json(result) == report.to_json(expected)
+    # one parallel call ran chunks of all four points (and of no other)
+    assert max(len(rates) for rates in rates_per_call) == 4
+    for point, values in zip(result.sweep, grid["arms.treatment.rate"]):
+        alone = run(scenario.override({"arms.treatment.rate": values,
+                                       "sample_size.n_control": None}))
+        assert point.n_control == alone.sample_size.answer.n_control
+
+
+def test_a_sweep_point_error_is_raised_and_other_points_stop(monkeypatch):
+    from simulator import sweep
+
+    def failing(values, scenario, planned):
+        if values["arms.treatment.rate"] == 0.6:
+            raise RuntimeError("boom")
+        return real(values, scenario, planned)
+    real = sweep._evaluate_point
+    monkeypatch.setattr(sweep, "_evaluate_point", failing)
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 20_000})
+    with pytest.raises(RuntimeError, match="boom"):
+        sensitivity(scenario, {"arms.treatment.rate": [0.55, 0.6, 0.65]})
+
+
+def test_chunk_results_round_trip_through_the_cache(tmp_path):
+    cache = execution.ChunkCache(tmp_path)
+    single = np.arange(5, dtype=np.int64)
+    pair = (np.ones((2, 3), dtype=np.int64), np.zeros(4, dtype=np.int64))
+    cache.store("ab" * 32, single)
+    cache.store("cd" * 32, pair)
+    assert np.array_equal(cache.load("ab" * 32), single)
+    loaded = cache.load("cd" * 32)
+    assert isinstance(loaded, tuple) and all(np.array_equal(a, b) for a, b in zip(loaded, pair))
+    assert cache.load("ef" * 32) is None
