@@ -2,8 +2,9 @@
 both engines share: binomial supports and tabulated test decisions."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import wraps
 
 import numpy as np
@@ -61,22 +62,30 @@ def _nbytes(value) -> int:
 def bounded_cache(max_entries: int, max_bytes: int):
     """Like ``functools.lru_cache`` for functions returning arrays, bounded both
     in entries and in the arrays' total bytes (tables over a prior's whole
-    predictive range can be large)."""
+    predictive range can be large).  Thread-safe (a sweep's points run in
+    threads): the value is computed outside the lock."""
     def decorate(fn):
         entries: OrderedDict = OrderedDict()
+        lock = threading.Lock()
 
         @wraps(fn)
         def cached(*args):
-            if args in entries:
-                entries.move_to_end(args)
-                return entries[args]
+            with lock:
+                if args in entries:
+                    entries.move_to_end(args)
+                    return entries[args]
             value = fn(*args)
-            entries[args] = value
-            while len(entries) > max_entries or (
-                    len(entries) > 1 and sum(map(_nbytes, entries.values())) > max_bytes):
-                entries.popitem(last=False)
+            with lock:
+                entries[args] = value
+                while len(entries) > max_entries or (
+                        len(entries) > 1 and sum(map(_nbytes, entries.values())) > max_bytes):
+                    entries.popitem(last=False)
             return value
-        cached.cache_clear = entries.clear
+
+        def cache_clear():
+            with lock:
+                entries.clear()
+        cached.cache_clear = cache_clear
         return cached
     return decorate
 

@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import joblib
 import numpy as np
+import scipy
 from joblib import Parallel, delayed
 
 from . import SOFTWARE, __version__
@@ -103,14 +104,16 @@ def map_chunks(function: Callable, chunks: Sequence[tuple], work: Sequence[int],
             results[i] = cache.load(key)
     todo = [i for i, r in enumerate(results) if r is None]
     runs = _runs(todo, jobs, group)
-    calls = (delayed(_apply_each)(function, [chunks[i] for i in run]) for run in runs)
-    outputs = iterate_tasks(calls, min(jobs, max(len(runs), 1)),
-                            [sum(work[i] for i in run) for run in runs])
-    for run, output in zip(runs, outputs, strict=True):
-        for i, result in zip(run, output, strict=True):
-            results[i] = result
-            if cache is not None:
-                cache.store(keys[i], result)
+    if runs:
+        calls = (delayed(_apply_each)(function, [chunks[i] for i in run]) for run in runs)
+        outputs = iterate_tasks(calls, min(jobs, len(runs)),
+                                [sum(work[i] for i in run) for run in runs])
+        with contextlib.closing(outputs):
+            for run, output in zip(runs, outputs, strict=True):
+                for i, result in zip(run, output, strict=True):
+                    results[i] = result
+                    if cache is not None:
+                        cache.store(keys[i], result)
     if cache is not None:
         cache.count(len(chunks) - len(todo), len(chunks))
     return results
@@ -125,6 +128,11 @@ def _source_digest() -> str:
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def _worker_code() -> str:
+    """Run on each dask worker: the digest of the package the worker imports."""
+    return _source_digest()
 
 
 class ChunkCache:
@@ -150,8 +158,8 @@ class ChunkCache:
         self._lock = threading.Lock()
 
     def keys(self, function: Callable, chunks: Sequence[tuple]) -> list[str]:
-        prefix = joblib.hash((SOFTWARE, __version__, self.code, _scope.get(), function),
-                             hash_name="sha1")
+        prefix = joblib.hash((SOFTWARE, __version__, self.code, np.__version__,
+                              scipy.__version__, _scope.get(), function), hash_name="sha1")
         return [hashlib.sha256(f"{prefix}:{tuple(chunk)!r}".encode()).hexdigest()
                 for chunk in chunks]
 
@@ -172,16 +180,21 @@ class ChunkCache:
     def store(self, key: str, result) -> None:
         parts = result if isinstance(result, tuple) else (result,)
         path = self._path(key)
-        path.parent.mkdir(exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        temporary = None
         try:
+            path.parent.mkdir(exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
             with os.fdopen(fd, "wb") as handle:
                 np.savez(handle, parts=len(parts), is_tuple=isinstance(result, tuple),
                          **{f"part{i}": np.asarray(p) for i, p in enumerate(parts)})
             os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        except BaseException as err:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+            if isinstance(err, OSError):
+                raise ScenarioError(f"cannot store a chunk in {self.directory} ({err}); the "
+                                    "chunks stored so far are kept", field="cache") from None
             raise
 
     def count(self, reused: int, chunks: int) -> None:
@@ -219,19 +232,27 @@ def _dask(scheduler: str | None, jobs: int):
             try:
                 address = stack.enter_context(LocalCluster(
                     n_workers=n_workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR))
+                    host="127.0.0.1", dashboard_address=":0", silence_logs=logging.CRITICAL))
             except (OSError, RuntimeError) as err:
                 raise ScenarioError(f"cannot start a local dask cluster: {err}",
                                     field="backend") from None
         else:
             address = scheduler
+        field, where = ("scheduler", f"the dask scheduler at {scheduler}") if scheduler else \
+            ("backend", "the local dask cluster")
         try:
             client = stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT,
                                                 set_as_default=False))
             client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT)
+            codes = client.run(_worker_code)
         except (OSError, TimeoutError, ValueError) as err:
-            raise ScenarioError(f"cannot use the dask scheduler at {scheduler}: "
-                                f"{str(err) or type(err).__name__}", field="scheduler") from None
+            raise ScenarioError(f"cannot use {where}: {str(err) or type(err).__name__}",
+                                field=field) from None
+        stale = sorted(worker for worker, code in codes.items() if code != _source_digest())
+        if stale:
+            raise ScenarioError(f"the workers {', '.join(stale)} of {where} run another "
+                                f"version of {SOFTWARE} than this process; install the same "
+                                "one on every worker", field=field)
         cores = sum(client.ncores().values())
         stack.enter_context(joblib.parallel_config(backend="dask", client=client))
         token = _cluster_cores.set(cores)
@@ -287,15 +308,15 @@ class Cancelled(Exception):
 
 class Rounds:
     """Runs ``work(item)`` for every item in threads of this process.  The task
-    lists the threads ask for (through :func:`run_tasks`) are gathered, once
-    every running thread waits, into one flat list that the calling thread
-    (the one that receives signals) runs on ``jobs`` workers; ``whole(y)``
-    for each of ``whole_items`` is a single task of the first round."""
+    lists the threads ask for (through :func:`iterate_tasks`) are gathered into
+    one flat list and run on ``jobs`` workers by the calling thread (the one
+    that receives signals): a round starts as soon as tasks wait and the
+    previous round is over, and each thread gets its results as soon as its
+    own tasks are done."""
 
     def __init__(self, jobs: int):
         self.jobs = jobs
         self._cond = threading.Condition()
-        self._running = 0               # items being worked on by a thread
         self._finished = 0
         self._error: BaseException | None = None     # the first item that failed
         self._waiting: list[_Request] = []
@@ -316,8 +337,6 @@ class Rounds:
 
     def _thread_body(self, work: Callable, item):
         _rounds.set(self)
-        with self._cond:
-            self._running += 1
         try:
             return work(item)
         except BaseException as err:
@@ -326,21 +345,18 @@ class Rounds:
             raise
         finally:
             with self._cond:
-                self._running -= 1
                 self._finished += 1
                 self._cond.notify_all()
 
-    def map(self, work: Callable, items: list, whole: Callable, whole_items: list,
-            on_done: Callable[[int], None]) -> tuple[list, list]:
-        """``([work(x) for x in items], [whole(y) for y in whole_items])``;
-        ``on_done(n)`` is told, in this thread, as n more items finish."""
+    def map(self, work: Callable, items: list, on_done: Callable[[int], None]) -> list:
+        """``[work(x) for x in items]``; ``on_done(n)`` is told, in this
+        thread, as n more items finish."""
         from concurrent.futures import ThreadPoolExecutor
 
-        first = _Request([delayed(whole)(y) for y in whole_items])
         with ThreadPoolExecutor(max_workers=max(1, min(ROUND_THREADS, len(items)))) as pool:
             futures = [pool.submit(copy_context().run, self._thread_body, work, x) for x in items]
             try:
-                self._serve(len(items), first, on_done)
+                self._serve(len(items), on_done)
             except BaseException:
                 with self._cond:
                     self._closed = True         # waiting threads raise Cancelled
@@ -348,25 +364,13 @@ class Rounds:
                 for future in futures:
                     future.cancel()
                 raise
-        return [f.result() for f in futures], first.results
+        return [f.result() for f in futures]
 
-    def _serve(self, n_items: int, first: _Request, on_done) -> None:
-        batch, reported = [first], 0
+    def _serve(self, n_items: int, on_done) -> None:
+        reported = 0
         while True:
-            flat = [call for request in batch for call in request.calls]
-            results = Parallel(n_jobs=self.jobs)(flat) if flat else []
             with self._cond:
-                start = 0
-                for request in batch:
-                    request.results = results[start:start + len(request.calls)]
-                    start += len(request.calls)
-                self._cond.notify_all()
-            if first is not None:
-                on_done(len(first.calls))
-                first = None
-            with self._cond:
-                while not (self._finished == n_items or self._error is not None
-                           or (self._waiting and len(self._waiting) >= self._running)):
+                while not (self._waiting or self._finished == n_items or self._error):
                     self._cond.wait()
                 batch, self._waiting = self._waiting, []
                 finished, error = self._finished, self._error
@@ -376,3 +380,10 @@ class Rounds:
                 raise error
             if not batch:
                 return                   # every item finished
+            outputs = Parallel(n_jobs=self.jobs, return_as="generator")(
+                call for request in batch for call in request.calls)
+            for request in batch:        # each thread goes on as its own tasks finish
+                results = [next(outputs) for _ in request.calls]
+                with self._cond:
+                    request.results = results
+                    self._cond.notify_all()

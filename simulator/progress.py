@@ -80,8 +80,3 @@ def reporter_for_tasks(work: Sequence[int], unit: str = "trials"):
         yield lambda amount: reporter.advance(int(amount))
     finally:
         _reporter.reset(token)
-
-
-def current():
-    """The reporter in force (None: nothing reports)."""
-    return _reporter.get()

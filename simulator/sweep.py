@@ -19,8 +19,10 @@ import numbers
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
+from joblib import delayed
+
 from .errors import NoSolutionError, ScenarioError
-from .execution import Rounds, configured, scope
+from .execution import Rounds, configured, run_tasks, scope
 from .plan import AssurancePlan, choose_method, design_of, power_function, run
 from .progress import reporter_for_tasks
 from .results import PlanResult, frame
@@ -212,18 +214,17 @@ def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
               jobs: int = 1) -> Sweep:
     """Evaluate every point; ``planned_control`` is the control-arm size of the
     planned design (the base scenario's answer).  Points computed exactly are
-    one task each; the points that simulate run side by side, their chunks
-    gathered into one flat list of tasks per round (``execution.Rounds``), so
-    the workers share out every point's chunks and a slow point does not hold
-    the others."""
+    one task each.  Points that simulate (the method and the patient model
+    cannot be swept, so all or none do) run side by side in threads, and the
+    chunk tasks they ask for go out together as one flat list per round
+    (``execution.Rounds``): the workers share out every point's chunks, and a
+    slow point does not hold the others."""
     args = [(values, scenario, planned_control) for values, scenario in points]
-    simulated = [choose_method(scenario) == "monte_carlo" for _, scenario in points]
-    with reporter_for_tasks([1] * len(points), "points") as advance:
-        by_thread, whole = Rounds(jobs).map(
-            _point_of, [a for a, s in zip(args, simulated) if s],
-            _point_of, [a for a, s in zip(args, simulated) if not s], advance)
-    by_thread, whole = iter(by_thread), iter(whole)
-    return Sweep(next(by_thread) if s else next(whole) for s in simulated)
+    if points and choose_method(points[0][1]) == "monte_carlo":
+        with reporter_for_tasks([1] * len(points), "points") as advance:
+            return Sweep(Rounds(jobs).map(_point_of, args, advance))
+    tasks = (delayed(_point_of)(a) for a in args)
+    return Sweep(run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points"))
 
 
 class Sweep(tuple):

