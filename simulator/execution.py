@@ -12,10 +12,10 @@ again where it stopped.  Counts are integers summed in any order, so the
 results are identical whatever the backend, the number of workers, or which
 chunks came from the cache.
 
-A sweep's points that simulate run in threads of the calling process; the
-chunk tasks they ask for are gathered into one flat list per round
-(:class:`Rounds`), so the workers share out the chunks of every point and a
-slow point does not hold the others.
+On a dask cluster, a sweep's points that simulate run in threads of the
+calling process; the chunk tasks they ask for are gathered into one flat list
+per round (:class:`Rounds`), so the workers share out the chunks of every
+point and a slow point does not hold the others.
 """
 from __future__ import annotations
 
@@ -292,6 +292,11 @@ def configured(backend: str | None = None, scheduler: str | None = None, jobs: i
 
 def active_cache() -> ChunkCache | None:
     return _cache.get()
+
+
+def on_cluster() -> bool:
+    """Whether the dask backend is in force (see :func:`configured`)."""
+    return _cluster_cores.get() is not None
 
 
 # -- sweeps: rounds of flat chunk lists ----------------------------------------------------

@@ -238,7 +238,6 @@ def simulate_oc(design: SequentialDesign, n_t: int, n_c: int, rates, n_sims: int
     """Simulated stopping probabilities at each look.  ``rates``: the true
     (treatment, control) rates, or a :class:`priors.RateModel` to draw them
     from for each trial."""
-    decision_tables(design, n_t, n_c)           # built once, before the workers copy them
     counts = sum_over_chunks(_chunk, (design, n_t, n_c, rates), seed, n_sims, jobs)
     sizes = look_sizes(n_t, design.looks) + look_sizes(n_c, design.looks)
     return SequentialOC(n_sims, counts[0] / n_sims, counts[1] / n_sims, sizes,

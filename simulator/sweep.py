@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from joblib import delayed
 
 from .errors import NoSolutionError, ScenarioError
-from .execution import Rounds, configured, run_tasks, scope
+from .execution import Rounds, active_cache, configured, on_cluster, run_tasks, scope
 from .plan import AssurancePlan, choose_method, design_of, power_function, run
 from .progress import reporter_for_tasks
 from .results import PlanResult, frame
@@ -213,18 +213,32 @@ def _point_of(args: tuple) -> SweepPoint:
 def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
               jobs: int = 1) -> Sweep:
     """Evaluate every point; ``planned_control`` is the control-arm size of the
-    planned design (the base scenario's answer).  Points computed exactly are
-    one task each.  Points that simulate (the method and the patient model
-    cannot be swept, so all or none do) run side by side in threads, and the
-    chunk tasks they ask for go out together as one flat list per round
+    planned design (the base scenario's answer).  On one machine each point is
+    one task (its chunks run in-process, with no dispatch to pay).  On a dask
+    cluster, points that simulate (the method and the patient model cannot be
+    swept, so all or none do) run side by side in threads, and the chunk tasks
+    they ask for go out together as one flat list per round
     (``execution.Rounds``): the workers share out every point's chunks, and a
     slow point does not hold the others."""
     args = [(values, scenario, planned_control) for values, scenario in points]
-    if points and choose_method(points[0][1]) == "monte_carlo":
+    if points and on_cluster() and choose_method(points[0][1]) == "monte_carlo":
         with reporter_for_tasks([1] * len(points), "points") as advance:
             return Sweep(Rounds(jobs).map(_point_of, args, advance))
-    tasks = (delayed(_point_of)(a) for a in args)
-    return Sweep(run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points"))
+    cache = active_cache()
+    directory = None if cache is None else cache.directory
+    tasks = (delayed(_point_task)(a, directory) for a in args)
+    done = run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points")
+    if cache is not None:
+        cache.count(sum(reused for _, (reused, _) in done), sum(n for _, (_, n) in done))
+    return Sweep(point for point, _ in done)
+
+
+def _point_task(args: tuple, cache_directory) -> tuple[SweepPoint, tuple[int, int]]:
+    """One point as a task of its own (in a worker process, which has no
+    cache unless given its directory), with the cache's (reused, chunks)."""
+    with configured(cache=cache_directory):
+        point, cache = _point(*args), active_cache()
+        return point, (0, 0) if cache is None else (cache.reused, cache.chunks)
 
 
 class Sweep(tuple):

@@ -200,7 +200,7 @@ def test_a_run_killed_midway_resumes_from_its_chunks_bit_for_bit(tmp_path):
 
 # -- sweeps: flat rounds -------------------------------------------------------------------
 
-def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
+def test_a_sweep_on_a_cluster_runs_its_points_chunks_as_flat_rounds(monkeypatch, cluster):
     rates_per_call = []      # treatment rates whose chunks each parallel call ran
 
     class Recording(execution.Parallel):
@@ -216,7 +216,7 @@ def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
     grid = {"arms.treatment.rate": [0.55, 0.6, 0.65, 0.69]}
     expected = sensitivity(scenario, grid, jobs=2)
     monkeypatch.setattr(execution, "Parallel", Recording)
-    result = sensitivity(scenario, grid, jobs=2)
+    result = sensitivity(scenario, grid, backend="dask", scheduler=cluster[0])
     assert report.to_json(result) == report.to_json(expected)
     # while one list of tasks runs, the other points' tasks queue up and go out together
     assert max(len(rates) for rates in rates_per_call) >= 3
@@ -226,7 +226,7 @@ def test_a_sweep_runs_its_points_chunks_as_flat_rounds(monkeypatch):
         assert point.n_control == alone.sample_size.answer.n_control
 
 
-def test_a_sweep_point_error_is_raised(monkeypatch):
+def test_a_sweep_point_error_on_a_cluster_is_raised(monkeypatch, cluster):
     from simulator import sweep
 
     def failing(values, scenario, planned):
@@ -238,7 +238,8 @@ def test_a_sweep_point_error_is_raised(monkeypatch):
     scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
                                         "simulation.n_sims": 20_000})
     with pytest.raises(RuntimeError, match="boom"):
-        sensitivity(scenario, {"arms.treatment.rate": [0.55, 0.6, 0.65]})
+        sensitivity(scenario, {"arms.treatment.rate": [0.55, 0.6, 0.65]}, backend="dask",
+                    scheduler=cluster[0])
 
 
 def test_chunk_results_round_trip_through_the_cache(tmp_path):
@@ -253,13 +254,15 @@ def test_chunk_results_round_trip_through_the_cache(tmp_path):
     assert cache.load("ef" * 32) is None
 
 
-def test_a_sweep_resumes_from_the_cache(tmp_path):
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_a_sweep_resumes_from_the_cache(tmp_path, backend, cluster):
     scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
                                         "simulation.n_sims": 20_000})
     grid = {"arms.treatment.rate": [0.6, 0.69]}
     expected = report.to_json(sensitivity(scenario, grid, jobs=2))
+    scheduler = cluster[0] if backend == "dask" else None
     for attempt in range(2):
-        with execution.configured(jobs=2, cache=tmp_path) as jobs:
+        with execution.configured(backend, scheduler, 2, tmp_path) as jobs:
             assert report.to_json(sensitivity(scenario, grid, jobs=jobs)) == expected
             cache = execution.active_cache()
             assert (cache.reused == cache.chunks) == (attempt == 1) and cache.chunks > 0
