@@ -130,9 +130,10 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def _worker_code() -> str:
-    """Run on each dask worker: the digest of the package the worker imports."""
-    return _source_digest()
+def _worker_code() -> tuple[str, str, str]:
+    """Run on each dask worker (and here, to compare): the digest of the
+    package it imports and its numpy and scipy versions (all in the cache key)."""
+    return _source_digest(), np.__version__, scipy.__version__
 
 
 class ChunkCache:
@@ -244,15 +245,16 @@ def _dask(scheduler: str | None, jobs: int):
             client = stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT,
                                                 set_as_default=False))
             client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT)
-            codes = client.run(_worker_code)
+            codes = client.run(_worker_code, on_error="return")
         except (OSError, TimeoutError, ValueError) as err:
             raise ScenarioError(f"cannot use {where}: {str(err) or type(err).__name__}",
                                 field=field) from None
-        stale = sorted(worker for worker, code in codes.items() if code != _source_digest())
+        stale = sorted(worker for worker, code in codes.items() if code != _worker_code())
         if stale:
             raise ScenarioError(f"the workers {', '.join(stale)} of {where} run another "
-                                f"version of {SOFTWARE} than this process; install the same "
-                                "one on every worker", field=field)
+                                f"version of {SOFTWARE} (or of numpy or scipy) than this "
+                                "process, or cannot import it; install the same on every "
+                                "worker", field=field)
         cores = sum(client.ncores().values())
         stack.enter_context(joblib.parallel_config(backend="dask", client=client))
         token = _cluster_cores.set(cores)
@@ -359,8 +361,10 @@ class Rounds:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=max(1, min(ROUND_THREADS, len(items)))) as pool:
-            futures = [pool.submit(copy_context().run, self._thread_body, work, x) for x in items]
+            futures = []
             try:
+                futures += [pool.submit(copy_context().run, self._thread_body, work, x)
+                            for x in items]
                 self._serve(len(items), on_done)
             except BaseException:
                 with self._cond:
@@ -385,10 +389,29 @@ class Rounds:
                 raise error
             if not batch:
                 return                   # every item finished
-            outputs = Parallel(n_jobs=self.jobs, return_as="generator")(
-                call for request in batch for call in request.calls)
-            for request in batch:        # each thread goes on as its own tasks finish
-                results = [next(outputs) for _ in request.calls]
+            self._run(batch)
+
+    def _run(self, batch: list[_Request]) -> None:
+        """One flat list of every waiting request's tasks; each request gets its
+        results as soon as its own tasks are done, in whatever order the
+        tasks finish."""
+        owner, results = [], []
+        for r, request in enumerate(batch):
+            owner += [r] * len(request.calls)
+            results.append([None] * len(request.calls))
+        left = [len(request.calls) for request in batch]
+        tagged = ((_tagged, (i, *call), {})
+                  for i, call in enumerate(c for request in batch for c in request.calls))
+        offsets = np.cumsum([0] + left[:-1])
+        for i, result in Parallel(n_jobs=self.jobs, return_as="generator_unordered")(tagged):
+            r = owner[i]
+            results[r][i - offsets[r]] = result
+            left[r] -= 1
+            if left[r] == 0:
                 with self._cond:
-                    request.results = results
+                    batch[r].results = results[r]
                     self._cond.notify_all()
+
+
+def _tagged(index: int, function: Callable, args: tuple, kwargs: dict):
+    return index, function(*args, **kwargs)

@@ -225,7 +225,9 @@ def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
         with reporter_for_tasks([1] * len(points), "points") as advance:
             return Sweep(Rounds(jobs).map(_point_of, args, advance))
     cache = active_cache()
-    directory = None if cache is None else cache.directory
+    # worker processes of this machine open the cache themselves; a cluster's
+    # workers may not see its directory (exact points store no chunks anyway)
+    directory = None if cache is None or on_cluster() else cache.directory
     tasks = (delayed(_point_task)(a, directory) for a in args)
     done = run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points")
     if cache is not None:

@@ -205,9 +205,9 @@ def test_a_sweep_on_a_cluster_runs_its_points_chunks_as_flat_rounds(monkeypatch,
 
     class Recording(execution.Parallel):
         def __call__(self, iterable):
-            tasks = list(iterable)          # delayed(_apply_each)(partial, chunks)
-            rates_per_call.append({fn_args[0].args[1][0][0].rate
-                                   for _, fn_args, _ in tasks})
+            tasks = list(iterable)          # (_tagged, (i, _apply_each, (partial, chunks), {}))
+            calls = [args[2] if fn is execution._tagged else args for fn, args, _ in tasks]
+            rates_per_call.append({call[0].args[1][0][0].rate for call in calls})
             time.sleep(0.1)                 # slow workers: the other points' tasks queue up
             return super().__call__(tasks)
 
@@ -254,16 +254,16 @@ def test_chunk_results_round_trip_through_the_cache(tmp_path):
     assert cache.load("ef" * 32) is None
 
 
-@pytest.mark.parametrize("backend", ["loky", "dask"])
-def test_a_sweep_resumes_from_the_cache(tmp_path, backend, cluster):
+@pytest.mark.parametrize("backend, jobs", [("loky", 1), ("loky", 2), ("dask", 2)])
+def test_a_sweep_resumes_from_the_cache(tmp_path, backend, jobs, cluster):
     scenario = load_scenario("severe", {"simulation.method": "monte_carlo",
                                         "simulation.n_sims": 20_000})
     grid = {"arms.treatment.rate": [0.6, 0.69]}
     expected = report.to_json(sensitivity(scenario, grid, jobs=2))
     scheduler = cluster[0] if backend == "dask" else None
     for attempt in range(2):
-        with execution.configured(backend, scheduler, 2, tmp_path) as jobs:
-            assert report.to_json(sensitivity(scenario, grid, jobs=jobs)) == expected
+        with execution.configured(backend, scheduler, jobs, tmp_path) as workers:
+            assert report.to_json(sensitivity(scenario, grid, jobs=workers)) == expected
             cache = execution.active_cache()
             assert (cache.reused == cache.chunks) == (attempt == 1) and cache.chunks > 0
 
