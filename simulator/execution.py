@@ -20,6 +20,7 @@ point and a slow point does not hold the others.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -121,9 +122,11 @@ def map_chunks(function: Callable, chunks: Sequence[tuple], work: Sequence[int],
 
 # -- the chunk cache -----------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
 def _source_digest() -> str:
     """SHA-256 of the package's source files: a chunk computed by other code is
-    never reused, even within one version number."""
+    never reused, even within one version number.  Read once per process (a
+    loky sweep opens the cache once per point)."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
