@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -114,14 +115,21 @@ def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
             raise
 
 
-def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
-    """Answer the scenario's question: the power at ``sample_size.n_control`` if
-    given, else the smallest size that reaches ``target_power``; with priors,
-    also assurance at every size and the smallest size that reaches
-    ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks.
+@dataclass(frozen=True)
+class Evaluators:
+    """How one scenario's design is evaluated at any control-arm size: the
+    engine, the power (and, with priors, the assurance) of the real design,
+    fixed, sequential or Bayesian, 2x2 or patient-level, memoised per size.
+    The run and every sweep point evaluate through it, so the numbers of a
+    sweep point at the base values are the base run's."""
+    method: str
+    design: Design
+    sequential: SequentialPlan | None
+    power_at: Callable                  # control sizes -> (power, se)
+    prior: "AssurancePlan | None"
 
-    Raises :class:`NoSolutionError` when the power search has no finite answer.
-    """
+
+def evaluators(scenario: Scenario, jobs: int = 1) -> Evaluators:
     method = choose_method(scenario)
     design = design_of(scenario)
     sequential = None
@@ -130,6 +138,25 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
         power_at = _memoised(sequential.power_at)
     else:
         power_at = _memoised(power_function(scenario, method, jobs))
+    prior = None
+    if scenario.has_prior:
+        prior = AssurancePlan(scenario, design, method, jobs,
+                              sequential.assurance_at if sequential else None)
+    return Evaluators(method, design, sequential, power_at, prior)
+
+
+def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> PlanResult:
+    """Answer the scenario's question: the power at ``sample_size.n_control`` if
+    given, else the smallest size that reaches ``target_power``; with priors,
+    also assurance at every size and the smallest size that reaches
+    ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks;
+    ``ev``: the scenario's evaluators, when the caller has evaluated sizes already.
+
+    Raises :class:`NoSolutionError` when the power search has no finite answer.
+    """
+    ev = ev or evaluators(scenario, jobs)
+    method, design, sequential, power_at, prior = (ev.method, ev.design, ev.sequential,
+                                                   ev.power_at, ev.prior)
     p_t, p_c = scenario.treatment.rate, scenario.control.rate
     if scenario.patient is not None:        # the rates the analysis sees, for the first guess
         p_t, p_c = scenario.patient.pooled_itt_rates
@@ -139,10 +166,6 @@ def _run(scenario: Scenario, jobs: int = 1) -> PlanResult:
     if p_t > p_c or (p_t < p_c and scenario.analysis.sided == "two"):
         approx = normal_approximation(p_t, p_c, scenario.allocation, scenario.analysis.alpha,
                                       scenario.analysis.sided, scenario.target_power)
-    prior = None
-    if scenario.has_prior:
-        prior = AssurancePlan(scenario, design, method, jobs,
-                              sequential.assurance_at if sequential else None)
 
     def point(m):
         n_t, n_c = design.sizes(int(m))

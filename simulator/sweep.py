@@ -23,7 +23,7 @@ from joblib import delayed
 
 from .errors import NoSolutionError, ScenarioError
 from .execution import Rounds, active_cache, configured, on_cluster, run_tasks, scope
-from .plan import AssurancePlan, choose_method, design_of, power_function, run
+from .plan import _run, choose_method, evaluators, run
 from .progress import reporter_for_tasks
 from .results import PlanResult, frame
 from .scenario import Scenario, load_scenario, parse_yaml
@@ -168,20 +168,26 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
 
 
 def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
-    method = choose_method(scenario)
-    design = design_of(scenario)
-    n_t_planned = design.sizes(planned)[0]
-    power = se = [None]
-    a = a_se = None
+    """One point, evaluated with the point's own design (fixed, sequential,
+    Bayesian or patient-level): the power and assurance at the planned size
+    and the run's answers come from the same evaluators."""
+    ev = evaluators(scenario)
+    n_t_planned = ev.design.sizes(planned)[0]
+    power = se = a = a_se = None
+    n_c = n_t = req_power = randomised = a_size = None
+    errors, unreachable, better, above = [], None, None, None
     if n_t_planned >= 1:        # (a swept allocation can empty the treatment arm)
-        power, se = power_function(scenario, method)([planned])
-    if scenario.has_prior and n_t_planned >= 1:
-        (a,), (a_se,) = AssurancePlan(scenario, design, method, 1).assurance_at([planned])
-        a, a_se = float(a), float(a_se)
-    n_c = n_t = req_power = randomised = a_size = error = unreachable = None
-    better = above = None
+        try:
+            (power,), (se,) = ev.power_at([planned])
+            if ev.prior is not None:
+                (a,), (a_se,) = ev.prior.assurance_at([planned])
+        except NoSolutionError as err:      # e.g. no Bayesian threshold at the planned size
+            errors.append(f"at the planned size: {err.in_file(None)}")
+    else:
+        errors.append(f"the planned control-arm size {planned} gives an empty treatment arm "
+                      "at this allocation")
     try:
-        result = run(scenario)
+        result = _run(scenario, 1, ev)
         ans = result.sample_size.answer
         n_c, n_t, req_power = ans.n_control, ans.n_treatment, ans.power
         randomised = result.sample_size.n_total_randomised
@@ -193,17 +199,15 @@ def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoin
             else:
                 unreachable = result.assurance.unreachable
     except NoSolutionError as err:
-        error = str(err.in_file(None))
+        errors.insert(0, str(err.in_file(None)))
         if scenario.has_prior:      # no run to take the prior probabilities from
             better = scenario.rate_model.probability_difference_above(0.0)
             if scenario.mcid is not None:
                 above = scenario.rate_model.probability_difference_above(scenario.mcid)
-    if n_t_planned < 1:
-        error = "; ".join(x for x in (error, f"the planned control-arm size {planned} gives an "
-                                      "empty treatment arm at this allocation") if x)
     as_float = (lambda x: None if x is None else float(x))
-    return SweepPoint(values, planned, n_t_planned, as_float(power[0]), as_float(se[0]), a, a_se,
-                      n_c, n_t, req_power, randomised, a_size, error, unreachable, better, above)
+    return SweepPoint(values, planned, n_t_planned, as_float(power), as_float(se), as_float(a),
+                      as_float(a_se), n_c, n_t, req_power, randomised, a_size,
+                      "; ".join(errors) or None, unreachable, better, above)
 
 
 def _point_of(args: tuple) -> SweepPoint:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from simulator import ScenarioError, load_scenario, run
+from simulator import ScenarioError, bundled_scenarios, load_scenario, run
 from simulator.plan import power_function
 from simulator.sweep import parse_set, parse_sweep, run_with_sweep
 
@@ -151,3 +151,50 @@ def test_command_line_values_are_blamed_for_unanswerable_plans_and_null_removes_
     sc = load_scenario("skeptical", {"arms.treatment.effect.ci95": None,
                                      "target_assurance": None, "mcid": None})
     assert "ci95" not in sc.to_dict()["arms"]["treatment"]["effect"] and not sc.has_prior
+
+
+# A sweep point is the base scenario at one value of the grid: at the base's
+# own value it must give the base run's numbers back exactly, for every kind
+# of design (fixed, priors, sequential, Bayesian, patient-level).  The
+# patient-level scenario runs with fewer simulated trials (the same in both).
+OWN_VALUE_OVERRIDES = {"multicentre": {"simulation.n_sims": 1000}}
+
+
+@pytest.mark.parametrize("name", [n.removesuffix(".yaml") for n in bundled_scenarios()]
+                         + ["bayesian"])
+def test_a_sweep_at_the_base_values_gives_the_base_run_back_exactly(name):
+    overrides = dict(OWN_VALUE_OVERRIDES.get(name, {}))
+    if name == "bayesian":      # a fixed Bayesian rule with a calibrated threshold
+        name = "severe"
+        overrides.update({"analysis.test": "bayesian", "analysis.alpha": 0.025,
+                          "analysis.sided": "one", "arms.treatment.rate": 0.5})
+    base = load_scenario(name, overrides)
+    result = run_with_sweep(name, overrides,
+                            [parse_sweep(f"target_power={base.target_power}:"
+                                         f"{base.target_power}:1")])
+    (point,) = result.sweep
+    planned = result.reported
+    at_planned = next(p for p in result.power_curve if p.n_control == planned.n_control)
+    assert point.error is None
+    assert point.planned_control == planned.n_control
+    assert point.power_at_planned == at_planned.power
+    assert point.power_at_planned_se == at_planned.power_se
+    assert point.assurance_at_planned == at_planned.assurance
+    assert (point.n_control, point.power, point.n_total_randomised) == (
+        result.sample_size.answer.n_control, result.sample_size.answer.power,
+        result.sample_size.n_total_randomised)
+    if result.assurance is not None and result.assurance.sample_size is not None:
+        assert point.assurance_n_control == result.assurance.sample_size.answer.n_control
+
+
+def test_a_sequential_sweep_reports_the_sequential_power_not_the_fixed_designs():
+    """The bug this guards against: severe_sequential's planned size 21 + 21
+    has power 0.9036 with its interim looks, 0.9157 as a fixed design."""
+    result = run_with_sweep("severe_sequential", {},
+                            [parse_sweep("arms.treatment.rate=0.6:0.69:0.09")])
+    at_base = next(p for p in result.sweep if p.values["arms.treatment.rate"] == 0.69)
+    assert at_base.power_at_planned == pytest.approx(0.9036, abs=5e-5)
+    fixed = power_function(load_scenario("severe", {"analysis.test": "z_pooled",
+                                                    "analysis.alpha": 0.025,
+                                                    "analysis.sided": "one"}), "exact")([21])
+    assert fixed[0][0] == pytest.approx(0.9157, abs=5e-5)     # what it used to report
