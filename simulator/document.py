@@ -154,11 +154,9 @@ def _looks_table(result: PlanResult) -> Table:
     ) + ["Efficacy difference (points)", "Futility difference (points)"]
     rows = []
     for row in sq.looks:
-        if bayes:
-            bounds = [_fmt(row["efficacy_posterior"], ".4f"), _fmt(row["futility_predictive"], ".3f")]
-        else:
-            bounds = [_fmt(row["efficacy_z"], ".3f"), _fmt(row["futility_z"], ".3f"),
-                      f"{row['alpha_spent']:.5f}"]
+        bounds = [row["efficacy_printed"] or "-", row["futility_printed"] or "-"]
+        if not bayes:
+            bounds.append(f"{row['alpha_spent']:.5f}")
         rows.append([str(row["look"]), f"{row['information']:.3f}",
                      str(row["n_per_arm"]["control"]), str(row["n_per_arm"]["treatment"]),
                      *bounds, diff(row["efficacy_difference"]),
@@ -184,16 +182,21 @@ def _operating_table(result: PlanResult) -> Table:
     return Table(header, rows, (False,) + (True,) * (len(header) - 1))
 
 
-def _fmt(x, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
-
-
 # ----------------------------------------------------------------------- Markdown
 
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_MD_LINK = re.compile(r"\](?=[(\[:])")
+
+
 def _md_text(text: str) -> str:
-    """User text made inert in Markdown: no raw HTML, no image or link syntax."""
-    return (html.escape(str(text), quote=False).replace("![", "!\\[")
-            .replace("](", "]\\("))
+    """Text made inert in Markdown by backslash escapes, not HTML entities
+    (the file stays readable as text: "P(a > b)", "Hwang & Shih"): no raw
+    HTML or autolink (``<``), no character reference (``&`` before a name and
+    ``;``), no link, image or link definition (every one needs ``](``,
+    ``][`` or ``]:``), no line breaks."""
+    text = str(text).replace("\\", "\\\\").replace("<", "\\<")
+    text = _MD_LINK.sub(r"\\]", _MD_ENTITY.sub(r"\\&", text))
+    return " ".join(text.splitlines())
 
 
 def _md_cell(text: str) -> str:

@@ -336,7 +336,7 @@ def interim_rules(result: PlanResult) -> str:
     i, sq = result.scenario.interim, result.sequential
     rule = ""
     if sq.statistic == "bayesian":
-        rule = (f"success when P(treatment rate > control rate) >= {sq.threshold:.4f}"
+        rule = (f"success when P(treatment rate > control rate) >= {sq.looks[-1]['efficacy_printed']}"
                 + (" (calibrated to the type I error)" if sq.calibrated else "")
                 + f", priors {sq.prior_text}")
     if len(i.looks) == 1:
@@ -377,13 +377,11 @@ def _sequential_lines(result: PlanResult) -> list[str]:
     out.append(f"{'look':>4} {'info':>5} {'control':>7} {'treat':>6}  {head}  "
                "crossing difference, points (eff / fut)")
     for row in sq.looks:
+        e, f = (row[k] or "-" for k in ("efficacy_printed", "futility_printed"))
         if bayes:
-            e, f = row["efficacy_posterior"], row["futility_predictive"]
-            bounds = f"{'-' if e is None else f'{e:.4f}':>7} {'-' if f is None else f'{f:.3f}':>7}"
+            bounds = f"{e:>7} {f:>7}"
         else:
-            e, f = row["efficacy_z"], row["futility_z"]
-            bounds = (f"{'-' if e is None else f'{e:.3f}':>5} {'-' if f is None else f'{f:.3f}':>7} "
-                      f"{row['alpha_spent']:>12.5f}")
+            bounds = f"{e:>5} {f:>7} {row['alpha_spent']:>12.5f}"
         out.append(f"{row['look']:>4} {row['information']:>5.2f} {row['n_per_arm']['control']:>7} "
                    f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
                    f"{diff(row['efficacy_difference'])} / {diff(row['futility_difference'])}")

@@ -36,6 +36,7 @@ from scipy import stats
 
 from .analysis import z_statistic
 from .bayes import posterior_superiority, predictive_success
+from .decimals import decimal_in
 from .design import bounded_cache, support
 from .montecarlo import chunk_rng, sum_over_chunks
 
@@ -130,6 +131,35 @@ def decision_tables(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.nd
     for table in tables:
         table.setflags(write=False)
     return tuple(tables)
+
+
+def printed_z_bounds(design: SequentialDesign, n_t: int, n_c: int, k: int) -> tuple[str | None, str | None]:
+    """Look k's efficacy and futility z bounds as printed: the bound rounded
+    to the fewest decimals (3 at least) that decide every attainable table of
+    that look as the bound itself does (:func:`decimals.decimal_in`); None
+    where the look has no such stop."""
+    a = int(look_sizes(n_t, design.looks)[k])
+    b = int(look_sizes(n_c, design.looks)[k])
+    z = z_statistic(design.statistic == "z_pooled", a, b, np.arange(a + 1)[:, None],
+                    np.arange(b + 1)[None, :])
+    eff = fut = None
+    upper = design.upper[k]
+    if math.isfinite(upper):
+        stat = np.abs(z) if design.sided == "two" else z
+        stops = stat >= upper
+        eff = decimal_in(upper, _extreme(stat[~stops], max), _extreme(stat[stops], min), 3)
+    if design.sided == "one" and k < design.n_looks - 1 and math.isfinite(design.lower[k]):
+        lower = design.lower[k]
+        stops = z <= lower
+        fut = decimal_in(lower, _extreme(z[stops], max), _extreme(z[~stops], min), 3, "below")
+    return eff, fut
+
+
+def _extreme(values: np.ndarray, which) -> float:
+    """The largest (``max``) or smallest (``min``) value, +-inf if there is none."""
+    if values.size == 0:
+        return -math.inf if which is max else math.inf
+    return float(values.max() if which is max else values.min())
 
 
 @bounded_cache(max_entries=16, max_bytes=256 * 2 ** 20)
@@ -244,26 +274,62 @@ def simulate_oc(design: SequentialDesign, n_t: int, n_c: int, rates, n_sims: int
                         float(counts[2].sum() / n_sims))
 
 
-def calibrate_threshold(design: SequentialDesign, alpha: float, type_one_error) -> float:
-    """The smallest final posterior threshold whose type I error,
-    ``type_one_error(design)`` (exact or simulated under the null), is at most
-    ``alpha``.  Type I error falls as the threshold rises (efficacy needs more
-    and futility stops more), in steps: bisection ends just above the step.
-    None when no threshold below 1 reaches alpha (interim efficacy stops at a
-    fixed threshold can spend more than alpha on their own)."""
-    def excess(c):
-        return type_one_error(design.with_threshold(c)) - alpha
-    lo, hi = 0.5, 1.0 - 1e-12
-    if excess(lo) <= 0:
-        return lo
-    if excess(hi) > 0:
+# Posterior probabilities closer than this are one step: they are computed to
+# about 1e-12 (see bayes.py), and tables that are mirror images under vague
+# priors, (x_t, x_c) and (n - x_c, n - x_t) with equal arms, have equal
+# posteriors that rounding separates by ~1e-15.  A threshold never splits them.
+STEP_TOLERANCE = 1e-10
+
+
+def threshold_steps(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where a Bayesian design's decisions can change as its final threshold
+    moves: the distinct posterior probabilities of the final look's tables
+    (and of the interim looks' when they stop at the final threshold),
+    grouped within ``STEP_TOLERANCE``.  Returns each group's smallest and
+    largest value, in increasing order."""
+    rule = design.bayes
+    sizes_t, sizes_c = look_sizes(n_t, design.looks), look_sizes(n_c, design.looks)
+    looks = range(design.n_looks) if rule.efficacy_at_final else [design.n_looks - 1]
+    values = np.unique(np.concatenate([
+        _posterior(int(sizes_t[k]), int(sizes_c[k]), rule.prior_treatment,
+                   rule.prior_control).ravel() for k in looks]))
+    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > STEP_TOLERANCE)
+    ends = np.append(starts[1:], len(values)) - 1
+    return values[starts], values[ends]
+
+
+TOP_THRESHOLD = 1.0 - 1e-12     # above, posteriors are 1 up to rounding
+
+
+def calibrate_threshold(design: SequentialDesign, alpha: float, type_one_error,
+                        steps: tuple[np.ndarray, np.ndarray]) -> float | None:
+    """The final posterior threshold whose type I error,
+    ``type_one_error(design)`` (exact, under the null), is at most ``alpha``
+    with as many tables on the success side as possible.  Type I error falls
+    as the threshold rises (efficacy needs more and futility stops more), and
+    changes only at the ``steps`` (:func:`threshold_steps`): a search over
+    them finds the first step that keeps alpha, and the threshold returned is
+    the shortest decimal (4 decimals at least) in the gap between the
+    previous step's largest value and that step's smallest, so that the rule
+    as printed decides every table as the rule computed.  0.5 when that
+    already keeps alpha; None when no threshold below 1 does (interim
+    efficacy stops at a fixed threshold can spend more than alpha on their
+    own)."""
+    def keeps(c):
+        return type_one_error(design.with_threshold(c)) <= alpha
+    if keeps(0.5):
+        return 0.5
+    if not keeps(TOP_THRESHOLD):
         return None
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if excess(mid) <= 0 else (mid, hi)
-        if hi - lo < 1e-12:
-            break
-    return hi
+    low, high = steps
+    use = (low > 0.5) & (low < TOP_THRESHOLD)
+    low, high = np.append(low[use], TOP_THRESHOLD), np.append(high[use], TOP_THRESHOLD)
+    lo, hi = -1, len(low) - 1           # step lo exceeds alpha, step hi keeps it
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if keeps(float(low[mid])) else (mid, hi)
+    below = max(float(high[lo]), 0.5) if lo >= 0 else 0.5
+    return float(decimal_in(None, below, float(low[hi]), 4))
 
 
 def crossing_difference(table: np.ndarray, n_t: int, n_c: int, rate_control: float,

@@ -17,7 +17,7 @@ from .recruitment import look_calendar
 from .results import randomised
 from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
                          crossing_difference, decision_tables, exact_oc, look_sizes,
-                         simulate_oc)
+                         printed_z_bounds, simulate_oc, threshold_steps)
 
 BINDING_ITERATIONS = 50
 
@@ -188,14 +188,19 @@ class SequentialPlan:
         return self._designs[m]
 
     def _calibrated(self, design: SequentialDesign, m: int) -> SequentialDesign:
-        # non-binding futility may be overruled: calibrate without it
+        # non-binding futility may be overruled: calibrate without it.  Always
+        # by exact enumeration (the null is a point; a simulated calibration
+        # would select the threshold on the very trials that then report its
+        # type I error, biased low)
         binding = self.scenario.interim.binding
+        n_t, n_c = self.sizes_of(m)
 
         def size(d):
-            return self.oc(d if binding else d.without_futility(), m, self.null_rates).power
-        c = calibrate_threshold(design, self.scenario.analysis.alpha, size)
+            return self.oc(d if binding else d.without_futility(), m, self.null_rates,
+                           "exact").power
+        c = calibrate_threshold(design, self.scenario.analysis.alpha, size,
+                                threshold_steps(design, n_t, n_c))
         if c is None:
-            n_t, n_c = self.sizes_of(m)
             top = size(design.with_threshold(1.0))
             if design.bayes.efficacy is not None:
                 raise NoSolutionError(
@@ -239,16 +244,24 @@ class SequentialPlan:
                        tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, True),
                    "futility_difference": crossing_difference(
                        tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, False)}
+            # the rules as printed decide every table as the rules computed: z
+            # bounds with the decimals that takes; Bayesian thresholds are
+            # the printed decimals themselves (a calibrated one is chosen so)
             if design.bayes is None:
                 row["efficacy_z"] = _finite(design.upper[k])
                 row["futility_z"] = (_finite(design.lower[k])
                                      if k < design.n_looks - 1 and design.sided == "one" else None)
+                row["efficacy_printed"], row["futility_printed"] = printed_z_bounds(
+                    design, n_t, n_c, k)
             else:
                 rule = design.bayes
                 last = k == design.n_looks - 1
                 eff = rule.threshold if last else rule.interim_efficacy(k)
                 row["efficacy_posterior"] = eff
                 row["futility_predictive"] = None if last else rule.futility
+                row["efficacy_printed"] = None if eff is None else repr(float(eff))
+                row["futility_printed"] = (None if row["futility_predictive"] is None
+                                           else repr(float(rule.futility)))
             looks.append(row)
         if design.bayes is None:
             t = np.asarray(design.looks)

@@ -13,7 +13,7 @@ from simulator.design import Design
 from simulator.exact import exact_power
 from simulator.priors import BetaMixture, RateModel
 from simulator.sequential import (BayesRule, SequentialDesign, calibrate_threshold, exact_oc,
-                                  look_sizes, simulate_oc)
+                                  look_sizes, simulate_oc, threshold_steps)
 
 LOOKS = (0.5, 0.75, 1.0)
 NONE = (-math.inf,) * 3
@@ -178,10 +178,15 @@ def test_calibrated_threshold_is_the_smallest_with_type_one_error_at_most_alpha(
 
     def size(d):
         return exact_oc(d, 40, 40, 0.3, 0.3).power
-    c = calibrate_threshold(design, 0.025, size)
+    steps = threshold_steps(design, 40, 40)
+    c = calibrate_threshold(design, 0.025, size, steps)
     assert size(design.with_threshold(c)) <= 0.025
-    # bisection ends within 1e-12 of the step: any lower threshold exceeds alpha
-    assert size(design.with_threshold(c - 1e-11)) > 0.025
+    # the step below (its largest posterior) puts more tables on the success
+    # side and exceeds alpha; c itself is a short decimal inside the gap
+    low, high = steps
+    below = high[high < c].max()
+    assert size(design.with_threshold(below)) > 0.025
+    assert below < c <= low[low >= c].min() and len(repr(c)) <= 12
     n_sims = 100_000
     sim = simulate_oc(design.with_threshold(c), 40, 40, (0.3, 0.3), n_sims, 8)
     assert sim.power <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / n_sims)
