@@ -13,9 +13,9 @@ import yaml
 
 from . import SOFTWARE
 from .citations import references
-from .justification import justification, sweep_sentence
-from .report import (assumptions, headline, interim_plan, assurance_lines, diff,
-                     patient_lines, rate_rows)
+from .justification import justification_text, sweep_sentence
+from .report import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
+                     patient_lines, pct)
 from .results import PlanResult
 from .sweep import sweep_table
 
@@ -25,6 +25,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     numeric: tuple[bool, ...] = ()      # right-aligned columns
+    highlight: tuple[int, ...] = ()     # rows to emphasise (the answer)
 
 
 @dataclass(frozen=True)
@@ -80,19 +81,23 @@ def build(result: PlanResult, figures=()) -> Document:
     def figure(stem):
         return [Figure(stem, FIGURE_CAPTIONS[stem])] if stem in figs else []
 
+    text = justification_text(result)
     sections = [
         Section("summary", "Summary", [Bullets(headline(result))]),
-        Section("justification", "Sample-size justification", [justification(result)]),
+        Section("justification", "Sample-size justification", [text.paragraph]),
+        Section("details", "Details", [Bullets(text.details)] if text.details else
+                ["Nothing beyond the paragraph."]),
         Section("assumptions", "Assumptions",
                 [Table(["Item", "Value"], [list(row) for row in assumptions(result)])]),
-        Section("power-curve", "Power curve", figure("power_curve") + [_curve_table(result)]
-                + ([] if exact else ["Power is estimated by simulation; MC SE is its Monte "
-                                     "Carlo standard error, and the band of the figure is the "
-                                     "pointwise 95% interval."])),
+        Section("power-curve", "Power curve", figure("power_curve") + [
+            _curve_table(result),
+            "The sizes around the answer and a coarse grid; power_curve.csv has every size "
+            "evaluated." + ("" if exact else " Power is estimated by simulation; MC SE is its "
+                            "Monte Carlo standard error, and the band of the figure is the "
+                            "pointwise 95% interval.")]),
     ]
-    if result.assurance is not None:
-        sections.append(Section("assurance", "Priors and assurance", [
-            Bullets([f"{k}: {v}" for k, v in rate_rows(result)] + assurance_lines(result))]))
+    if result.assurance is not None:        # (the priors are in the assumptions)
+        sections.append(Section("assurance", "Assurance", [Bullets(assurance_lines(result))]))
     if result.sequential is not None:
         sections.append(Section("interim", "Interim analyses", [
             interim_plan(result) + ".", *figure("boundaries"), _looks_table(result),
@@ -119,16 +124,69 @@ def build(result: PlanResult, figures=()) -> Document:
 
 
 def _cell(v) -> str:
-    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+SWEEP_HEADERS = {
+    "n_control": "{control} arm", "n_treatment": "{treatment} arm", "n_total": "Total",
+    "power": "Power", "n_total_randomised": "To randomise",
+    "planned_n_control": "Planned {control} arm", "power_at_planned": "Power at planned size",
+    "power_at_planned_se": "MC SE", "assurance_at_planned": "Assurance at planned size",
+    "assurance_at_planned_se": "MC SE", "assurance_n_control": "{control} arm for target "
+    "assurance", "probability_treatment_better": "P(treatment better)",
+    "probability_above_mcid": "P(difference above MCID)", "error": "Why no size",
+    "assurance_unreachable": "Why no size for the assurance target"}
 
 
 def _sweep_table(result: PlanResult) -> Table:
-    """The sweep table without its empty columns (assurance ones without
-    priors, errors where every point has an answer); sweep.csv has them all."""
+    """The sweep table with headers in words, swept rates as percentages, and
+    without its empty columns (assurance ones without priors, errors where
+    every point has an answer); sweep.csv has them all, by their keys."""
+    s = result.scenario
     header, *rows = sweep_table(result.sweep)
-    keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)]
-    return Table([header[i] for i in keep], [[_cell(r[i]) for i in keep] for r in rows],
+    keys = list(result.sweep[0].values)
+    labels = {"control": s.control.label, "treatment": s.treatment.label}
+    words = [f"{labels[RATE_KEYS[h]]} rate" if h in RATE_KEYS else h if h in keys
+             else SWEEP_HEADERS[h].format(**labels) for h in header]
+    # no column that is empty, nor a standard error that is 0 throughout (exact)
+    keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)
+            and not (header[i].endswith("_se") and not any(r[i] for r in rows))]
+
+    def cell(i, v):
+        if v is None:
+            return ""
+        if header[i] in RATE_KEYS:
+            return pct(v)
+        if header[i].startswith(("power", "assurance_at", "probability")):
+            return f"{v:.4f}"
+        return _cell(v)
+    return Table([words[i] for i in keep], [[cell(i, r[i]) for i in keep] for r in rows],
                  tuple(not isinstance(rows[0][i], str) for i in keep))
+
+
+NEIGHBOURHOOD = 3       # sizes either side of an answer shown in the report's table
+COARSE_ROWS = 8         # other sizes of the curve shown, spread over it
+
+
+def curve_rows(result: PlanResult) -> list:
+    """The power curve's points for the report's table: every size within
+    ``NEIGHBOURHOOD`` of the proposed size (and of the power and assurance
+    answers), and about ``COARSE_ROWS`` others spread over the curve."""
+    curve = list(result.power_curve)
+    answers = {result.reported.n_control}
+    if result.sample_size:
+        answers.add(result.sample_size.answer.n_control)
+    if result.assurance and result.assurance.sample_size:
+        answers.add(result.assurance.sample_size.answer.n_control)
+    near = [p for p in curve if any(abs(p.n_control - m) <= NEIGHBOURHOOD for m in answers)]
+    rest = [p for p in curve if p not in near]
+    step = max(1, -(-len(rest) // COARSE_ROWS))
+    coarse = rest[::step]
+    return sorted(near + coarse, key=lambda p: p.n_control)
 
 
 def _curve_table(result: PlanResult) -> Table:
@@ -136,14 +194,16 @@ def _curve_table(result: PlanResult) -> Table:
     exact, a_exact = result.method == "exact", prior and result.assurance.method == "exact"
     header = ["Control", "Treatment", "Total", "Power", "MC SE"] + (
         ["Assurance", "MC SE"] if prior else [])
-    rows = []
-    for p in result.power_curve:
-        row = [str(p.n_control), str(p.n_treatment), str(p.n_total), f"{p.power:.4f}",
+    rows, highlight = [], []
+    for i, p in enumerate(curve_rows(result)):
+        row = [f"{p.n_control:,}", f"{p.n_treatment:,}", f"{p.n_total:,}", f"{p.power:.4f}",
                "exact" if exact else f"{p.power_se:.4f}"]
         if prior:
             row += [f"{p.assurance:.4f}", "exact" if a_exact else f"{p.assurance_se:.4f}"]
         rows.append(row)
-    return Table(header, rows, (True,) * len(header))
+        if p.n_control == result.reported.n_control:
+            highlight.append(i)
+    return Table(header, rows, (True,) * len(header), tuple(highlight))
 
 
 def _looks_table(result: PlanResult) -> Table:
@@ -216,7 +276,9 @@ def to_markdown(doc: Document) -> str:
                          for i in range(len(block.header))]
                 out += ["| " + " | ".join(map(_md_cell, block.header)) + " |",
                         "|" + "|".join(align) + "|"]
-                out += ["| " + " | ".join(map(_md_cell, r)) + " |" for r in block.rows]
+                out += ["| " + " | ".join(
+                    f"**{_md_cell(c)}**" if i in block.highlight and c else _md_cell(c)
+                    for c in r) + " |" for i, r in enumerate(block.rows)]
             elif isinstance(block, Figure):
                 out.append(f"![{block.caption}]({block.stem}.png)")
             elif isinstance(block, Bullets):
@@ -224,9 +286,17 @@ def to_markdown(doc: Document) -> str:
             elif isinstance(block, Numbered):
                 out += [f"{i}. {_md_text(item)}" for i, item in enumerate(block.items, 1)]
             elif isinstance(block, Code):
-                out += ["```", block.text, "```"]
+                fence = code_fence(block.text)
+                out += [fence, block.text, fence]
             out.append("")
     return "\n".join(out)
+
+
+def code_fence(text: str) -> str:
+    """A Markdown code fence longer than any run of backticks in ``text``, so
+    that nothing inside can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -240,6 +310,7 @@ h2 { font-size: 1.25em; border-bottom: 1px solid #bbb; padding-bottom: 0.15em; m
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; vertical-align: top; }
 th { background: #f2f2f2; }
+tr.answer td { background: #fff3c4; font-weight: bold; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; }
@@ -247,11 +318,13 @@ figcaption { font-size: 0.9em; color: #444; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em;
       white-space: pre-wrap; }
 code { font-size: 0.92em; }
-@page { margin: 18mm; }
+@page { size: A4; margin: 18mm 16mm; }
 @media print {
   body { max-width: none; margin: 0; font-size: 10pt; }
-  h2 { break-after: avoid; }
-  figure, table, pre, li { break-inside: avoid; }
+  h1, h2 { break-after: avoid; page-break-after: avoid; }
+  .keep { break-inside: avoid; page-break-inside: avoid; }
+  figure, table, pre, li, tr { break-inside: avoid; page-break-inside: avoid; }
+  tr.answer td { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
 
@@ -270,8 +343,11 @@ def to_html(doc: Document, images: dict[str, bytes]) -> str:
            f'<p class="subtitle">{_inline(doc.subtitle)}</p>']
     for section in doc.sections:
         out.append(f'<section id="{section.id}">')
-        out.append(f"<h2>{_inline(section.title)}</h2>")
-        for block in section.blocks:
+        # a heading is kept on the page of what follows it (print)
+        out.append(f'<div class="keep"><h2>{_inline(section.title)}</h2>')
+        for number, block in enumerate(section.blocks):
+            if number == 1:
+                out.append("</div>")
             if isinstance(block, str):
                 out.append(f"<p>{_inline(block)}</p>")
             elif isinstance(block, Table):
@@ -280,8 +356,9 @@ def to_html(doc: Document, images: dict[str, bytes]) -> str:
                 out.append("<table><thead><tr>" + "".join(
                     f"<th{cls(i)}>{_inline(h)}</th>" for i, h in enumerate(block.header))
                     + "</tr></thead><tbody>")
-                out += ["<tr>" + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(r))
-                        + "</tr>" for r in block.rows]
+                out += [("<tr class=\"answer\">" if k in block.highlight else "<tr>")
+                        + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(r))
+                        + "</tr>" for k, r in enumerate(block.rows)]
                 out.append("</tbody></table>")
             elif isinstance(block, Figure):
                 data = base64.b64encode(images[block.stem]).decode("ascii")
@@ -294,6 +371,8 @@ def to_html(doc: Document, images: dict[str, bytes]) -> str:
                            + f"</{tag}>")
             elif isinstance(block, Code):
                 out.append(f"<pre>{html.escape(block.text, quote=False)}</pre>")
+        if len(section.blocks) <= 1:
+            out.append("</div>")
         out.append("</section>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)

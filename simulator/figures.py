@@ -18,14 +18,16 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import blended_transform_factory
+
+from .report import RATE_KEYS
 
 WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
 LABEL, SMALL = 9, 8                 # font sizes, points
 TARGET = dict(color="0.35", linestyle=":", linewidth=1.2)
 COLOURS = {"power": "C0", "assurance": "C1", "efficacy": "C2", "futility": "C3"}
-RATE_KEYS = {"arms.treatment.rate": "treatment", "arms.control.rate": "control"}
 
 
 def _axes(ncols: int = 1, height: float = HEIGHT):
@@ -89,14 +91,22 @@ def power_curve(result) -> Figure:
         series.append(("assurance", "Assurance", a.method, s.target_assurance,
                        a.sample_size.answer if a.sample_size else None, "assurance_size"))
     fig, (ax,) = _axes()
+    # a line joins neighbouring sizes only (consecutive control-arm sizes);
+    # across sizes that were not evaluated there is a gap, every size a dot
+    gap = np.diff([p.n_control for p in points], prepend=points[0].n_control) > 1
+    xs = np.insert(x.astype(float), np.flatnonzero(gap), np.nan)
     for name, title, method, target, chosen, chosen_gid in series:
         colour = COLOURS[name]
-        y = [getattr(p, name) for p in points]
+        y = np.insert(np.array([getattr(p, name) for p in points], float),
+                      np.flatnonzero(gap), np.nan)
         how = "exact" if method == "exact" else "Monte Carlo"
-        ax.plot(x, y, color=colour, linewidth=1.6, gid=name, label=f"{title} ({how})")
+        ax.plot(xs, y, color=colour, linewidth=1.6, marker="o", markersize=2.5, gid=name,
+                label=f"{title} ({how}) at the sizes evaluated")
         if method != "exact":
-            _band(ax, x, y, [getattr(p, f"{name}_se") for p in points], f"{name}_band",
-                  colour, f"{title}: pointwise 95% Monte Carlo band")
+            se = np.insert(np.array([getattr(p, f"{name}_se") for p in points], float),
+                           np.flatnonzero(gap), np.nan)
+            _band(ax, xs, y, se, f"{name}_band", colour,
+                  f"{title}: pointwise 95% Monte Carlo band")
         if target is not None:
             ax.axhline(target, color=colour, linestyle=":", linewidth=1.2,
                        gid=f"target_{name}", label=f"Target {name} {target:.0%}")
@@ -190,12 +200,48 @@ def _sensitivity_map(result, points, xkey: str, ykey: str) -> Figure:
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in _key_values(ykey, ys)])
     bar = fig.colorbar(image, ax=ax, format=LogFormatter(labelOnlyBase=False))
     bar.ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
-    bar.set_label(f"{_size_label(result)}\nfor "
+    bar.set_label(f"{_size_label(result).replace(' (with the outcome)', '')}\nfor "
                   f"{result.scenario.target_power:.0%} power (grey: none)", fontsize=LABEL)
+    _mark_base(ax, result, (xkey, ykey), (xs, ys))
     bar.ax.tick_params(which="both", labelsize=SMALL)
-    _finish(ax, _key_label(result, xkey), _key_label(result, ykey), legend=None)
+    _finish(ax, _key_label(result, xkey), _key_label(result, ykey),
+            legend="outside" if ax.get_legend_handles_labels()[1] else None)
     ax.grid(False)
     return fig
+
+
+def _mark_base(ax, result, keys, grids) -> None:
+    """Outline the base scenario's cell of a heat map, or, when its values
+    fall between the swept ones, mark where it lies."""
+    base = [_base_value(result, key) for key in keys]
+    if any(v is None for v in base):
+        return
+    at = [float(np.interp(v, values, range(len(values)), left=np.nan, right=np.nan))
+          for v, values in zip(base, grids)]
+    if not all(np.isfinite(at)):
+        return
+    shown = ", ".join(f"{_arm(result, RATE_KEYS[k])} {100 * v:g}%" if k in RATE_KEYS
+                      else f"{k} = {v:g}" for k, v in zip(keys, base))
+    if all(float(a).is_integer() for a in at):
+        ax.add_patch(Rectangle((at[0] - 0.5, at[1] - 0.5), 1, 1, fill=False, edgecolor="red",
+                               linewidth=2, gid="base", label=f"Base scenario: {shown}"))
+    else:
+        ax.plot(*at, linestyle="none", marker="*", markersize=11, markerfacecolor="white",
+                markeredgecolor="red", markeredgewidth=1.2, gid="base",
+                label=f"Base scenario: {shown} (between the cells swept)")
+
+
+def _base_value(result, key: str):
+    """The base scenario's value of a dotted key (None if it is not a number)."""
+    node = result.scenario.to_dict()
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node if isinstance(node, (int, float)) and not isinstance(node, bool) else None
 
 
 def boundaries(result) -> Figure | None:
@@ -270,15 +316,16 @@ def recruitment(result) -> Figure | None:
     if f > 0:
         ax.plot(mid + f, women, color="C2", linestyle="--", linewidth=1.4, gid="outcome_median",
                 label=f"Outcome known: median (+{f:g} months)")
-    ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total}")
+    ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total:,}")
     if looks:
         months, due = ([lk[k] for lk in looks] for k in ("expected_month", "outcomes_due"))
         ax.vlines(months, 0, due, color="C3", linewidth=1.2, gid="looks",
-                  label="Looks: expected month, outcomes due")
+                  label="Looks: expected month, outcomes awaited")
         ax.plot(months, due, linestyle="none", marker="o", color="C3", markersize=4,
                 gid="looks_due", label="_looks_due")
         for k, (m, d) in enumerate(zip(months, due)):
-            ax.annotate(f"look {k + 1}: {d}", (m, 0), xytext=(2, 3), textcoords="offset points",
+            ax.annotate(f"look {k + 1}: outcomes of {d:,}", (m, 0), xytext=(2, 3),
+                        textcoords="offset points",
                         rotation=90, ha="left", va="bottom", fontsize=SMALL, color="C3")
     if target is not None:
         ax.axvline(target, color="C1", linestyle="-.", linewidth=1.2, gid="target_months",
@@ -286,8 +333,8 @@ def recruitment(result) -> Figure | None:
     ends = [hi[-1], mid[-1] + f, target or 0] + [lk["expected_month"] for lk in looks]
     ax.set_xlim(0, 1.04 * max(ends))
     ax.set_ylim(0, total * 1.05)
-    _finish(ax, "Months from the start of recruitment", "Women randomised (cumulative)",
-            legend="outside")
+    _finish(ax, "Months from the start of recruitment",
+            "Women (cumulative): randomised,\nor with the outcome known", legend="outside")
     return fig
 
 

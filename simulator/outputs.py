@@ -16,14 +16,14 @@ import signal
 import tempfile
 from pathlib import Path
 
-from . import document, report
+from . import document, report, word
 from .results import PlanResult
 
 MANIFEST = ".simulate-outputs"
 # every file name a run can write (figures: <stem>.png)
-KNOWN = ("results.json", "report.html", "report.md", "power_curve.csv", "assumptions.csv",
-         "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png", "boundaries.png",
-         "recruitment.png")
+KNOWN = ("results.json", "report.html", "report.md", "report.docx", "power_curve.csv",
+         "assumptions.csv", "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png",
+         "boundaries.png", "recruitment.png")
 
 
 def files(result: PlanResult) -> dict[str, bytes]:
@@ -41,6 +41,7 @@ def files(result: PlanResult) -> dict[str, bytes]:
     if result.sweep is not None:
         texts["sweep.csv"] = report.sweep_csv(result)
     out = {name: text.encode("utf-8") for name, text in texts.items()}
+    out["report.docx"] = word.to_docx(doc, images)
     out.update({f"{stem}.png": png for stem, png in images.items()})
     return out
 

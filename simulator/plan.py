@@ -11,16 +11,17 @@ import numpy as np
 from . import __version__
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
-from .exact import exact_power
+from .exact import exact_power, maximum_over_rates, null_rejection
 from .execution import configured, scope
 from .montecarlo import monte_carlo_power
 from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
 from . import patient_plan
 from .prior_spec import describe_effect, describe_rate
-from .results import (AssuranceResult, PlanResult, PowerCurve, PowerPoint, SampleSizeResult,
-                      assurance_limit, randomised)
+from .results import (AssuranceResult, Confirmation, PlanResult, PowerCurve, PowerPoint,
+                      SampleSizeResult, assurance_limit, randomised)
 from .scenario import Scenario
 from .search import find_sample_size, normal_approximation
+from .sequential import simulate_oc
 from .sequential_plan import SequentialPlan
 
 # Half-width of the power curve reported around an evaluated size.
@@ -199,42 +200,81 @@ def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> Pla
         sizes.update(int(m) for m in found.sizes)
         sample_size = _sample_size(found, design, scenario, point)
         reported = sample_size.answer.n_control
-    if scenario.patient is None and sequential is None:
-        # (a patient-level size is a long simulation; a sequential one may need
-        # its bounds and calibration again)
-        sizes.update(overview_sizes(smallest, reported, bound))
-    # evaluate the curve's sizes in batches (one pass over the simulated trials each)
-    power_at(sorted(sizes))
     assurance = None
     if prior:
         prior.assurance_at(sorted(sizes))
         assurance = prior.result(reported, smallest, bound, point, sizes)
-        power_at(sorted(sizes))         # the assurance search's window, if any
+    # the size proposed: the power answer, or the assurance answer when the
+    # scenario proposes it (or the larger of the two) and it was reached; or
+    # the size evaluated
+    proposed = "evaluated" if m_eval is not None else "power"
+    rule = scenario.sample_size.propose
+    if m_eval is None and assurance is not None and assurance.sample_size is not None:
+        by_assurance = assurance.sample_size.answer.n_control
+        if rule == "assurance" or (rule == "larger" and by_assurance > reported):
+            proposed, reported = "assurance", by_assurance
+    if scenario.patient is None and sequential is None:
+        # (a patient-level size is a long simulation; a sequential one may need
+        # its bounds and calibration again)
+        top = max(reported, sample_size.answer.n_control if sample_size else reported)
+        sizes.update(overview_sizes(smallest, top, bound))
+    # evaluate the curve's sizes in batches (one pass over the simulated trials each)
+    power_at(sorted(sizes))
+    if prior:
+        prior.assurance_at(sorted(sizes))
     curve = PowerCurve(point(m) for m in sorted(sizes))
     evaluated = point(m_eval) if m_eval is not None else None
 
-    # The size of the test at the reported design, exactly, with both arms at
-    # the control rate: large-sample tests can exceed alpha at small sizes.
-    # The patient-level model's is simulated, for every analysis.
-    patient = interim = None
+    # The size of the test at the proposed design, with both arms at the
+    # control rate (large-sample tests can exceed alpha at small sizes), and
+    # on the 2x2 table its maximum over that common rate, exactly.  The
+    # patient-level model's is simulated, for every analysis.
+    patient = interim = maximum = None
     if scenario.patient is not None:
         patient = patient_plan.summarise(scenario, reported, jobs)
         size = patient.analysis(scenario.patient.primary).type_one_error
     elif sequential is not None:
         fixed = None
-        if len(scenario.interim.looks) > 1 and m_eval is None:     # an inflation of the answer
+        if len(scenario.interim.looks) > 1 and proposed == "power":    # the answer's inflation
             fixed = _fixed_size(sequential, smallest, bound, approx)
         interim = sequential.summarise(reported, fixed)
         size = interim.operating[interim.type_one_error_key]["power"]
+        maximum = maximum_over_rates(sequential.null_rejection(reported))
     else:
-        size = float(exact_power(design, p_c, p_c, [reported])[0])
+        n_t, n_c = design.sizes(reported)
+        size_at = null_rejection(design, n_t, n_c)
+        size, maximum = size_at(p_c), maximum_over_rates(size_at)
+    confirmation = None
+    if method == "exact" and scenario.simulation.confirm:
+        confirmation = _confirm(scenario, ev, reported, jobs)
     return PlanResult(
         scenario=scenario, method=method,
         n_sims=None if method == "exact" else scenario.simulation.n_sims,
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
         normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient,
-        sequential=interim)
+        sequential=interim, proposed=proposed, type_one_error_max=maximum,
+        confirmation=confirmation)
+
+
+def _confirm(scenario: Scenario, ev: Evaluators, m: int, jobs: int) -> Confirmation:
+    """The exact answer at control-arm size m simulated again: ``confirm``
+    trials from the scenario's seed, power (and an exact assurance) with
+    their Monte Carlo standard errors."""
+    n_sims, seed = scenario.simulation.confirm, scenario.simulation.seed
+    if ev.sequential is not None:
+        sq = ev.sequential
+        n_t, n_c = sq.sizes_of(m)
+        oc = simulate_oc(sq.design_at(m), n_t, n_c, sq.planning_rates, n_sims, seed, jobs)
+        power, power_se = oc.power, float(oc.se(oc.power))
+    else:
+        (power,), (power_se,) = monte_carlo_power(ev.design, scenario.treatment.rate,
+                                                  scenario.control.rate, [m], n_sims, seed, jobs)
+    a = a_se = None
+    if ev.prior is not None and ev.prior.method == "exact":
+        simulated = monte_carlo_assurance(ev.design, scenario.rate_model, [m], n_sims, seed, jobs)
+        a, a_se = float(simulated.assurance[0]), float(simulated.se[0])
+    return Confirmation(n_sims, seed, float(power), float(power_se), a, a_se)
 
 
 def overview_sizes(smallest: int, reported: int, bound: int, points: int = 16) -> set[int]:

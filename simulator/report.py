@@ -6,7 +6,8 @@ import csv
 import io
 import json
 
-from .results import PlanResult
+from .results import PlanResult, randomised
+from .source_spec import provenance, relative_effects
 from .sweep import sweep_table
 
 TEST_NAMES = {
@@ -16,6 +17,7 @@ TEST_NAMES = {
     "chi2_yates": "chi-square test with Yates' continuity correction",
     "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
 }
+RATE_KEYS = {"arms.control.rate": "control", "arms.treatment.rate": "treatment"}  # swept rates
 SPENDING_NAMES = {"ld_obrien_fleming": "Lan-DeMets O'Brien-Fleming",
                   "ld_pocock": "Lan-DeMets Pocock", "hsd": "Hwang-Shih-DeCani"}
 
@@ -71,37 +73,108 @@ def _power(p, exact: bool) -> str:
     return f"{p.power:.4f}" if exact else f"{p.power:.4f} ± {p.power_se:.4f}"
 
 
+def n_(k: int) -> str:
+    """A count of women with thousands separators."""
+    return f"{k:,}"
+
+
+def above_alpha(value: float, se: float, alpha: float) -> bool:
+    """Is a type I error above alpha: exactly (se 0), or beyond its Monte Carlo
+    noise (the lower 95% limit above alpha)?"""
+    return value - 1.96 * se > alpha
+
+
+def method_text(result: PlanResult) -> str:
+    """Which numbers are exact and which simulated, and how."""
+    s, conf = result.scenario, result.confirmation
+    parts = []
+    if result.patient is not None:
+        parts.append(f"power simulated (patient-level model, {result.n_sims:,} trials per size)")
+    elif result.method == "exact":
+        parts.append("power exact (every 2x2 outcome enumerated" + (
+            ", look by look)" if result.sequential is not None else ")"))
+    else:
+        parts.append(f"power simulated ({result.n_sims:,} trials per size)")
+    if conf is not None:
+        parts[-1] += (f", confirmed by {conf.n_sims:,} simulated trials at the proposed size")
+    ar = result.assurance
+    if ar is not None:
+        if ar.method == "exact":
+            parts.append("assurance exact (" + ("numerical integration over the effect prior"
+                                                 if s.effect is not None
+                                                 else "beta-binomial sums") + ")")
+        else:
+            parts.append(f"assurance simulated ({s.simulation.n_sims:,} trials, true rates "
+                         "drawn from the priors)")
+    if result.patient is not None:
+        parts.append(f"type I error simulated ({result.n_sims:,} trials with both arms at the "
+                     "control rates)")
+    else:
+        sq = result.sequential
+        simulated = sq is not None and sq.operating[sq.type_one_error_key]["method"] != "exact"
+        parts.append(("type I error simulated at the control rate, its maximum over common "
+                      "rates exact" if simulated else "type I error exact"))
+    return "; ".join(parts)
+
+
 def assumptions(result: PlanResult) -> list[tuple[str, str]]:
     s = result.scenario
     a = s.analysis
     sided = "two-sided" if a.sided == "two" else "one-sided (treatment better)"
-    if result.method == "exact":
-        method = "exact enumeration of every 2x2 outcome (no Monte Carlo error)"
-    elif result.patient is not None:
-        method = (f"Monte Carlo patient-level simulation, {result.n_sims:,} simulated trials "
-                  "per size")
-    else:
-        method = f"Monte Carlo, {result.n_sims:,} simulated trials per size"
+    source = s.source_detail
     return [
         ("Scenario", f"{s.name}" + (f": {s.title}" if s.title else "")),
         ("Endpoint", s.endpoint),
         ("Source", s.source or "not stated"),
+        *([("Source study", source.design)] if source is not None and source.design else []),
         *rate_rows(result),
+        ("Effect", effect_text(result)),
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
         ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
         *_patient_rows(result),
         *([("Interim plan", interim_plan(result))] if result.sequential else []),
-        ("Target power", f"{s.target_power:g}"),
+        ("Target power", pct(s.target_power)),
         ("Dropout", pct(s.dropout) + _dropout_handling(result)),
-        ("Method", method),
+        ("Method", method_text(result)),
         ("Seed", str(result.seed)),
         ("Scenario SHA-256", s.digest),
     ]
 
 
-PLANNED_FROM = {"point": "", "planning_rate": " (planning_rate)",
-                "prior mean": " (prior mean)", "effect": " (median effect applied to control)",
-                "strata": " (population average over the strata)"}
+def effect_text(result: PlanResult, sign: str = "+") -> str:
+    """The planning rates' effect: "+49.0 percentage points (risk ratio 3.45,
+    odds ratio 8.90)" (``sign=""``: no plus sign)."""
+    s = result.scenario
+    e = relative_effects(s.control.rate, s.treatment.rate)
+    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
+                                                        ("odds ratio", e["odds_ratio"]))
+              if value is not None]
+    return (f"{e['difference_points']:{sign}.1f} percentage points"
+            + (f" ({', '.join(ratios)})" if ratios else ""))
+
+
+PROVENANCE = {"observed": "observed", "assumed": "assumed by the planners",
+              "set": "set for this run, not taken from the source", "source": "from the source",
+              "prior": "prior mean", "effect": "median effect applied to control",
+              "strata": "population average over the strata"}
+
+
+def rate_provenance(result: PlanResult, arm: str) -> str:
+    """"20.0% (observed: 5/25)", "45.0% (assumed by the planners; observed
+    69.0%, 20/29)", "24.1% (prior mean; from 5/25 observed, discount 0.5)"."""
+    s = result.scenario
+    prov = provenance(s)[arm]
+    words = PROVENANCE[prov.kind]
+    if prov.kind == "prior" and getattr(s, arm).planning_from == "planning_rate":
+        words = "planning value (`planning_rate`) within a prior"
+    if prov.observed is not None:
+        events, n = prov.observed
+        words += (f": {events}/{n}" if prov.kind == "observed" else
+                  f"; observed {pct(events / n)}, {events}/{n}")
+    if prov.prior and "events" in prov.prior:
+        p = prov.prior
+        words += f"; power prior from {p['events']}/{p['n']}, discount {p['discount']:g}"
+    return f"{pct(prov.rate)} ({words})"
 
 
 def _dropout_handling(result: PlanResult) -> str:
@@ -156,8 +229,8 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
 
 def rate_rows(result: PlanResult) -> list[tuple[str, str]]:
     s = result.scenario
-    rows = [(f"{a.label} rate", f"{a.rate:.4g}{PLANNED_FROM[a.planning_from]}")
-            for a in (s.control, s.treatment)]
+    rows = [(f"{getattr(s, arm).label} rate", rate_provenance(result, arm))
+            for arm in ("control", "treatment")]
     if result.assurance is None:
         return rows
     prior = result.assurance.prior
@@ -166,23 +239,24 @@ def rate_rows(result: PlanResult) -> list[tuple[str, str]]:
             p = prior[arm]["rate_prior"]
             lo, hi = p["interval95"]
             rows.append((f"{prior[arm]['label']} prior",
-                         f"{prior[arm]['description']}; mean {p['mean']:.3f}, "
-                         f"95% interval {lo:.3f} to {hi:.3f}"))
+                         f"{prior[arm]['description']}; mean {pct(p['mean'])}, "
+                         f"95% interval {pct(lo)} to {pct(hi)}"))
     if prior["effect"]:
         e = prior["effect"]
-        rows.append((f"{s.treatment.label} effect", e["description"]))
+        rows.append((f"{s.treatment.label} effect prior", e["description"]))
     rows.append(("P(treatment better) under the prior", f"{prior['probability_treatment_better']:.4f}"))
     if prior["mcid"] is not None:
-        rows.append((f"P(difference > {prior['mcid']:g}) under the prior",
+        rows.append((f"P(difference > {100 * prior['mcid']:.1f} points) under the prior",
                      f"{prior['probability_above_mcid']:.4f}"))
     if s.target_assurance is not None:
-        rows.append(("Target assurance", f"{s.target_assurance:g}"))
+        rows.append(("Target assurance", pct(s.target_assurance)))
     return rows
 
 
 def size_range(interval, bound, sep=" to "):
     lo, hi = interval
-    return f"{lo}{sep}{hi}" if hi is not None else f"{lo}{sep}more than {bound} (the bound)"
+    return (f"{lo:,}{sep}{hi:,}" if hi is not None
+            else f"{lo:,}{sep}more than {bound:,} (the bound)")
 
 
 def _curve_rows(result: PlanResult, around: set[int], half: int = 6):
@@ -230,57 +304,104 @@ def table(result: PlanResult) -> str:
     return "\n".join(out) + "\n"
 
 
+def _arms(result: PlanResult, p, what: str = "") -> str:
+    """"24 Standard care + 24 IVIg = 48 women<what>"."""
+    s = result.scenario
+    return (f"{n_(p.n_control)} {s.control.label} + {n_(p.n_treatment)} {s.treatment.label} = "
+            f"{n_(p.n_total)} women{what}")
+
+
 def headline(result: PlanResult) -> list[str]:
     """The answer in lines: the required (or evaluated) size with its power and
-    Monte Carlo range, the women to randomise, assurance, the type I error of a
-    fixed 2x2 design, and the normal approximation."""
+    Monte Carlo range, the size for the assurance target, the size proposed and
+    the women to randomise, the type I error and its maximum over the common
+    rate, the Monte Carlo check of an exact answer, and the normal
+    approximation."""
     s = result.scenario
     exact = result.method == "exact"
     ss = result.sample_size
+    what = " randomised" if result.patient else " with the outcome"
+    seq = result.sequential is not None and len(result.sequential.looks) > 1
     out = []
     if ss:
         ans = ss.answer
-        maximum = "maximum " if result.sequential and len(result.sequential.looks) > 1 else ""
-        out.append(f"Required {maximum}size: {ans.n_control} {s.control.label} + {ans.n_treatment} "
-                   f"{s.treatment.label} = {ans.n_total} women "
-                   + ("randomised " if result.patient else "with the outcome ")
-                   + f"(power {_power(ans, exact)}, target {s.target_power:g})")
+        out.append(f"Required {'maximum ' if seq else ''}size for power {pct(s.target_power)}: "
+                   f"{_arms(result, ans, what)} (power {_power(ans, exact)})")
         out += _search_caveats(ss, "power", exact)
-        if result.patient is None:
-            out.append(f"To randomise with {pct(s.dropout)} dropout: {ss.randomised_control} + "
-                       f"{ss.randomised_treatment} = {ss.n_total_randomised} women")
     else:
         e = result.evaluated
-        out.append(f"Power at {e.n_control} {s.control.label} + {e.n_treatment} "
-                   f"{s.treatment.label} = {e.n_total}: {_power(e, exact)}")
+        out.append(f"Power at {_arms(result, e)}: {_power(e, exact)}")
     if result.assurance:
         out += assurance_lines(result)
-    reported, size = result.reported, result.type_one_error
+    rep = result.reported
+    if result.proposed == "assurance":
+        out.append(f"Proposed: {_arms(result, rep, what)}, the size for assurance "
+                   f"{pct(s.target_assurance)} (`sample_size.propose`)")
+    if result.patient is None:
+        r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
+        out.append(f"To randomise with {pct(s.dropout)} dropout: {n_(r_c)} + {n_(r_t)} = "
+                   f"{n_(r_c + r_t)} women" + (" at most" if seq else ""))
+    out += type_one_error_lines(result)
+    conf = result.confirmation
+    if conf is not None:
+        def check(simulated, se, exact_value, name):
+            apart = abs(simulated - exact_value) / se if se > 0 else 0.0
+            return (f"{name} {simulated:.4f} ± {se:.4f} against exact {exact_value:.4f} "
+                    f"({apart:.1f} standard errors apart)")
+        checks = [check(conf.power, conf.power_se, rep.power, "power")]
+        if conf.assurance is not None:
+            checks.append(check(conf.assurance, conf.assurance_se, rep.assurance, "assurance"))
+        out.append(f"Monte Carlo check at {n_(rep.n_control)} + {n_(rep.n_treatment)} "
+                   f"({conf.n_sims:,} simulated trials): " + "; ".join(checks))
+    if result.normal_approx_control is not None:
+        nc = result.normal_approx_control
+        line = (f"Normal approximation{' for the fixed design' if seq else ''} (z test, no "
+                f"continuity correction): {nc:.1f} control + {s.allocation * nc:.1f} treatment")
+        sq = result.sequential
+        if seq and sq.analytic_inflation is not None:
+            f = sq.analytic_inflation
+            line += (f"; times this design's inflation factor {f:.3f}: a maximum of "
+                     f"{nc * f:.1f} + {s.allocation * nc * f:.1f}")
+        out.append(line)
+    return out
+
+
+def type_one_error_lines(result: PlanResult) -> list[str]:
+    """The type I error at the proposed size, at the planning control rate and
+    at its worst over the common rate, flagged when above alpha (a simulated
+    one only beyond its Monte Carlo error)."""
+    s, rep = result.scenario, result.reported
+    alpha, size, se = s.analysis.alpha, result.type_one_error, 0.0
     how = "exact"
     if result.patient is not None:
         primary = result.patient.analysis(result.patient.primary)
-        how = f"simulated, primary analysis, ± {primary.type_one_error_se:.4f}"
+        se = primary.type_one_error_se
+        how = f"simulated, primary analysis, ± {se:.4f}"
     elif result.sequential is not None:
         key = result.sequential.type_one_error_key
         oc = result.sequential.operating[key]
+        se = oc["power_se"]
         how = (oc["method"].replace("_", " ") + ("" if oc["method"] == "exact"
-                                                 else f" ± {oc['power_se']:.4f}")
+                                                 else f" ± {se:.4f}")
                + (", futility stops overruled" if key != "null" else ""))
-    out.append(f"Type I error at {reported.n_control} + {reported.n_treatment} ({how}, both "
-               f"arms at rate {s.control.rate:g}): {size:.4f}"
-               + ("  ** above alpha **" if size > s.analysis.alpha else ""))
-    if result.normal_approx_control is not None:
-        nc = result.normal_approx_control
-        out.append(f"Normal approximation (z test, no continuity correction): "
-                   f"{nc:.1f} control + {s.allocation * nc:.1f} treatment")
-    return out
+    line = (f"Type I error at {n_(rep.n_control)} + {n_(rep.n_treatment)} ({how}): {size:.4f} "
+            f"at a control rate of {pct(s.control.rate)}")
+    m = result.type_one_error_max
+    if m is not None:
+        line += (f"; at most {m.value:.4f} (exact, at {pct(m.rate)}) over common rates "
+                 f"{100 * m.low:.0f}% to {100 * m.high:.0f}%")
+    if above_alpha(size, se, alpha):
+        line += "  ** above alpha **"
+    elif m is not None and m.value > alpha:
+        line += "  ** maximum above alpha **"
+    return [line]
 
 
 def patient_lines(result: PlanResult) -> list[str]:
     """Every analysis side by side at the reported size, and the recruitment time."""
     pr = result.patient
     prior = any(a.assurance is not None for a in pr.analyses)
-    out = [f"Analyses at {pr.n_control} + {pr.n_treatment} women randomised ({pr.n_sims:,} "
+    out = [f"Analyses at {n_(pr.n_control)} + {n_(pr.n_treatment)} women randomised ({pr.n_sims:,} "
            "simulated trials each; type I error: both arms at the control rates)",
            f"{'analysis':<9} {'power':>15}" + (f" {'assurance':>15}" if prior else "")
            + f" {'type I error':>15}  not estimable (planning / null"
@@ -435,11 +556,11 @@ def _search_caveats(ss, what: str, exact: bool) -> list[str]:
                    f"{size_range(ss.interval_control, ss.checked_up_to)}")
     if ss.stable is None:
         out.append(f"{what.capitalize()} falls below the target again at the search bound "
-                   f"{ss.checked_up_to} (saw-tooth of a discrete test); raise the bound")
+                   f"{n_(ss.checked_up_to)} (saw-tooth of a discrete test); raise the bound")
     elif ss.stable.n_control != ss.answer.n_control:
-        out.append(f"{what.capitalize()} stays at or above target from {ss.stable.n_control} per "
-                   f"control arm ({ss.stable.n_total} in total) on, checked up to "
-                   f"{ss.checked_up_to} (saw-tooth of a discrete test)")
+        out.append(f"{what.capitalize()} stays at or above target from {n_(ss.stable.n_control)} "
+                   f"per control arm ({n_(ss.stable.n_total)} in total) on, checked up to "
+                   f"{n_(ss.checked_up_to)} (saw-tooth of a discrete test)")
     return out
 
 
@@ -451,21 +572,20 @@ def assurance_lines(result: PlanResult) -> list[str]:
                       "the nodes were doubled)" if s.effect is not None
                       else ", beta-binomial sum")) if exact \
         else f"Monte Carlo, {s.simulation.n_sims:,} trials with rates drawn from the priors"
-    out = [f"Assurance at {at.n_control} + {at.n_treatment} ({how}): "
+    out = [f"Assurance at {n_(at.n_control)} + {n_(at.n_treatment)} ({how}): "
            f"{_assurance_cell(at, exact).strip()} (it tends to {ar.ceiling:.4f}, the prior "
            f"probability that {s.treatment.label} is better, as the trial grows)"]
     if ar.target is not None:
         a_ss = ar.sample_size
         if a_ss:
             a = a_ss.answer
-            out.append(f"Size for assurance {ar.target:g}: {a.n_control} + {a.n_treatment} = "
-                       f"{a.n_total} women "
+            out.append(f"Size for assurance {pct(ar.target)}: {n_(a.n_control)} + "
+                       f"{n_(a.n_treatment)} = {n_(a.n_total)} women "
                        + ("randomised" if result.patient else "with the outcome") + " (assurance "
-                       f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f}); "
-                       f"to randomise: {a_ss.n_total_randomised}")
+                       f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f})")
             out += _search_caveats(a_ss, "assurance", exact)
         else:
-            out.append(f"Target assurance {ar.target:g} not reachable: {ar.unreachable}")
+            out.append(f"Target assurance {pct(ar.target)} not reachable: {ar.unreachable}")
     return out
 
 
@@ -474,8 +594,8 @@ def _sweep_lines(result: PlanResult) -> list[str]:
     keys = list(points[0].values)
     prior = any(p.assurance_at_planned is not None for p in points)
     planned = result.reported
-    out = [f"Sensitivity: required size, and power at the planned size {planned.n_control} + "
-           f"{planned.n_treatment}"
+    out = [f"Sensitivity: required size, and power at the planned size {n_(planned.n_control)} + "
+           f"{n_(planned.n_treatment)}"
            + (" (the treatment arm follows each point's allocation)" if "allocation" in keys
               else "")]
     widths = [max(len(k), 8) for k in keys]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from . import SOFTWARE
 from .citations import references
 from .scenario import Scenario
+from .source_spec import provenance, relative_effects
 
 
 def randomised(n: int, dropout: float) -> int:
@@ -192,6 +193,20 @@ class PatientResult:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """An exact answer simulated again at the proposed size, as a check."""
+    n_sims: int
+    seed: int
+    power: float
+    power_se: float
+    assurance: float | None = None      # with an exact assurance
+    assurance_se: float | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
     scenario: Scenario
@@ -209,6 +224,9 @@ class PlanResult:
     sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
     patient: PatientResult | None = None    # patient-level model: every analysis, recruitment
     sequential: object | None = None        # sequential_plan.SequentialResult: interim looks
+    proposed: str = "power"       # which size is proposed: power | assurance | evaluated
+    type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
+    confirmation: Confirmation | None = None    # the exact answer simulated again
 
     def _size_method(self) -> str:
         if self.patient is not None:
@@ -237,8 +255,17 @@ class PlanResult:
 
     @property
     def reported(self) -> PowerPoint:
-        """The design the headline numbers are about: the answer, or the evaluated size."""
+        """The proposed design, which the type I error, the interim plan and
+        the paragraph are about: the power answer, the assurance answer (when
+        proposed), or the evaluated size."""
+        if self.proposed == "assurance":
+            return self.assurance.sample_size.answer
         return self.sample_size.answer if self.sample_size else self.evaluated
+
+    @property
+    def proposed_sample_size(self) -> SampleSizeResult | None:
+        """The search result of the proposed size (None: a size was evaluated)."""
+        return self.assurance.sample_size if self.proposed == "assurance" else self.sample_size
 
     def to_dict(self) -> dict:
         s = self.scenario
@@ -248,6 +275,11 @@ class PlanResult:
                       "n_treatment": s.allocation * self.normal_approx_control,
                       "formula": "two-proportion z test, pooled variance under H0, "
                                  "unpooled under H1, no continuity correction"}
+            inflation = getattr(self.sequential, "analytic_inflation", None)
+            if inflation is not None and len(self.sequential.looks) > 1:
+                # the fixed design's size times the group-sequential inflation factor
+                approx["maximum_n_control"] = self.normal_approx_control * inflation
+                approx["maximum_n_treatment"] = s.allocation * approx["maximum_n_control"]
         return {
             "scenario": s.name,
             "title": s.title,
@@ -272,8 +304,17 @@ class PlanResult:
             "evaluated": self.evaluated.to_dict() if self.evaluated else None,
             "power_curve": [p.to_dict() for p in self.power_curve],
             "normal_approximation": approx,
+            "proposed": self.proposed,
+            "propose_rule": s.sample_size.propose,
+            "proposed_n_per_arm": {"control": self.reported.n_control,
+                                   "treatment": self.reported.n_treatment},
+            "effect": relative_effects(s.control.rate, s.treatment.rate),
+            "provenance": {arm: p.to_dict() for arm, p in provenance(s).items()},
             "type_one_error": {"value": self.type_one_error, "rate": s.control.rate,
-                               "method": self._size_method()},
+                               "method": self._size_method(),
+                               "maximum": None if self.type_one_error_max is None
+                               else self.type_one_error_max.to_dict()},
+            "confirmation": None if self.confirmation is None else self.confirmation.to_dict(),
             "prior": self.assurance.prior if self.assurance else None,
             "assurance": self.assurance.to_dict() if self.assurance else None,
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],

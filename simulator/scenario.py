@@ -26,6 +26,7 @@ from .population import Covariate, PatientModel, Stratum
 from .prior_spec import effect_of, effect_value, prior_of, rate_value
 from .priors import BetaMixture, Effect, RateModel
 from .recruitment import Recruitment
+from .source_spec import Source, source_of, source_value
 from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
                     optional, text, texts, unknown_key as _unknown)
 
@@ -38,6 +39,18 @@ MIN_ALPHA = 1e-16           # below, 1 - alpha is 1 in double precision
 MAX_DEPTH = 50              # levels of nested mappings and lists
 MAX_VALUES = 100_000        # values (scalars, mappings, lists), each use of an anchor counted
 DEFAULT_SEED = 20240216
+MIN_CONFIRM = 1_000         # fewer simulated trials confirm nothing
+
+
+def confirm_value(value):
+    rule = f"must be 0 (no confirmation) or a whole number from {MIN_CONFIRM:,} to {MAX_N_SIMS:,}"
+    try:
+        count = integer(0, MAX_N_SIMS)(value)
+    except Bad:
+        raise Bad(rule) from None
+    if 0 < count < MIN_CONFIRM:
+        raise Bad(rule)
+    return count
 
 
 def _arm(label: str, relative: bool) -> dict:
@@ -61,8 +74,13 @@ SCHEMA: dict = {
     "name": Rule(REQUIRED, "identifier (letters, digits, `_`, `-`, `.`)",
                  text(r"[A-Za-z0-9_.\-]+", "must be an identifier of letters, digits, _ . -")),
     "title": Rule(None, "one-line title", optional(text())),
-    "source": Rule(None, "where the planning rates come from (citation and counts)",
-                   optional(text())),
+    "source": Rule(None, "where the planning rates come from: one line of text (a citation), "
+                   "or `{citation, design, observed, effect}`: the study, its design in words "
+                   "(`a retrospective single-centre cohort`), the live births it observed per "
+                   "arm (`observed: {control: {events, n}, treatment: {events, n}}`, per "
+                   "stratum with `population.strata`) and where `arms.treatment.effect` comes "
+                   "from; the report then says of each rate whether it is observed, assumed "
+                   "or a prior", optional(source_value), nested=True),
     "references": Rule((), "full citations of the sources, listed first in the report's "
                        "references", texts("must be a list of citations (text)")),
     "endpoint": Rule("live birth per woman randomised", "primary endpoint wording",
@@ -166,6 +184,11 @@ SCHEMA: dict = {
                           optional(integer(1, MAX_CONTROL_LIMIT))),
         "max_control": Rule(5000, "upper bound of the control-arm size search",
                             integer(1, MAX_CONTROL_LIMIT)),
+        "propose": Rule(None, "power | assurance | larger: the size the report proposes when "
+                        "both targets are set: the power answer, the assurance answer, or the "
+                        "larger of the two, which meets both targets (default: larger when "
+                        "`target_assurance` is given, else power)",
+                        optional(choice("power", "assurance", "larger"))),
     },
     "simulation": {
         "method": Rule("auto", "auto | exact | monte_carlo", choice("auto", "exact", "monte_carlo")),
@@ -173,6 +196,9 @@ SCHEMA: dict = {
                        integer(100, MAX_N_SIMS)),
         "seed": Rule(DEFAULT_SEED, "root seed of numpy's SeedSequence",
                      integer(0, 2**63 - 1)),
+        "confirm": Rule(100_000, "simulated trials that confirm an exact answer at the "
+                        f"proposed size (0: none; else {MIN_CONFIRM:,} to {MAX_N_SIMS:,})",
+                        confirm_value),
     },
 }
 
@@ -201,6 +227,7 @@ class Analysis:
 class SampleSize:
     n_control: int | None
     max_control: int
+    propose: str = "power"          # power | assurance | larger (the default resolved)
 
 
 @dataclass(frozen=True)
@@ -208,6 +235,7 @@ class Simulation:
     method: str
     n_sims: int
     seed: int
+    confirm: int = 0                # simulated trials confirming an exact answer (0: none)
 
 
 @dataclass(frozen=True)
@@ -234,6 +262,7 @@ class Scenario:
     interim: Interim | None = None        # interim looks or a Bayesian rule (2x2 table)
     recruitment: Recruitment | None = None    # with `interim`: when the looks happen
     references: tuple[str, ...] = ()      # full citations of the sources
+    source_detail: Source | None = None   # `source` as given: citation, design, observed counts
 
     def source_of(self, field: str | None) -> str | None:
         """How an error about ``field`` names its origin (see :func:`_source_label`)."""
@@ -721,14 +750,25 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
     if v["target_assurance"] is not None and v["target_assurance"] <= v["analysis"]["alpha"]:
         raise ScenarioError(f"must be above `analysis.alpha` ({v['analysis']['alpha']:g}); "
                             f"got {v['target_assurance']:g}", field="target_assurance")
+    propose = v["sample_size"]["propose"]
+    if propose in ("assurance", "larger") and v["target_assurance"] is None:
+        raise ScenarioError(f"= {propose} needs `target_assurance`", field="sample_size.propose")
+    if propose is None:
+        propose = "larger" if v["target_assurance"] is not None else "power"
+    try:
+        source = source_of(v["source"], None if strata is None else [s.name for s in strata])
+    except Bad as bad:
+        raise ScenarioError(str(bad), field=f"source.{bad.sub}") from None
     return Scenario(
-        name=v["name"], title=v["title"], source=v["source"], endpoint=v["endpoint"],
+        name=v["name"], title=v["title"], source=source and source.citation,
+        source_detail=source, endpoint=v["endpoint"],
         control=control, treatment=treatment,
         allocation=v["allocation"], analysis=Analysis(**{
             k: x for k, x in v["analysis"].items() if k not in ("bayesian", "adjust")},
             adjust=patient and patient.adjust),
         target_power=v["target_power"], dropout=v["dropout"]["share"],
-        sample_size=SampleSize(**v["sample_size"]), simulation=Simulation(**v["simulation"]),
+        sample_size=SampleSize(**dict(v["sample_size"], propose=propose)),
+        simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
         inputs=json.dumps(v, sort_keys=True), overridden=overridden, patient=patient,
         interim=interim, recruitment=recruitment, references=tuple(v["references"]),

@@ -214,6 +214,16 @@ class SequentialPlan:
                 f"type I error this small at {n_c} + {n_t} women", field="analysis.alpha")
         return design.with_threshold(c)
 
+    def null_rejection(self, m: int):
+        """``size_at(rate)``: the exact type I error at control-arm size m with
+        both arms at ``rate`` (futility stops overruled when non-binding, as
+        the reported type I error), for its maximum over the common rate."""
+        design = self.design_at(m)
+        if not self.scenario.interim.binding:
+            design = design.without_futility()
+        n_t, n_c = self.sizes_of(m)
+        return lambda rate: exact_oc(design, n_t, n_c, rate, rate).power
+
     def power_at(self, sizes):
         ocs = [self.oc(self.design_at(int(m)), int(m), self.planning_rates) for m in sizes]
         return (np.array([o.power for o in ocs]), np.array([o.se(o.power) for o in ocs]))

@@ -19,7 +19,7 @@ REQUIRED_KEYS = {"scenario", "method", "n_sims", "seed", "test", "alpha", "sided
 
 def test_no_options_runs_the_bundled_severe_scenario(cli, tmp_path):
     out = cli(cwd=tmp_path, check_rc=0).stdout
-    assert "severe" in out and "Required size: 24" in out and "= 54 women" in out
+    assert "severe" in out and "Required size for power 90.0%: 24" in out and "= 54 women" in out
 
 
 def test_json_is_one_clean_document_matching_the_library(cli):
@@ -58,13 +58,13 @@ def test_out_writes_results_curve_and_report(cli, tmp_path):
     out = tmp_path / "res"
     proc = cli("--format", "json", "--out", out, check_rc=0)
     assert sorted(p.name for p in out.iterdir()) == [
-        ".simulate-outputs", "assumptions.csv", "power_curve.csv", "power_curve.png", "report.html", "report.md",
-        "results.json"]
+        ".simulate-outputs", "assumptions.csv", "power_curve.csv", "power_curve.png", "report.docx",
+        "report.html", "report.md", "results.json"]
     assert json.loads((out / "results.json").read_text()) == json.loads(proc.stdout)
     report = (out / "report.md").read_text()
     assert "## Assumptions" in report and "## Sample-size justification" in report
-    assert "24 women in the standard care arm and 24 in the IVIg arm (48 in total" in report
-    assert "54 women will be randomised" in report
+    assert "24 women per arm (48 in total, randomised 1:1) give 92.0% power" in report
+    assert "we will randomise 54 women (27 per arm)" in report
 
 
 def test_same_seed_gives_identical_json_with_one_or_two_jobs(cli):

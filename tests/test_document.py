@@ -14,7 +14,7 @@ from simulator.citations import WORKS
 from simulator.outputs import files, write
 
 PNG = b"\x89PNG\r\n\x1a\n"
-ALWAYS = ["summary", "justification", "assumptions", "power-curve", "references",
+ALWAYS = ["summary", "justification", "details", "assumptions", "power-curve", "references",
           "reproducibility"]
 
 
@@ -68,7 +68,8 @@ def test_html_has_every_section_embedded_figures_and_nothing_external(case):
     result, out, extra = case
     html = out["report.html"].decode()
     s = parse(html)
-    assert s.sections == [x for x in ["summary", "justification", "assumptions", "power-curve",
+    assert s.sections == [x for x in ["summary", "justification", "details", "assumptions",
+                                      "power-curve",
                                       "assurance", "interim", "patient-level", "recruitment",
                                       "sensitivity", "references", "reproducibility"]
                           if x in ALWAYS + extra]

@@ -56,13 +56,21 @@ def nan_none(values, factor=1.0):
     return np.array([np.nan if v is None else v * factor for v in values])
 
 
+def evaluated(line):
+    """A curve's plotted points without the gaps (NaN) between sizes not evaluated."""
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    keep = ~np.isnan(x)
+    return list(x[keep]), y[keep]
+
+
 def test_power_curve_exact(results):
     r = results["severe"]
     fig = F.power_curve(r)
     line = one(fig, "power")
     points = sorted(r.power_curve, key=lambda p: p.n_total)
-    assert list(line.get_xdata()) == [p.n_total for p in points]
-    np.testing.assert_allclose(line.get_ydata(), [p.power for p in points])
+    x, y = evaluated(line)
+    assert x == [p.n_total for p in points]
+    np.testing.assert_allclose(y, [p.power for p in points])
     assert "exact" in line.get_label()
     assert not artists(fig, "power_band")
     assert list(one(fig, "target_power").get_ydata()) == [r.scenario.target_power] * 2
@@ -72,6 +80,22 @@ def test_power_curve_exact(results):
     assert fig.axes[0].get_ylim() == (0, 1)
     assert "analysed" in fig.axes[0].get_xlabel()
     assert not artists(fig, "assurance")
+
+
+def test_the_curve_is_not_drawn_across_sizes_not_evaluated(results):
+    """A line joins consecutive control-arm sizes only: between the answer's
+    window and the coarse grid around it there is a gap (NaN), and every
+    size evaluated is a dot."""
+    r = results["severe"]
+    line = one(F.power_curve(r), "power")
+    x = np.asarray(line.get_xdata(), float)
+    controls = sorted(p.n_control for p in r.power_curve)
+    gaps = sum(b - a > 1 for a, b in zip(controls, controls[1:]))
+    assert gaps > 0 and np.isnan(x).sum() == gaps
+    for stretch in np.split(x, np.flatnonzero(np.isnan(x))):
+        stretch = stretch[~np.isnan(stretch)]
+        assert np.all(np.diff(stretch) == 2)        # 1:1, one woman more per arm
+    assert line.get_marker() == "o"
 
 
 def test_power_band_monte_carlo(results):
@@ -88,8 +112,8 @@ def test_assurance_beside_power(results):
     r = results["prior"]
     fig = F.power_curve(r)
     points = sorted(r.power_curve, key=lambda p: p.n_total)
-    np.testing.assert_allclose(one(fig, "assurance").get_ydata(), [p.assurance for p in points])
-    np.testing.assert_allclose(one(fig, "power").get_ydata(), [p.power for p in points])
+    np.testing.assert_allclose(evaluated(one(fig, "assurance"))[1], [p.assurance for p in points])
+    np.testing.assert_allclose(evaluated(one(fig, "power"))[1], [p.power for p in points])
     assert list(one(fig, "target_assurance").get_ydata()) == [r.scenario.target_assurance] * 2
     answer = r.assurance.sample_size.answer
     marker = one(fig, "assurance_size")
@@ -211,6 +235,29 @@ def test_sensitivity_two_keys(results):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "50", "60", "69"]
     colorbar = next(a for a in fig.axes if a is not ax)
     assert "power" in colorbar.get_ylabel()
+    # the base scenario (IVIg 69%, control 20%) is a cell of this grid: outlined
+    base = one(fig, "base")
+    assert base.get_xy() == (3 - 0.5, 0 - 0.5) and "IVIg 69%" in base.get_label()
+
+
+def test_the_base_between_swept_values_is_marked_where_it_lies():
+    r = run_with_sweep("severe", None, [SweepAxis("arms.treatment.rate", (0.6, 0.7)),
+                                        SweepAxis("arms.control.rate", (0.1, 0.3))])
+    base = one(F.sensitivity(r), "base")
+    assert base.get_xdata()[0] == pytest.approx(0.9) and base.get_ydata()[0] == pytest.approx(0.5)
+    assert "between the cells" in base.get_label()
+
+
+def test_no_label_is_clipped(results):
+    """Everything drawn, the colour bar's label included, lies inside the
+    saved image: the tight box of the drawn artists is inside the figure."""
+    for name in ("sweep2", "sequential", "patient", "prior"):
+        for stem, fig in F.figures(results[name]).items():
+            F.png_bytes(fig)                            # lays the figure out
+            tight = fig.get_tightbbox(fig.canvas.get_renderer())     # inches
+            width, height = fig.get_size_inches()
+            assert (tight.x0 >= -0.01 and tight.y0 >= -0.01 and tight.x1 <= width + 0.01
+                    and tight.y1 <= height + 0.01), (name, stem, tight)
 
 
 def test_which_figures_apply(results):

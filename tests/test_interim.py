@@ -12,7 +12,7 @@ from simulator import load_scenario, run
 from simulator.boundaries import crossing, efficacy_bounds
 from simulator.errors import NoSolutionError, ScenarioError
 from simulator.recruitment import Recruitment, look_calendar
-from simulator.justification import justification
+from simulator.justification import justification_text
 from simulator.report import table
 
 RPACT = {
@@ -135,12 +135,13 @@ def test_severe_sequential_scenario_reports_bounds_stops_and_calendar():
     assert months[0] <= calendar["expected_end_month_null"] <= months[-1]
     assert d["type_one_error"]["value"] == \
         sq["operating_characteristics"]["null_ignoring_futility"]["power"]     # non-binding
-    text = justification(result)
-    assert f"The type I error is {d['type_one_error']['value']:.4f}" in text
-    assert "(33% and 67% of the maximum)" in text and "inflation factor" in text
+    said = justification_text(result)
+    text = " ".join([said.paragraph, *said.details])
+    assert f"The type I error is {d['type_one_error']['value']:.4f}" in said.paragraph
+    assert "(33% and 67% of the maximum)" in said.paragraph and "inflation factor" in text
     first = calendar["looks"][0]["expected_randomised"]
-    assert f"by the first interim analysis {first:.1f} of the {pl['max_n_total_needed']}" in text
-    assert f"{pl['expected_n_total']:.1f}" in text
+    assert f"by the first analysis about {first:.0f} of the {pl['max_n_total_needed']}" in text
+    assert f"about {pl['expected_n_total']:.0f} women on average" in text
 
 
 @pytest.mark.parametrize("overrides,field", [

@@ -89,7 +89,8 @@ def test_cli_sweep_json_csv_and_files(cli, tmp_path):
     doc = json.loads(cli(*args, "--format", "json", "--out", out, check_rc=0).stdout)
     assert len(doc["sweep"]) == 4 and doc["prior"] and doc["assurance"]
     assert sorted(p.name for p in out.iterdir()) == [
-        ".simulate-outputs", "assumptions.csv", "power_curve.csv", "power_curve.png", "report.html", "report.md",
+        ".simulate-outputs", "assumptions.csv", "power_curve.csv", "power_curve.png", "report.docx",
+        "report.html", "report.md",
         "results.json", "sensitivity.png", "sweep.csv"]
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
     assert [float(r["arms.treatment.rate.discount"]) for r in rows] == [0.25, 0.5, 0.75, 1.0]
