@@ -16,7 +16,8 @@ ROOT = HERE.parent
 
 EXAMPLES = {
     # the default scenario, with the sensitivity of the size to both planning rates
-    "severe": ["--scenario", "severe", "--sweep", "arms.treatment.rate=0.40:0.70:0.05",
+    # (a grid through the base rates, 69% and 20%)
+    "severe": ["--scenario", "severe", "--sweep", "arms.treatment.rate=0.44:0.69:0.05",
                "--sweep", "arms.control.rate=0.15:0.35:0.05"],
     # design priors: assurance beside power
     "severe_prior": ["--scenario", "severe_prior"],
