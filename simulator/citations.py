@@ -3,6 +3,8 @@ that the run used (the test, the group-sequential design, the priors, the
 recruitment model), each cited once."""
 from __future__ import annotations
 
+from .source_spec import planned_on_observed_effect
+
 # short form (cited in the text) -> full reference
 WORKS = {
     "Fisher 1935": "Fisher RA. The Design of Experiments. Edinburgh: Oliver and Boyd; 1935.",
@@ -43,10 +45,19 @@ WORKS = {
                             "Neuenschwander B. Robust meta-analytic-predictive priors in clinical "
                             "trials with historical control information. Biometrics. "
                             "2014;70(4):1023-1032.",
+    "Ioannidis 2001": "Ioannidis JPA, Haidich AB, Pappa M, et al. Comparison of evidence of "
+                      "treatment effects in randomized and nonrandomized studies. JAMA. "
+                      "2001;286(7):821-830.",
+    "Gelman and Carlin 2014": "Gelman A, Carlin J. Beyond power calculations: assessing type S "
+                              "(sign) and type M (magnitude) errors. Perspect Psychol Sci. "
+                              "2014;9(6):641-651.",
     "Anisimov and Fedorov 2007": "Anisimov VV, Fedorov VV. Modelling, prediction and adaptive "
                                  "adjustment of recruitment in multicentre trials. Stat Med. "
                                  "2007;26(27):4958-4975.",
 }
+
+# why an observed effect is a risky planning value
+OVERSTATED = ("Ioannidis 2001", "Gelman and Carlin 2014")
 
 TEST_CITES = {"fisher": "Fisher 1935", "chi2_yates": "Yates 1934", "z_pooled": "Fleiss et al. 2003",
               "z_unpooled": "Fleiss et al. 2003", "bayesian": "Cook 2005",
@@ -99,6 +110,8 @@ def method_cites(result) -> list[str]:
     if (s.recruitment is not None
             or (s.patient is not None and s.patient.recruitment is not None)):
         cites.append("Anisimov and Fedorov 2007")
+    if planned_on_observed_effect(s):       # the paragraph's caveat cites them
+        cites += OVERSTATED
     return list(dict.fromkeys(c for c in cites if c))
 
 

@@ -15,7 +15,7 @@ from . import SOFTWARE
 from .citations import references
 from .justification import justification_text, sweep_sentence
 from .report import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
-                     patient_lines, pct)
+                     looks_note, patient_lines, pct)
 from .results import PlanResult
 from .sweep import sweep_table
 
@@ -101,16 +101,22 @@ def build(result: PlanResult, figures=()) -> Document:
     if result.sequential is not None:
         sections.append(Section("interim", "Interim analyses", [
             interim_plan(result) + ".", *figure("boundaries"), _looks_table(result),
-            "Stopping probabilities at each look (efficacy / futility); the null has both "
-            "arms at the control rate.", _operating_table(result)]))
+            looks_note(result),
+            "Stopping probabilities at each look (efficacy / futility; at the last look, "
+            "success); the null has both arms at the control rate.",
+            _operating_table(result)]))
     if result.patient is not None:
         sections.append(Section("patient-level", "Patient-level simulation",
                                 [Code("\n".join(patient_lines(result)))]))
     if "recruitment" in figs:
         sections.append(Section("recruitment", "Recruitment", figure("recruitment")))
     if result.sweep is not None:
+        table = _sweep_table(result)
+        thinned = len(table.rows) < len(result.sweep)
         sections.append(Section("sensitivity", "Sensitivity analysis", [
-            sweep_sentence(result), *figure("sensitivity"), _sweep_table(result)]))
+            sweep_sentence(result), *figure("sensitivity"), table]
+            + ([f"Every {-(-len(result.sweep) // MAX_SWEEP_ROWS)}th of the "
+                f"{len(result.sweep):,} points; sweep.csv has them all."] if thinned else [])))
     sections += [
         Section("references", "References", [Numbered(references(result))]),
         Section("reproducibility", "Reproducibility", [
@@ -131,9 +137,11 @@ def _cell(v) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+MAX_SWEEP_ROWS = 200    # a larger grid's table shows every k-th point (sweep.csv: all)
 SWEEP_HEADERS = {
-    "n_control": "{control} arm", "n_treatment": "{treatment} arm", "n_total": "Total",
-    "power": "Power", "n_total_randomised": "To randomise",
+    "n_control": "{control} arm", "n_treatment": "{treatment} arm",
+    "n_total": "Total with a known outcome", "power": "Power at required size",
+    "n_total_randomised": "To randomise",
     "planned_n_control": "Planned {control} arm", "power_at_planned": "Power at planned size",
     "power_at_planned_se": "MC SE", "assurance_at_planned": "Assurance at planned size",
     "assurance_at_planned_se": "MC SE", "assurance_n_control": "{control} arm for target "
@@ -152,9 +160,11 @@ def _sweep_table(result: PlanResult) -> Table:
     labels = {"control": s.control.label, "treatment": s.treatment.label}
     words = [f"{labels[RATE_KEYS[h]]} rate" if h in RATE_KEYS else h if h in keys
              else SWEEP_HEADERS[h].format(**labels) for h in header]
-    # no column that is empty, nor a standard error that is 0 throughout (exact)
+    # no column that is empty, nor a standard error that is 0 throughout (exact),
+    # nor the planned control arm when every point shares it (the text says it)
     keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)
-            and not (header[i].endswith("_se") and not any(r[i] for r in rows))]
+            and not (header[i].endswith("_se") and not any(r[i] for r in rows))
+            and not (header[i] == "planned_n_control" and len({r[i] for r in rows}) == 1)]
 
     def cell(i, v):
         if v is None:
@@ -164,7 +174,8 @@ def _sweep_table(result: PlanResult) -> Table:
         if header[i].startswith(("power", "assurance_at", "probability")):
             return f"{v:.4f}"
         return _cell(v)
-    return Table([words[i] for i in keep], [[cell(i, r[i]) for i in keep] for r in rows],
+    shown = rows[::-(-len(rows) // MAX_SWEEP_ROWS)]
+    return Table([words[i] for i in keep], [[cell(i, r[i]) for i in keep] for r in shown],
                  tuple(not isinstance(rows[0][i], str) for i in keep))
 
 
@@ -190,16 +201,19 @@ def curve_rows(result: PlanResult) -> list:
 
 
 def _curve_table(result: PlanResult) -> Table:
+    """The power curve's table (standard-error columns only for simulated values)."""
     prior = result.assurance is not None
     exact, a_exact = result.method == "exact", prior and result.assurance.method == "exact"
-    header = ["Control", "Treatment", "Total", "Power", "MC SE"] + (
-        ["Assurance", "MC SE"] if prior else [])
+    seq = result.sequential is not None and len(result.sequential.looks) > 1
+    header = (["Control", "Treatment", "Total (maximum)" if seq else "Total", "Power"]
+              + ([] if exact else ["Power MC SE"])
+              + (["Assurance"] + ([] if a_exact else ["Assurance MC SE"]) if prior else []))
     rows, highlight = [], []
     for i, p in enumerate(curve_rows(result)):
-        row = [f"{p.n_control:,}", f"{p.n_treatment:,}", f"{p.n_total:,}", f"{p.power:.4f}",
-               "exact" if exact else f"{p.power_se:.4f}"]
+        row = [f"{p.n_control:,}", f"{p.n_treatment:,}", f"{p.n_total:,}", f"{p.power:.4f}"]
+        row += [] if exact else [f"{p.power_se:.4f}"]
         if prior:
-            row += [f"{p.assurance:.4f}", "exact" if a_exact else f"{p.assurance_se:.4f}"]
+            row += [f"{p.assurance:.4f}"] + ([] if a_exact else [f"{p.assurance_se:.4f}"])
         rows.append(row)
         if p.n_control == result.reported.n_control:
             highlight.append(i)
@@ -210,7 +224,8 @@ def _looks_table(result: PlanResult) -> Table:
     sq = result.sequential
     bayes = sq.statistic == "bayesian"
     header = ["Look", "Information", "Control", "Treatment"] + (
-        ["Posterior >=", "Predictive <"] if bayes else ["Efficacy z", "Futility z", "Alpha spent"]
+        ["Posterior >=", "Predictive <"] if bayes
+        else ["Efficacy z", "Futility z", "Alpha spent (cumulative)"]
     ) + ["Efficacy difference (points)", "Futility difference (points)"]
     rows = []
     for row in sq.looks:
@@ -233,11 +248,14 @@ def _operating_table(result: PlanResult) -> Table:
     header = ["Scenario"] + [f"Look {k + 1}" for k in range(len(sq.looks))] + [
         "Rejects", "Expected women analysed", "Maximum"]
     rows = []
+    last = len(sq.looks) - 1
     for name, oc in sq.operating.items():
         value = oc["favourable"] if name == "prior" else oc["power"]
         se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
-        rows.append([names[name], *(f"{e:.3f} / {f:.3f}" for e, f in
-                                    zip(oc["efficacy"], oc["futility"])),
+        # at the last look a trial succeeds or not: no futility stop there
+        rows.append([names[name], *(f"{e:.3f} / {f:.3f}" if k < last else f"{e:.3f} / -"
+                                    for k, (e, f) in enumerate(zip(oc["efficacy"],
+                                                                   oc["futility"]))),
                      f"{value:.4f}{se}", f"{oc['expected_n_total']:.1f}", str(oc["max_n_total"])])
     return Table(header, rows, (False,) + (True,) * (len(header) - 1))
 

@@ -1,6 +1,7 @@
 """Exact power: every 2x2 outcome weighted by its binomial probability."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,11 +34,18 @@ def exact_power(design: Design, rate_treatment: float, rate_control: float,
     return out
 
 
-# The common rate (the nuisance parameter under the null) is searched over
-# this range: a 1-point grid, then a bounded search around the best grid points.
+# The common rate (the nuisance parameter) is searched over this range, on a
+# grid uniform on the arcsine scale, where the binomial proportion's standard
+# deviation is 1 / (2 sqrt(n)) whatever the rate: GRID_PER_SD points per
+# standard deviation of the larger arm (at least GRID_MIN points, at most
+# GRID_MAX), then a bounded search around the highest local maxima of the grid.
 NUISANCE_RANGE = (0.01, 0.99)
-NUISANCE_GRID = 99
-NUISANCE_REFINED = 3
+GRID_PER_SD = 4
+GRID_MIN, GRID_MAX = 99, 2000
+SEQUENTIAL_GRID_MAX = 400   # a sequential design's rates cost a look-by-look enumeration each
+REFINED_PEAKS = 10          # the highest local maxima of the grid searched between neighbours
+BAND_SD = 8                 # the band of tables a common rate reaches: +-8 sd
+MAX_BAND_CELLS = 60_000_000     # beyond (arms of about 30,000), no maximum is computed
 
 
 @dataclass(frozen=True)
@@ -53,34 +61,68 @@ class MaximumSize:
                 "method": "exact"}
 
 
-def maximum_over_rates(size_at: Callable[[float], float]) -> MaximumSize:
+def rate_grid(n: int, most: int = GRID_MAX) -> np.ndarray:
+    """Common rates over ``NUISANCE_RANGE``, uniform on the arcsine scale:
+    ``GRID_PER_SD`` points per standard deviation of an arm of ``n``, at
+    least ``GRID_MIN`` and at most ``most``."""
+    lo, hi = (math.asin(math.sqrt(p)) for p in NUISANCE_RANGE)
+    points = int(np.clip(math.ceil((hi - lo) * 2 * math.sqrt(n) * GRID_PER_SD), GRID_MIN, most))
+    return np.sin(np.linspace(lo, hi, points)) ** 2
+
+
+def maximum_over_rates(size_at: Callable[[float], float], grid: np.ndarray) -> MaximumSize:
     """The maximum of ``size_at(rate)`` (the exact rejection probability
-    with both arms at ``rate``) over ``NUISANCE_RANGE``: every point of a
-    99-point grid, then a bounded scalar search between the neighbours of the
-    three best grid points (the size is a smooth polynomial in the rate)."""
-    low, high = NUISANCE_RANGE
-    grid = np.linspace(low, high, NUISANCE_GRID)
+    with both arms at ``rate``) over the ``grid`` of common rates, refined by a
+    bounded scalar search between the neighbours of each of the
+    ``REFINED_PEAKS`` highest local maxima of the grid (the size is smooth in
+    the rate, but has many local maxima)."""
     values = np.array([size_at(float(p)) for p in grid])
     best = int(np.argmax(values))
     rate, value = float(grid[best]), float(values[best])
-    for i in np.argsort(values)[-NUISANCE_REFINED:]:
-        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, NUISANCE_GRID - 1)]
-        found = optimize.minimize_scalar(lambda p: -size_at(float(p)), bounds=(lo, hi),
-                                         method="bounded", options={"xatol": 1e-6})
+    last = len(grid) - 1
+    peaks = [i for i in range(len(grid)) if (i == 0 or values[i] >= values[i - 1])
+             and (i == last or values[i] >= values[i + 1])]
+    for i in sorted(peaks, key=lambda i: -values[i])[:REFINED_PEAKS]:
+        found = optimize.minimize_scalar(lambda p: -size_at(float(p)),
+                                         bounds=(grid[max(i - 1, 0)], grid[min(i + 1, last)]),
+                                         method="bounded", options={"xatol": 1e-7})
         if -found.fun > value:
             rate, value = float(found.x), float(-found.fun)
     return MaximumSize(value, rate)
 
 
-def null_rejection(design: Design, n_t: int, n_c: int) -> Callable[[float], float]:
+def null_rejection(design: Design, n_t: int, n_c: int) -> Callable[[float], float] | None:
     """``size_at(rate)``: the exact rejection probability of the fixed 2x2
-    design at (n_t, n_c) with both arms at ``rate``, from one decision table
-    over every outcome (each rate sums its binomial supports' block)."""
-    table = decision_table(design, n_t, n_c, (0, n_t), (0, n_c))
+    design at (n_t, n_c) with both arms at ``rate``.  The decisions are
+    tabulated once on the band of tables that a common rate reaches (the
+    control count within ``BAND_SD`` standard deviations of its expected value
+    given the treatment count), so memory grows as n^1.5, not n^2; None when
+    that band exceeds ``MAX_BAND_CELLS``."""
+    half = int(math.ceil(BAND_SD * 0.5 * math.sqrt(n_c + n_c ** 2 / n_t))) + 1
+    width = 2 * half + 1
+    if (n_t + 1) * width > MAX_BAND_CELLS:
+        return None
+    x_t = np.arange(n_t + 1)
+    start = np.rint(x_t * n_c / n_t).astype(np.int64) - half    # a row's first control count
+    band = np.zeros((n_t + 1, width), dtype=bool)
+    rows = max(1, 500_000 // width)         # rows at a time: p-values bounded in memory
+    for a in range(0, n_t + 1, rows):
+        x_c = start[a:a + rows, None] + np.arange(width)[None, :]
+        inside = (x_c >= 0) & (x_c <= n_c)
+        decided = design.reject(n_t, n_c, np.broadcast_to(x_t[a:a + rows, None], x_c.shape),
+                                np.clip(x_c, 0, n_c))
+        band[a:a + rows] = decided & inside
+    columns = np.arange(width)
 
     def size_at(rate: float) -> float:
-        (t_lo, t_hi), (c_lo, c_hi) = support(n_t, rate), support(n_c, rate)
+        t_lo, t_hi = support(n_t, rate)
+        c_lo, c_hi = support(n_c, rate)
         pmf_t = stats.binom.pmf(np.arange(t_lo, t_hi + 1), n_t, rate)
-        pmf_c = stats.binom.pmf(np.arange(c_lo, c_hi + 1), n_c, rate)
-        return float(pmf_t @ table[t_lo:t_hi + 1, c_lo:c_hi + 1] @ pmf_c)
+        # the control pmf over its support, 0 elsewhere, gathered along each row
+        pmf_c = np.zeros(n_c + 1 + 2 * width)
+        pmf_c[width + c_lo:width + c_hi + 1] = stats.binom.pmf(np.arange(c_lo, c_hi + 1), n_c,
+                                                              rate)
+        counts = np.clip(start[t_lo:t_hi + 1, None] + columns[None, :] + width, 0,
+                         len(pmf_c) - 1)
+        return float(pmf_t @ np.where(band[t_lo:t_hi + 1], pmf_c[counts], 0.0).sum(axis=1))
     return size_at

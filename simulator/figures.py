@@ -51,11 +51,13 @@ def _finish(ax, xlabel: str, ylabel: str, legend: str | None = "best") -> None:
         ax.legend(loc=legend, fontsize=SMALL, framealpha=0.9)
 
 
-def _size_label(result) -> str:
-    """What a total size counts: analysed (2x2 designs) or randomised (patient-level)."""
-    what = "randomised" if result.patient is not None else "analysed (with the outcome)"
+def _size_label(result, what: str | None = None) -> str:
+    """What a total size counts: analysed (2x2 designs: with a known outcome)
+    or randomised (patient-level), or ``what`` is given ("" for neither)."""
+    if what is None:
+        what = "randomised" if result.patient is not None else "analysed (with a known outcome)"
     seq = result.sequential is not None and len(result.sequential.looks) > 1
-    return f"{'Maximum w' if seq else 'W'}omen {what}, both arms"
+    return f"{'Maximum w' if seq else 'W'}omen{' ' + what if what else ''}, both arms"
 
 
 def _arm(result, which: str) -> str:
@@ -115,7 +117,7 @@ def power_curve(result) -> Figure:
             verb = "Evaluated" if name == "power" and result.sample_size is None else "Chosen"
             ax.plot([chosen.n_total] * 2, [0, value], color=colour, linestyle="--",
                     linewidth=1, marker="o", markevery=[1], gid=chosen_gid,
-                    label=f"{verb} size: {chosen.n_total} women, {name} {value:.2f}")
+                    label=f"{verb} size: {chosen.n_total:,} women, {name} {value:.2f}")
     ax.set_ylim(0, 1)
     ax.set_xlim(x.min(), x.max())
     _finish(ax, _size_label(result),
@@ -163,17 +165,16 @@ def _sensitivity_line(result, points, key: str) -> Figure:
         left.plot(x[missing], np.zeros(missing.sum()), linestyle="none", marker="x",
                   color="C3", clip_on=False, gid="no_answer", label="No size reaches the target",
                   transform=blended_transform_factory(left.transData, left.transAxes))
-    left.axhline(planned, **TARGET, gid="planned_size", label=f"Planned size ({planned})")
+    left.axhline(planned, **TARGET, gid="planned_size", label=f"Planned size ({planned:,})")
     left.set_ylim(bottom=0)
     right.plot(x, power, marker="o", markersize=4, color=COLOURS["power"],
                gid="power_at_planned", label="Power at the planned size")
     right.axhline(result.scenario.target_power, **TARGET, gid="target_power",
                   label=f"Target power {result.scenario.target_power:.0%}")
     right.set_ylim(0, 1)
-    ylabel = _size_label(result)
     _finish(left, _key_label(result, key),
-            ylabel.replace(" analysed (with the outcome)", "") if dropout else ylabel, legend=None)
-    _finish(right, _key_label(result, key), f"Power at the planned {planned} women",
+            _size_label(result, "") if dropout else _size_label(result), legend=None)
+    _finish(right, _key_label(result, key), f"Power at the planned {planned:,} women",
             legend="outside")
     return fig
 
@@ -200,7 +201,7 @@ def _sensitivity_map(result, points, xkey: str, ykey: str) -> Figure:
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in _key_values(ykey, ys)])
     bar = fig.colorbar(image, ax=ax, format=LogFormatter(labelOnlyBase=False))
     bar.ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
-    bar.set_label(f"{_size_label(result).replace(' (with the outcome)', '')}\nfor "
+    bar.set_label(f"{_size_label(result, 'randomised' if result.patient else 'analysed')}\nfor "
                   f"{result.scenario.target_power:.0%} power (grey: none)", fontsize=LABEL)
     _mark_base(ax, result, (xkey, ykey), (xs, ys))
     bar.ax.tick_params(which="both", labelsize=SMALL)

@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import SOFTWARE
-from .citations import interim_cites, test_cite
+from .citations import OVERSTATED, interim_cites, test_cite
 from .priors import SCALES
 from .report import (TEST_NAMES, above_alpha, effect_text, interim_rules, pct as _pct,
                      size_range as _size_range)
 from .results import PlanResult, assurance_limit, randomised
-from .source_spec import matches, provenance, stratum_observed
+from .source_spec import matches, planned_on_observed_effect, provenance, stratum_observed
 
 WORD_LIMIT = 250
 WORD_LIMIT_RICH = 320
@@ -46,11 +46,20 @@ class Sentence:
 
 # where each kind of sentence stands in the paragraph, and (second) how
 # important it is when the paragraph must be shortened; None: always kept
-ENDPOINT, RATES, DESIGN, SAWTOOTH, MC_RANGE, STABLE, ASSURANCE, INTERIM, STOPPING, \
-    PATIENT, CEILING, TYPE_ONE, DROPOUT, SWEEP, METHOD = range(15)
+ENDPOINT, RATES, CAVEAT, DESIGN, SAWTOOTH, MC_RANGE, STABLE, ASSURANCE, INTERIM, STOPPING, \
+    PATIENT, CEILING, TYPE_ONE, DROPOUT, SWEEP, METHOD = range(16)
 RANK = {ENDPOINT: None, RATES: None, DESIGN: None, PATIENT: None, DROPOUT: None, METHOD: None,
-        TYPE_ONE: 1, INTERIM: 2, SAWTOOTH: 3, ASSURANCE: 4, STOPPING: 5, CEILING: 6,
-        MC_RANGE: 7, SWEEP: 8, STABLE: 9}
+        TYPE_ONE: 1, INTERIM: 2, CAVEAT: 3, SAWTOOTH: 4, ASSURANCE: 5, STOPPING: 6, CEILING: 7,
+        MC_RANGE: 8, SWEEP: 9, STABLE: 10}
+
+
+def _caveat_sentence(result: PlanResult) -> str:
+    """Why an observed effect is a risky planning value, and where to look."""
+    where = ("the sensitivity analysis gives the power at smaller effects" if result.sweep
+             else "the power at smaller effects (a sensitivity sweep) or design priors "
+                  "(assurance) show how much that matters")
+    return (f"Effects observed in small or non-randomised studies tend to overstate the true "
+            f"effect ({'; '.join(OVERSTATED)}): {where}.")
 
 
 def _said(text: str, place: int) -> Sentence:
@@ -150,7 +159,7 @@ def _rates_sentence(result: PlanResult) -> str:
                 f"{_counts(t.observed)} live births) in {_where(source)}")
     elif c.kind == t.kind == "source":
         text = f"We assume live-birth rates of {rates} ({source.citation})"
-    elif c.kind == t.kind == "prior" and _same_power_prior(c, t):
+    elif c.kind == t.kind == "prior" and _same_power_prior(result, c, t):
         (counts_c, discount), (counts_t, _) = _prior_origin(c), _prior_origin(t)
         text = (f"We assume live-birth rates of {rates}, the means of design priors built from "
                 f"the {counts_c} and {counts_t} live births "
@@ -167,9 +176,12 @@ def _rates_sentence(result: PlanResult) -> str:
     return text + f": a difference of {effect_text(result, sign='')}."
 
 
-def _same_power_prior(c, t) -> bool:
+def _same_power_prior(result: PlanResult, c, t) -> bool:
+    """Both rates the means of power priors with one discount."""
     oc, ot = c.prior or {}, t.prior or {}
-    return ("events" in oc and "events" in ot and oc["discount"] == ot["discount"]
+    means = all(getattr(result.scenario, arm).planning_from == "prior mean"
+                for arm in ("control", "treatment"))
+    return (means and "events" in oc and "events" in ot and oc["discount"] == ot["discount"]
             and oc["discount"] < 1)
 
 
@@ -202,10 +214,10 @@ def _arm_provenance(result: PlanResult, arm: str, prov, cited: list) -> str:
     if prov.kind == "assumed":
         return ", an assumption of the planners"
     if prov.kind == "set":
-        return ", a value set for this run, not taken from the source"
+        return ", an assumption of the planners, not taken from the cited source"
     if prov.kind == "source":
         cited.append(True)
-        return f" ({source.citation})" if len(cited) == 1 else ""
+        return f" ({source.citation})" if len(cited) == 1 else ", from the same source"
     if prov.kind == "prior":
         origin = _prior_origin(prov)
         planning = getattr(s, arm).planning_from == "planning_rate"
@@ -235,15 +247,26 @@ def _effect_provenance(result: PlanResult) -> str:
     value = f"{100 * median:.1f} percentage points" if scale == "risk_difference" else \
         f"{median:.3g}"
     origin = s.source_detail.effect if s.source_detail is not None else None
+    if _overridden(s, "arms.treatment.effect"):
+        origin = None               # not the effect the source describes
     article = "an" if name[0] in "aeiou" else "a"
     text = f", the {_arm_label(result, 'control')} rate with {article} {name} of {value}"
     if "ci95" in spec:
         text += ", the median of a design prior" + (f" built from {origin}" if origin else "")
     elif origin:
         text += f" ({origin})"
+    if origin is None:
+        text += ", an assumption of the planners"
     if spec["shrink"] != 1:
-        text += f", shrunk towards no effect by the factor {spec['shrink']:g}"
+        text += (f", the {'difference' if scale == 'risk_difference' else 'log ' + name} "
+                 f"multiplied by {spec['shrink']:g} towards no effect")
     return text
+
+
+def _overridden(scenario, key: str) -> bool:
+    """Was ``key`` (or a key inside it, or one it lies inside) set by an override?"""
+    return any(o == key or o.startswith(key + ".") or key.startswith(o + ".")
+               for o in scenario.overridden)
 
 
 def _strata(result: PlanResult) -> str:
@@ -307,38 +330,54 @@ def _design_sentences(result: PlanResult) -> list[Sentence]:
                          f"difference (target {_pct(s.target_power)}).", DESIGN))
     else:
         ar = result.assurance
-        which = ("the smallest size that meets both targets" if s.sample_size.propose == "larger"
-                 else "the smallest size that meets the assurance target")
+        met = rep.power >= s.target_power and rep.assurance >= ar.target
+        which = ("the smallest size that meets the assurance target"
+                 if s.sample_size.propose == "assurance" else
+                 "the smallest size from the larger of the power and assurance answers on "
+                 "that meets both targets" if met else
+                 "the larger of the power and assurance answers")
+        first = [f"power first reached at {_n(result.sample_size.answer.n_control)}"]
+        if result.proposed == "both":
+            first.append(f"assurance at {_n(ar.sample_size.answer.n_control)}")
         out.append(_said(
             f"We propose {maximum}{sizes}, {which}: its assurance, the probability of a "
             f"significant benefit averaged over the design priors (O'Hagan and Stevens 2001), "
             f"is {_pct(rep.assurance)} (target {_pct(ar.target)}), and with {test} it gives "
-            f"{power} power at the planning rates (target {_pct(s.target_power)}, first reached "
-            f"at {_n(result.sample_size.answer.n_control)} per control arm).", DESIGN))
+            f"{power} power at the planning rates (target {_pct(s.target_power)}; "
+            f"{' and '.join(first)} {_per_arm(result)}).", DESIGN))
     ss = result.proposed_sample_size
     if ss is not None:
         what = "assurance" if result.proposed == "assurance" else "power"
         top = _n(ss.checked_up_to)
         if ss.stable is None:
             out.append(_said(f"Being saw-toothed in the sample size (a discrete test), {what} "
-                             f"falls below the target again at {top} per control arm, the "
+                             f"falls below the target again at {top} {_per_arm(result)}, the "
                              "bound of the search.", SAWTOOTH))
         elif ss.stable.n_control != ss.answer.n_control:
             out.append(_said(f"Being saw-toothed in the sample size (a discrete test), {what} "
                              f"stays at or above the target only from "
-                             f"{_n(ss.stable.n_control)} per control arm (checked up to "
+                             f"{_n(ss.stable.n_control)} {_per_arm(result)} (checked up to "
                              f"{top}).", SAWTOOTH))
         else:
             out.append(_said(f"{what.capitalize()} stays at or above the target at every "
-                             f"larger size checked (up to {top} per control arm).", STABLE))
+                             f"larger size checked (up to {top} {_per_arm(result)}); with counts, "
+                             f"it need not rise smoothly with the size.", STABLE))
         if result.method != "exact" and what == "power":
             out.append(_said(f"Allowing for Monte Carlo error (pointwise 95% limits of power), "
                              f"the control-arm size lies between "
                              f"{_size_range(ss.interval_control, ss.checked_up_to, ' and ')}.",
                              MC_RANGE))
-    if result.assurance is not None and result.proposed != "assurance":
-        out.append(_said(_assurance_at_proposed(result), ASSURANCE))
+    if result.assurance is not None and result.proposed in ("power", "evaluated"):
+        # essential when the scenario asked for the assurance target and it was not reached
+        wanted = s.sample_size.propose != "power" and result.assurance.sample_size is None
+        out.append(Sentence(_assurance_at_proposed(result), ASSURANCE,
+                            None if wanted else RANK[ASSURANCE]))
     return out
+
+
+def _per_arm(result: PlanResult) -> str:
+    """"per arm" with equal arms, else "per control arm" (sizes are control-arm sizes)."""
+    return "per arm" if result.scenario.allocation == 1 else "per control arm"
 
 
 def _count(k: int) -> str:
@@ -352,9 +391,9 @@ def _assurance_at_proposed(result: PlanResult) -> str:
             f"(assurance; O'Hagan and Stevens 2001) is {_pct(rep.assurance)} at this size")
     if ar.target is not None and ar.sample_size is not None:
         a = ar.sample_size.answer.n_control
-        text += (f" (target {_pct(ar.target)}, first reached at {_n(a)} per control arm)"
+        text += (f" (target {_pct(ar.target)}, first reached at {_n(a)} {_per_arm(result)})"
                  if a <= rep.n_control else
-                 f"; the target assurance {_pct(ar.target)} would need {_n(a)} per control arm")
+                 f"; the target assurance {_pct(ar.target)} would need {_n(a)} {_per_arm(result)}")
     elif ar.target is not None:
         text += f"; the target assurance {_pct(ar.target)} is not reached at any size searched"
     return text + "."
@@ -387,8 +426,8 @@ def type_one_error_words(result: PlanResult) -> str:
     text = f"{result.type_one_error:.4f} at a control rate of {_pct(s.control.rate)}"
     m = result.type_one_error_max
     if m is not None:
-        text += (f", at most {m.value:.4f} (at {_pct(m.rate)}) over common rates from "
-                 f"{100 * m.low:.0f}% to {100 * m.high:.0f}%")
+        text += (f", and at most {m.value:.4f} (at {_pct(m.rate)}) whatever rate the two arms "
+                 f"share, from {100 * m.low:.0f}% to {100 * m.high:.0f}%")
     return text
 
 
@@ -405,11 +444,13 @@ def _type_one_sentences(result: PlanResult) -> tuple[str | None, str]:
         obeyed = sq.operating["null"]["power"]
         simulated = reported["method"] != "exact"
         above = above_alpha(result.type_one_error, se, alpha)
-        text = (f"The type I error is {type_one_error_words(result)}"
+        overruled = obeyed != result.type_one_error
+        text = (("With every futility stop overruled, the" if overruled else "The")
+                + f" type I error is {type_one_error_words(result)}"
                 + (f" (simulated at the control rate, Monte Carlo standard error {se:.4f})"
                    if simulated else "")
-                + (f", with every futility stop overruled ({obeyed:.4f} at the control rate "
-                   f"when they are obeyed)" if obeyed != result.type_one_error else "")
+                + (f" ({obeyed:.4f} at the control rate when the stops are obeyed)"
+                   if overruled else "")
                 + _exceeds(above, m, alpha) + ".")
         return (text if _exceeds(above, m, alpha) else None), text
     above = result.type_one_error > alpha
@@ -424,8 +465,8 @@ def _exceeds(above: bool, maximum, alpha: float) -> str:
     if above:
         return f", above the nominal {alpha:g}: the test is approximate at this size"
     if maximum is not None and maximum.value > alpha:
-        return (f"; alpha {alpha:g} holds at the planning control rate but not at every "
-                "common rate")
+        return (f"; alpha {alpha:g} holds at the planning control rate but not at every rate "
+                "the two arms might share")
     return ""
 
 
@@ -434,7 +475,7 @@ def _interim_sentences(result: PlanResult) -> list[Sentence]:
     characteristics."""
     sq = result.sequential
     if len(sq.looks) == 1:
-        return [_said(f"The decision rule is {interim_rules(result)}.", INTERIM)]
+        return [_said(_bayes_rule_sentence(result), INTERIM)]
     pl, null = sq.operating["planning"], sq.operating["null"]
     stops = " and ".join(_n(row["n_per_arm"]["control"]) if
                          row["n_per_arm"]["control"] == row["n_per_arm"]["treatment"] else
@@ -457,8 +498,30 @@ def _interim_sentences(result: PlanResult) -> list[Sentence]:
           f"{_n(pl['max_n_total'])}); under the null it "
           + (f"stops for futility with probability {_pct(null['any_futility'])} and "
              if futility else "")
-          + f"analyses about {null['expected_n_total']:.0f}.")
+          + f"analyses about {null['expected_n_total']:.0f} women.")
+    if sq.calendar is not None and _all_randomised_by_first_look(sq):
+        oc = oc[:-1] + (f"; but all {_n(pl['max_n_total_needed'])} women are expected to be "
+                        f"randomised before the first interim analysis, so stopping early "
+                        f"shortens the trial without sparing women treatment.")
     return [_said(plan, INTERIM), _said(oc, STOPPING)]
+
+
+def _bayes_rule_sentence(result: PlanResult) -> str:
+    """A single-look Bayesian rule as a sentence."""
+    s, sq = result.scenario, result.sequential
+    (a_t, b_t), (a_c, b_c) = s.interim.bayes_prior
+    priors = (f"Beta({a_t:g}, {b_t:g}) analysis priors for both arms" if (a_t, b_t) == (a_c, b_c)
+              else f"analysis priors Beta({a_t:g}, {b_t:g}) for {s.treatment.label} and "
+                   f"Beta({a_c:g}, {b_c:g}) for {_arm_label(result, 'control')}")
+    return (f"The trial succeeds if the posterior probability that the live-birth rate is "
+            f"higher with {s.treatment.label} is at least {sq.looks[-1]['efficacy_printed']} "
+            f"({priors}" + (f"; the threshold is calibrated so that the type I error is at most "
+                            f"{s.analysis.alpha:g})." if sq.calibrated else ")."))
+
+
+def _all_randomised_by_first_look(sq) -> bool:
+    needed = sq.operating["planning"]["max_n_total_needed"]
+    return sq.calendar["looks"][0]["expected_randomised"] >= needed - 0.5
 
 
 def _patient_sentence(result: PlanResult) -> str:
@@ -524,19 +587,25 @@ def _sequential_details(result: PlanResult) -> list[str]:
     out = []
     if sq.fixed is not None:
         f = sq.fixed
-        out.append(f"A fixed design with the same test would need {_n(f['n_total'])} women "
-                   f"(inflation factor {f['inflation_factor']:.3f}).")
+        exact = (f"A fixed design with the same test would need {_n(f['n_total'])} women "
+                 f"(inflation factor {f['inflation_factor']:.3f} on the test's discrete sizes")
+        out.append(exact + (f"; the normal approximation's is {sq.analytic_inflation:.3f})."
+                            if sq.analytic_inflation is not None else ")."))
     if sq.calendar is not None:
         c, pl = sq.calendar, sq.operating["planning"]
         months = [f"{x['expected_month']:.1f}" for x in c["looks"]]
         looks = ", ".join(months[:-1]) + " and " + months[-1] if len(months) > 1 else months[0]
         first = c["looks"][0]["expected_randomised"]
-        out.append(f"With the recruitment assumed, the analyses are expected at months {looks}, "
-                   f"and the trial is expected to end at month "
+        by_then = (f"all {_n(pl['max_n_total_needed'])} women" if _all_randomised_by_first_look(sq)
+                   else f"about {first:.0f} of the {_n(pl['max_n_total_needed'])} women")
+        rec = result.scenario.recruitment
+        out.append(f"With the recruitment assumed ({rec.per_centre_month:g} women per month at an "
+                   f"average centre, {len(rec.weights)} centre{'s' if len(rec.weights) > 1 else ''}"
+                   f", outcome {rec.follow_up_months:g} months after randomisation), the analyses "
+                   f"are expected at months {looks}, and the trial is expected to end at month "
                    f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
-                   f"analysis about {first:.0f} of the {_n(pl['max_n_total_needed'])} women "
-                   f"are expected to have been randomised, since randomisation goes on while "
-                   f"outcomes are awaited.")
+                   f"analysis {by_then} are expected to have been randomised, since "
+                   f"randomisation goes on while outcomes are awaited.")
     return out
 
 
@@ -554,7 +623,8 @@ def _prior_details(result: PlanResult) -> list[str]:
     if prior["mcid"] is not None:
         out.append(f"The prior probability that the true live-birth rate is higher with "
                    f"{s.treatment.label} by more than {100 * prior['mcid']:.1f} percentage "
-                   f"points is {_pct(prior['probability_above_mcid'])}.")
+                   f"points (the planners' minimal clinically important difference, `mcid`) is "
+                   f"{_pct(prior['probability_above_mcid'])}.")
     if ar.target is not None and ar.sample_size is None:
         if ar.target >= assurance_limit(ar.ceiling, s.analysis.alpha):
             out.append(f"The target assurance of {_pct(ar.target)} cannot be reached at any "
@@ -633,6 +703,8 @@ def _sentences(result: PlanResult) -> tuple[list[Sentence], list[str]]:
         details.append(_normal_sentence(result))
     if result.sweep:
         sentences.append(_said(sweep_sentence(result), SWEEP))
+    if planned_on_observed_effect(s):
+        sentences.append(_said(_caveat_sentence(result), CAVEAT))
     return sentences, details
 
 
@@ -666,7 +738,8 @@ def sweep_sentence(result: PlanResult) -> str:
     sizes = [p.n_total for p in points if p.n_total is not None]
     power = [p.power_at_planned for p in points if p.power_at_planned is not None]
     missing = len(points) - len(sizes)
-    text = f"In a sensitivity analysis over {ranges} ({len(points)} points), the required size "
+    what = "values" if len(keys) == 1 else "combinations"
+    text = f"In a sensitivity analysis over {ranges} ({len(points)} {what}), the required size "
     if not sizes:
         text += "had no finite value at any point"
     elif min(sizes) < max(sizes):
@@ -677,7 +750,7 @@ def sweep_sentence(result: PlanResult) -> str:
         text += (f" where the target can be reached (at {missing} point"
                  f"{'s' if missing > 1 else ''} no size reaches it)")
     if power:
-        planned = f"the planned size of {_n(points[0].planned_control)} per control arm"
+        planned = f"the planned size of {_n(points[0].planned_control)} {_per_arm(result)}"
         text += (f", and power at {planned} was {_pct(power[0])} at every point"
                  if min(power) == max(power) else
                  f", and power at {planned} ranged from {_pct(min(power))} to {_pct(max(power))}")

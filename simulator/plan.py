@@ -11,7 +11,7 @@ import numpy as np
 from . import __version__
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
-from .exact import exact_power, maximum_over_rates, null_rejection
+from .exact import exact_power, maximum_over_rates, null_rejection, rate_grid
 from .execution import configured, scope
 from .montecarlo import monte_carlo_power
 from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
@@ -146,12 +146,15 @@ def evaluators(scenario: Scenario, jobs: int = 1) -> Evaluators:
     return Evaluators(method, design, sequential, power_at, prior)
 
 
-def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> PlanResult:
+def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None,
+         extras: bool = True) -> PlanResult:
     """Answer the scenario's question: the power at ``sample_size.n_control`` if
     given, else the smallest size that reaches ``target_power``; with priors,
     also assurance at every size and the smallest size that reaches
     ``target_assurance``.  ``jobs``: parallel workers for Monte Carlo chunks;
-    ``ev``: the scenario's evaluators, when the caller has evaluated sizes already.
+    ``ev``: the scenario's evaluators, when the caller has evaluated sizes already;
+    ``extras`` false (a sweep point) leaves out what only the report uses: the
+    maximum type I error over the common rate and the Monte Carlo check.
 
     Raises :class:`NoSolutionError` when the power search has no finite answer.
     """
@@ -204,19 +207,13 @@ def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> Pla
     if prior:
         prior.assurance_at(sorted(sizes))
         assurance = prior.result(reported, smallest, bound, point, sizes)
-    # the size proposed: the power answer, or the assurance answer when the
-    # scenario proposes it (or the larger of the two) and it was reached; or
-    # the size evaluated
-    proposed = "evaluated" if m_eval is not None else "power"
-    rule = scenario.sample_size.propose
-    if m_eval is None and assurance is not None and assurance.sample_size is not None:
-        by_assurance = assurance.sample_size.answer.n_control
-        if rule == "assurance" or (rule == "larger" and by_assurance > reported):
-            proposed, reported = "assurance", by_assurance
+    proposed, reported = _proposal(scenario, sample_size, assurance, reported, bound,
+                                   power_at, prior)
+    sizes.add(reported)
     if scenario.patient is None and sequential is None:
         # (a patient-level size is a long simulation; a sequential one may need
         # its bounds and calibration again)
-        top = max(reported, sample_size.answer.n_control if sample_size else reported)
+        top = max(reported, sample_size.answer.n_control) if sample_size else reported
         sizes.update(overview_sizes(smallest, top, bound))
     # evaluate the curve's sizes in batches (one pass over the simulated trials each)
     power_at(sorted(sizes))
@@ -239,13 +236,16 @@ def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> Pla
             fixed = _fixed_size(sequential, smallest, bound, approx)
         interim = sequential.summarise(reported, fixed)
         size = interim.operating[interim.type_one_error_key]["power"]
-        maximum = maximum_over_rates(sequential.null_rejection(reported))
+        if extras:
+            maximum = sequential.maximum_type_one_error(reported)
     else:
         n_t, n_c = design.sizes(reported)
-        size_at = null_rejection(design, n_t, n_c)
-        size, maximum = size_at(p_c), maximum_over_rates(size_at)
+        size = float(exact_power(design, p_c, p_c, [reported])[0])
+        size_at = null_rejection(design, n_t, n_c) if extras else None
+        if size_at is not None:
+            maximum = maximum_over_rates(size_at, rate_grid(max(n_t, n_c)))
     confirmation = None
-    if method == "exact" and scenario.simulation.confirm:
+    if extras and method == "exact" and scenario.simulation.confirm:
         confirmation = _confirm(scenario, ev, reported, jobs)
     return PlanResult(
         scenario=scenario, method=method,
@@ -253,8 +253,39 @@ def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None) -> Pla
         seed=scenario.simulation.seed, version=__version__,
         sample_size=sample_size, evaluated=evaluated, power_curve=curve,
         normal_approx_control=approx, type_one_error=size, assurance=assurance, patient=patient,
-        sequential=interim, proposed=proposed, type_one_error_max=maximum,
-        confirmation=confirmation)
+        sequential=interim, proposed=proposed, proposal=point(reported),
+        type_one_error_max=maximum, confirmation=confirmation)
+
+
+def _proposal(scenario: Scenario, power_ss, assurance, reported: int, bound: int, power_at,
+              prior) -> tuple[str, int]:
+    """The size proposed, and which: the size evaluated (`--n-control`); the
+    power answer; the assurance answer (``propose: assurance``, when
+    reached); or with ``propose: larger`` the smallest size from the larger of
+    the two answers on at which power and assurance both reach their targets
+    ("both" when that is neither answer: the saw-tooth of a discrete test can
+    take one below its target at the other's answer)."""
+    if power_ss is None:
+        return "evaluated", reported
+    rule = scenario.sample_size.propose
+    a_ss = assurance.sample_size if assurance is not None else None
+    if rule == "power" or a_ss is None:
+        return "power", reported
+    by_assurance = a_ss.answer.n_control
+    if rule == "assurance":
+        return "assurance", by_assurance
+
+    def meets_both(m):
+        return (power_at([m])[0][0] >= scenario.target_power
+                and prior.assurance_at([m])[0][0] >= scenario.target_assurance)
+    start = max(reported, by_assurance)
+    m = start
+    while m < bound and not meets_both(m):
+        m += 1
+    if not meets_both(m):           # not within the search bound: the larger answer
+        m = start
+    kind = ("power" if m == reported else "assurance" if m == by_assurance else "both")
+    return kind, m
 
 
 def _confirm(scenario: Scenario, ev: Evaluators, m: int, jobs: int) -> Confirmation:

@@ -130,9 +130,12 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         *rate_rows(result),
         ("Effect", effect_text(result)),
         ("Allocation (treatment:control)", f"{s.allocation:g}:1"),
-        ("Test", f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
+        ("Test" + (" (pooled 2x2 analysis)" if result.patient is not None else ""),
+         f"{TEST_NAMES[a.test]}, {sided}, alpha {a.alpha:g}"),
         *_patient_rows(result),
-        *([("Interim plan", interim_plan(result))] if result.sequential else []),
+        *([("Interim plan" if len(s.interim.looks) > 1 else "Decision rule",
+            interim_plan(result))] if result.sequential else []),
+        *_recruitment_rows(result),
         ("Target power", pct(s.target_power)),
         ("Dropout", pct(s.dropout) + _dropout_handling(result)),
         ("Method", method_text(result)),
@@ -175,6 +178,18 @@ def rate_provenance(result: PlanResult, arm: str) -> str:
         p = prov.prior
         words += f"; power prior from {p['events']}/{p['n']}, discount {p['discount']:g}"
     return f"{pct(prov.rate)} ({words})"
+
+
+def _recruitment_rows(result: PlanResult) -> list[tuple[str, str]]:
+    """The recruitment assumed for the looks' calendar (interim designs; the
+    patient-level model has its own rows)."""
+    rec = result.scenario.recruitment
+    if rec is None or result.patient is not None:
+        return []
+    return [("Recruitment (assumed)", f"{rec.per_centre_month:g} women per centre per month "
+             f"(average centre), {len(rec.weights)} centre{'s' if len(rec.weights) > 1 else ''}, "
+             f"{rec.ramp_up_months:g} months' ramp-up, outcome {rec.follow_up_months:g} months "
+             "after randomisation")]
 
 
 def _dropout_handling(result: PlanResult) -> str:
@@ -320,7 +335,7 @@ def headline(result: PlanResult) -> list[str]:
     s = result.scenario
     exact = result.method == "exact"
     ss = result.sample_size
-    what = " randomised" if result.patient else " with the outcome"
+    what = " randomised" if result.patient else " with a known outcome"
     seq = result.sequential is not None and len(result.sequential.looks) > 1
     out = []
     if ss:
@@ -334,9 +349,12 @@ def headline(result: PlanResult) -> list[str]:
     if result.assurance:
         out += assurance_lines(result)
     rep = result.reported
-    if result.proposed == "assurance":
-        out.append(f"Proposed: {_arms(result, rep, what)}, the size for assurance "
-                   f"{pct(s.target_assurance)} (`sample_size.propose`)")
+    if result.proposed in ("assurance", "both"):
+        why = (f"the size for assurance {pct(s.target_assurance)}" if result.proposed ==
+               "assurance" else "the smallest size from the larger answer on where power and "
+               "assurance both reach their targets")
+        out.append(f"Proposed: {_arms(result, rep, what)} (power {_power(rep, exact)}, "
+                   f"assurance {rep.assurance:.4f}), {why} (`sample_size.propose`)")
     if result.patient is None:
         r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
         out.append(f"To randomise with {pct(s.dropout)} dropout: {n_(r_c)} + {n_(r_t)} = "
@@ -391,9 +409,9 @@ def type_one_error_lines(result: PlanResult) -> list[str]:
         line += (f"; at most {m.value:.4f} (exact, at {pct(m.rate)}) over common rates "
                  f"{100 * m.low:.0f}% to {100 * m.high:.0f}%")
     if above_alpha(size, se, alpha):
-        line += "  ** above alpha **"
+        line += "  <- above alpha"
     elif m is not None and m.value > alpha:
-        line += "  ** maximum above alpha **"
+        line += "  <- maximum above alpha"
     return [line]
 
 
@@ -506,8 +524,7 @@ def _sequential_lines(result: PlanResult) -> list[str]:
         out.append(f"{row['look']:>4} {row['information']:>5.2f} {row['n_per_arm']['control']:>7} "
                    f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
                    f"{diff(row['efficacy_difference'])} / {diff(row['futility_difference'])}")
-    out.append(f"(differences in live-birth rates, treatment minus control, that cross a bound "
-               f"when the control arm has its expected events at rate {s.control.rate:.3g})")
+    out.append(f"({looks_note(result)[:-1].lower()})")
     reported = sq.type_one_error_key
     names = {"planning": "planning rates",
              "null": "null" + ("" if reported == "null" else ", futility obeyed"),
@@ -521,7 +538,7 @@ def _sequential_lines(result: PlanResult) -> list[str]:
         value = oc["favourable"] if name == "prior" else oc["power"]
         se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
         if name == reported and value > s.analysis.alpha:
-            se += " ** above alpha **"
+            se += "  <- above alpha"
         out.append(f"  {names[name]:<26} {by_look}  {what} {value:.4f}{se}; "
                    f"E[N] {oc['expected_n_total']:.1f} of {oc['max_n_total']} analysed")
     out.append(f"(E[N]: women analysed, averaged over where the trial stops; the women "
@@ -540,12 +557,20 @@ def _sequential_lines(result: PlanResult) -> list[str]:
     if sq.calendar is not None:
         c = sq.calendar
         looks = "; ".join(f"look {x['look']} at month {x['expected_month']:.1f} "
-                          f"({x['expected_randomised']:.1f} randomised)" for x in c["looks"])
+                          f"(about {x['expected_randomised']:,.0f} randomised)" for x in c["looks"])
         out.append(f"Calendar (expected): {looks}")
         out.append(f"Expected end: month {c['expected_end_month_planning']:.1f} at the planning "
-                   f"rates ({c['expected_randomised_planning']:.1f} women randomised, overrunning "
-                   f"included), {c['expected_end_month_null']:.1f} under the null")
+                   f"rates (about {c['expected_randomised_planning']:,.0f} women randomised, "
+                   f"overrunning included), {c['expected_end_month_null']:.1f} under the null")
     return out
+
+
+def looks_note(result: PlanResult) -> str:
+    """What the crossing differences of the looks table are."""
+    return ("Differences in live-birth rates (treatment minus control, percentage points) "
+            "that cross a bound when the control arm has its expected live births at "
+            f"{pct(result.scenario.control.rate)}; other control counts cross at other "
+            "differences, so a look may stop although no difference is shown.")
 
 
 def _search_caveats(ss, what: str, exact: bool) -> list[str]:
@@ -568,9 +593,9 @@ def assurance_lines(result: PlanResult) -> list[str]:
     s, ar = result.scenario, result.assurance
     exact = ar.method == "exact"        # a sequential design's assurance is simulated
     at = ar.at_reported
-    how = ("exact" + (f", estimated integration error {ar.integration_error:.1e} (change when "
-                      "the nodes were doubled)" if s.effect is not None
-                      else ", beta-binomial sum")) if exact \
+    how = (("numerical integration over the effect prior, estimated error "
+            f"{ar.integration_error:.1e}: the change when the nodes were doubled")
+           if s.effect is not None else "exact, beta-binomial sums") if exact \
         else f"Monte Carlo, {s.simulation.n_sims:,} trials with rates drawn from the priors"
     out = [f"Assurance at {n_(at.n_control)} + {n_(at.n_treatment)} ({how}): "
            f"{_assurance_cell(at, exact).strip()} (it tends to {ar.ceiling:.4f}, the prior "
@@ -581,7 +606,7 @@ def assurance_lines(result: PlanResult) -> list[str]:
             a = a_ss.answer
             out.append(f"Size for assurance {pct(ar.target)}: {n_(a.n_control)} + "
                        f"{n_(a.n_treatment)} = {n_(a.n_total)} women "
-                       + ("randomised" if result.patient else "with the outcome") + " (assurance "
+                       + ("randomised" if result.patient else "with a known outcome") + " (assurance "
                        f"{_assurance_cell(a, exact).strip()}, power {a.power:.4f})")
             out += _search_caveats(a_ss, "assurance", exact)
         else:

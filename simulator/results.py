@@ -224,7 +224,8 @@ class PlanResult:
     sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
     patient: PatientResult | None = None    # patient-level model: every analysis, recruitment
     sequential: object | None = None        # sequential_plan.SequentialResult: interim looks
-    proposed: str = "power"       # which size is proposed: power | assurance | evaluated
+    proposed: str = "power"       # which size is proposed: power | assurance | both | evaluated
+    proposal: PowerPoint | None = None          # the proposed size's power (and assurance)
     type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
     confirmation: Confirmation | None = None    # the exact answer simulated again
 
@@ -256,16 +257,19 @@ class PlanResult:
     @property
     def reported(self) -> PowerPoint:
         """The proposed design, which the type I error, the interim plan and
-        the paragraph are about: the power answer, the assurance answer (when
-        proposed), or the evaluated size."""
-        if self.proposed == "assurance":
-            return self.assurance.sample_size.answer
+        the paragraph are about: the power answer, the assurance answer, the
+        smallest size meeting both targets (``sample_size.propose``), or the
+        evaluated size."""
+        if self.proposal is not None:
+            return self.proposal
         return self.sample_size.answer if self.sample_size else self.evaluated
 
     @property
     def proposed_sample_size(self) -> SampleSizeResult | None:
-        """The search result of the proposed size (None: a size was evaluated)."""
-        return self.assurance.sample_size if self.proposed == "assurance" else self.sample_size
+        """The search result of the proposed size (None: a size was evaluated,
+        or one beyond both answers)."""
+        return {"power": self.sample_size, "assurance": getattr(self.assurance, "sample_size",
+                                                                 None)}.get(self.proposed)
 
     def to_dict(self) -> dict:
         s = self.scenario

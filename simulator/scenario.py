@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -278,7 +278,9 @@ class Scenario:
         if not isinstance(overrides, Mapping):
             raise ScenarioError(f"must map dotted keys to values; got {overrides!r}",
                                 field="overrides")
-        return load_scenario(self.to_dict(), overrides)
+        new = load_scenario(self.to_dict(), overrides)
+        # what earlier overrides set stays theirs (the report says so of a rate)
+        return replace(new, overridden=tuple(dict.fromkeys(self.overridden + new.overridden)))
 
     @property
     def rate_model(self) -> RateModel:

@@ -108,7 +108,8 @@ def decision_tables(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.nd
         rule = design.bayes
         prob = [_posterior(int(a), int(b), rule.prior_treatment, rule.prior_control)
                 for a, b in zip(sizes_t, sizes_c)]
-        final = prob[-1] >= rule.threshold
+        slack = step_tolerance(n_t, n_c)         # a table at the threshold reaches it
+        final = prob[-1] >= rule.threshold - slack
         for k, (a, b) in enumerate(zip(sizes_t[:-1], sizes_c[:-1])):
             table = np.zeros(prob[k].shape, dtype=np.int8)
             if rule.futility is not None:
@@ -116,7 +117,7 @@ def decision_tables(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.nd
                                         rule.prior_control)
                 table[pp < rule.futility] = STOP_FUTILITY
             if rule.interim_efficacy(k) is not None:
-                table[prob[k] >= rule.interim_efficacy(k)] = STOP_EFFICACY
+                table[prob[k] >= rule.interim_efficacy(k) - slack] = STOP_EFFICACY
             tables.append(table)
         tables.append(final.astype(np.int8))
     else:
@@ -147,19 +148,14 @@ def printed_z_bounds(design: SequentialDesign, n_t: int, n_c: int, k: int) -> tu
     if math.isfinite(upper):
         stat = np.abs(z) if design.sided == "two" else z
         stops = stat >= upper
-        eff = decimal_in(upper, _extreme(stat[~stops], max), _extreme(stat[stops], min), 3)
+        eff = decimal_in(upper, stat[~stops].max(initial=-math.inf),
+                         stat[stops].min(initial=math.inf), 3)
     if design.sided == "one" and k < design.n_looks - 1 and math.isfinite(design.lower[k]):
         lower = design.lower[k]
         stops = z <= lower
-        fut = decimal_in(lower, _extreme(z[stops], max), _extreme(z[~stops], min), 3, "below")
+        fut = decimal_in(lower, z[stops].max(initial=-math.inf), z[~stops].min(initial=math.inf),
+                         3, "below")
     return eff, fut
-
-
-def _extreme(values: np.ndarray, which) -> float:
-    """The largest (``max``) or smallest (``min``) value, +-inf if there is none."""
-    if values.size == 0:
-        return -math.inf if which is max else math.inf
-    return float(values.max() if which is max else values.min())
 
 
 @bounded_cache(max_entries=16, max_bytes=256 * 2 ** 20)
@@ -274,18 +270,23 @@ def simulate_oc(design: SequentialDesign, n_t: int, n_c: int, rates, n_sims: int
                         float(counts[2].sum() / n_sims))
 
 
-# Posterior probabilities closer than this are one step: they are computed to
-# about 1e-12 (see bayes.py), and tables that are mirror images under vague
-# priors, (x_t, x_c) and (n - x_c, n - x_t) with equal arms, have equal
-# posteriors that rounding separates by ~1e-15.  A threshold never splits them.
-STEP_TOLERANCE = 1e-10
+def step_tolerance(n_t: int, n_c: int) -> float:
+    """Posterior probabilities closer than this are one value: they are
+    computed to about 1e-12 at arms of 2,000, the error growing with the
+    arms (see bayes.py), and tables that are mirror images under vague priors,
+    (x_t, x_c) and (n - x_c, n - x_t) with equal arms, or tables with equal
+    counts (posterior 0.5), have equal posteriors that rounding separates.
+    Thresholds are compared with this slack (a table at the threshold, up to
+    rounding, reaches it), and a calibrated threshold never splits such a
+    group."""
+    return max(1e-10, 1e-14 * (n_t + n_c))
 
 
 def threshold_steps(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
     """Where a Bayesian design's decisions can change as its final threshold
     moves: the distinct posterior probabilities of the final look's tables
     (and of the interim looks' when they stop at the final threshold),
-    grouped within ``STEP_TOLERANCE``.  Returns each group's smallest and
+    grouped within :func:`step_tolerance`.  Returns each group's smallest and
     largest value, in increasing order."""
     rule = design.bayes
     sizes_t, sizes_c = look_sizes(n_t, design.looks), look_sizes(n_c, design.looks)
@@ -293,7 +294,7 @@ def threshold_steps(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.nd
     values = np.unique(np.concatenate([
         _posterior(int(sizes_t[k]), int(sizes_c[k]), rule.prior_treatment,
                    rule.prior_control).ravel() for k in looks]))
-    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > STEP_TOLERANCE)
+    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > step_tolerance(n_t, n_c))
     ends = np.append(starts[1:], len(values)) - 1
     return values[starts], values[ends]
 
@@ -301,35 +302,36 @@ def threshold_steps(design: SequentialDesign, n_t: int, n_c: int) -> tuple[np.nd
 TOP_THRESHOLD = 1.0 - 1e-12     # above, posteriors are 1 up to rounding
 
 
-def calibrate_threshold(design: SequentialDesign, alpha: float, type_one_error,
-                        steps: tuple[np.ndarray, np.ndarray]) -> float | None:
-    """The final posterior threshold whose type I error,
+def calibrate_threshold(design: SequentialDesign, alpha: float, type_one_error, n_t: int,
+                        n_c: int) -> float | None:
+    """The final posterior threshold at arms (n_t, n_c) whose type I error,
     ``type_one_error(design)`` (exact, under the null), is at most ``alpha``
     with as many tables on the success side as possible.  Type I error falls
     as the threshold rises (efficacy needs more and futility stops more), and
-    changes only at the ``steps`` (:func:`threshold_steps`): a search over
-    them finds the first step that keeps alpha, and the threshold returned is
-    the shortest decimal (4 decimals at least) in the gap between the
-    previous step's largest value and that step's smallest, so that the rule
-    as printed decides every table as the rule computed.  0.5 when that
-    already keeps alpha; None when no threshold below 1 does (interim
-    efficacy stops at a fixed threshold can spend more than alpha on their
-    own)."""
+    changes only at the steps of :func:`threshold_steps`: a search over them
+    finds the first step that keeps alpha, and the threshold returned is the
+    shortest decimal (4 decimals at least) in the gap between the previous
+    step's largest value (plus the comparison's slack) and that step's
+    smallest, so that the rule as printed decides every table as the rule
+    computed.  0.5 when that already keeps alpha; None when no threshold
+    below 1 does (interim efficacy stops at a fixed threshold can spend more
+    than alpha on their own)."""
     def keeps(c):
         return type_one_error(design.with_threshold(c)) <= alpha
     if keeps(0.5):
         return 0.5
     if not keeps(TOP_THRESHOLD):
         return None
-    low, high = steps
-    use = (low > 0.5) & (low < TOP_THRESHOLD)
+    low, high = threshold_steps(design, n_t, n_c)
+    tolerance = step_tolerance(n_t, n_c)
+    use = (low > 0.5 + tolerance) & (low < TOP_THRESHOLD)
     low, high = np.append(low[use], TOP_THRESHOLD), np.append(high[use], TOP_THRESHOLD)
     lo, hi = -1, len(low) - 1           # step lo exceeds alpha, step hi keeps it
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if keeps(float(low[mid])) else (mid, hi)
     below = max(float(high[lo]), 0.5) if lo >= 0 else 0.5
-    return float(decimal_in(None, below, float(low[hi]), 4))
+    return float(decimal_in(None, below + tolerance, float(low[hi]), 4))
 
 
 def crossing_difference(table: np.ndarray, n_t: int, n_c: int, rate_control: float,

@@ -13,11 +13,12 @@ from .boundaries import (beta_spending_design, bracketed_root, critical_z, cross
                          drift_for_power, efficacy_bounds)
 from .design import Design
 from .errors import NoSolutionError, ScenarioError
+from .exact import SEQUENTIAL_GRID_MAX, MaximumSize, maximum_over_rates, rate_grid
 from .recruitment import look_calendar
 from .results import randomised
 from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
                          crossing_difference, decision_tables, exact_oc, look_sizes,
-                         printed_z_bounds, simulate_oc, threshold_steps)
+                         printed_z_bounds, simulate_oc)
 
 BINDING_ITERATIONS = 50
 
@@ -198,8 +199,7 @@ class SequentialPlan:
         def size(d):
             return self.oc(d if binding else d.without_futility(), m, self.null_rates,
                            "exact").power
-        c = calibrate_threshold(design, self.scenario.analysis.alpha, size,
-                                threshold_steps(design, n_t, n_c))
+        c = calibrate_threshold(design, self.scenario.analysis.alpha, size, n_t, n_c)
         if c is None:
             top = size(design.with_threshold(1.0))
             if design.bayes.efficacy is not None:
@@ -214,15 +214,17 @@ class SequentialPlan:
                 f"type I error this small at {n_c} + {n_t} women", field="analysis.alpha")
         return design.with_threshold(c)
 
-    def null_rejection(self, m: int):
-        """``size_at(rate)``: the exact type I error at control-arm size m with
-        both arms at ``rate`` (futility stops overruled when non-binding, as
-        the reported type I error), for its maximum over the common rate."""
+    def maximum_type_one_error(self, m: int) -> MaximumSize:
+        """The exact type I error at control-arm size m (futility stops
+        overruled when non-binding, as the reported type I error) at its
+        largest over the common rate of both arms (a grid of at most
+        ``SEQUENTIAL_GRID_MAX`` rates, refined)."""
         design = self.design_at(m)
         if not self.scenario.interim.binding:
             design = design.without_futility()
         n_t, n_c = self.sizes_of(m)
-        return lambda rate: exact_oc(design, n_t, n_c, rate, rate).power
+        return maximum_over_rates(lambda rate: exact_oc(design, n_t, n_c, rate, rate).power,
+                                  rate_grid(max(n_t, n_c), SEQUENTIAL_GRID_MAX))
 
     def power_at(self, sizes):
         ocs = [self.oc(self.design_at(int(m)), int(m), self.planning_rates) for m in sizes]

@@ -17,8 +17,8 @@ With ``population.strata`` the observed counts are given per stratum:
 
 Each arm's planning rate then has one of these provenances (:func:`provenance`):
 
-* ``observed``: a point rate equal to the source's observed proportion (to the
-  rate's own decimals, two at least: 0.69 is 20/29 = 0.6897);
+* ``observed``: a point rate equal to the source's observed proportion as the
+  report prints rates, to 0.1 percentage point (0.69 is 20/29 = 68.97%);
 * ``assumed``: a point rate that differs from the observed proportion, or
   one given with no counts to compare (then ``set`` when it was overridden on
   the command line or in the API, ``source`` when the scenario's free-text
@@ -141,11 +141,10 @@ def source_of(value, strata_names) -> Source | None:
 
 
 def matches(rate: float, events: int, n: int) -> bool:
-    """Is ``rate`` the observed proportion ``events / n``, to the rate's own
-    decimals (two at least)?  0.69 is 20/29 (0.6897), 0.653 is 32/49."""
-    shown = repr(float(rate))
-    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 17
-    return abs(rate - events / n) <= 0.5 * 10 ** -max(2, decimals) + 1e-12
+    """Is ``rate`` the observed proportion ``events / n`` as the report prints
+    rates, to 0.1 percentage point?  0.69 is 20/29 (68.97%, printed 69.0%);
+    0.39 is not 27/69 (39.13%, printed 39.1%)."""
+    return f"{100 * rate:.1f}" == f"{100 * events / n:.1f}"
 
 
 @dataclass(frozen=True)
@@ -186,8 +185,8 @@ def provenance(scenario) -> dict[str, Provenance]:
             kind = "prior"
         elif observed is not None:
             kind = "observed" if matches(arm.rate, *observed) else "assumed"
-        elif any(key in scenario.overridden for key in (f"arms.{name}.rate", f"arms.{name}",
-                                                        "arms")):
+        elif any(o == f"arms.{name}.rate" or o.startswith(f"arms.{name}.rate.")
+                 or f"arms.{name}.rate".startswith(o + ".") for o in scenario.overridden):
             kind = "set"
         else:
             kind = "source" if source is not None else "assumed"
@@ -195,6 +194,11 @@ def provenance(scenario) -> dict[str, Provenance]:
                                spec["rate"] if isinstance(spec.get("rate"), dict) else None,
                                spec.get("effect"))
     return out
+
+
+def planned_on_observed_effect(scenario) -> bool:
+    """Are both planning rates the source's observed ones (points, no prior)?"""
+    return all(p.kind == "observed" for p in provenance(scenario).values())
 
 
 def stratum_observed(scenario, stratum: str, arm: str) -> tuple[int, int] | None:

@@ -187,7 +187,7 @@ def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoin
         errors.append(f"the planned control-arm size {planned} gives an empty treatment arm "
                       "at this allocation")
     try:
-        result = _run(scenario, 1, ev)
+        result = _run(scenario, 1, ev, extras=False)
         ans = result.sample_size.answer
         n_c, n_t, req_power = ans.n_control, ans.n_treatment, ans.power
         randomised = result.sample_size.n_total_randomised
@@ -276,13 +276,15 @@ def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
 
 
 def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[SweepAxis],
-                   jobs: int = 1, **execution) -> PlanResult:
+                   jobs: int = 1, base: Scenario | None = None, **execution) -> PlanResult:
     """The base scenario's result with ``sweep`` filled in: every point is
-    validated first, then the base runs (its answer, or its
+    validated first, then the base runs (its proposed size, or its
     ``sample_size.n_control``, is the planned size), then the points.
-    ``execution``: ``backend``, ``scheduler``, ``cache``, as for :func:`run`."""
+    ``base``: the base scenario when the caller holds it (what overrides
+    set stays known); ``execution``: ``backend``, ``scheduler``, ``cache``, as
+    for :func:`run`."""
     points = sweep_scenarios(source, overrides, axes)
-    base = load_scenario(source, overrides)
+    base = base or load_scenario(source, overrides)
     with configured(jobs=jobs, **execution) as workers:
         result = run(base, jobs=workers)
         return replace(result, sweep=run_sweep(points, result.reported.n_control, workers))
@@ -308,5 +310,5 @@ def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1, *,
             raise ScenarioError(f"must be a non-empty list of finite numbers; got {values!r}",
                                 field=f"grid.{key}")
         axes.append(SweepAxis(str(key), numbers))
-    return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs, backend=backend,
-                          scheduler=scheduler, cache=cache)
+    return run_with_sweep(scenario.to_dict(), None, axes, jobs=jobs, base=scenario,
+                          backend=backend, scheduler=scheduler, cache=cache)

@@ -24,9 +24,14 @@ MARGIN = 18                 # mm
 SHADE = "FFF3C4"            # the highlighted row, as in report.html
 
 
+# characters XML 1.0 (hence a .docx) cannot hold: C0 controls but tab, newline, return
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def plain(text: str) -> str:
-    """A text block without its Markdown markup (the `code` backticks)."""
-    return re.sub(r"`([^`]+)`", r"\1", str(text))
+    """A text block without its Markdown markup (the `code` backticks) and
+    without the control characters a Word file cannot hold."""
+    return _NOT_XML.sub("", re.sub(r"`([^`]+)`", r"\1", str(text)))
 
 
 def to_docx(doc: Document, images: dict[str, bytes]) -> bytes:
@@ -43,7 +48,7 @@ def to_docx(doc: Document, images: dict[str, bytes]) -> bytes:
     style = word.styles["Normal"]
     style.font.name, style.font.size = "Arial", Pt(10.5)
     props = word.core_properties
-    props.title, props.author, props.last_modified_by = doc.title, "", ""
+    props.title, props.author, props.last_modified_by = plain(doc.title), "", ""
     props.created = props.modified = FIXED_TIME.replace(tzinfo=None)
     props.revision = 1
 
@@ -65,7 +70,7 @@ def to_docx(doc: Document, images: dict[str, bytes]) -> bytes:
                 for item in block.items:
                     _runs(word.add_paragraph(style=kind), item)
             elif isinstance(block, Code):
-                run = word.add_paragraph().add_run(block.text)
+                run = word.add_paragraph().add_run(_NOT_XML.sub("", block.text))
                 run.font.name, run.font.size = "Courier New", Pt(8.5)
     buf = io.BytesIO()
     word.save(buf)
@@ -74,7 +79,7 @@ def to_docx(doc: Document, images: dict[str, bytes]) -> bytes:
 
 def _runs(paragraph, text: str) -> None:
     """The text as runs: `code` spans in a monospaced font, the rest plain."""
-    for i, part in enumerate(re.split(r"`([^`]+)`", str(text))):
+    for i, part in enumerate(re.split(r"`([^`]+)`", _NOT_XML.sub("", str(text)))):
         if part:
             run = paragraph.add_run(part)
             if i % 2:
@@ -89,9 +94,9 @@ def _table(word, block: Table) -> None:
 
     table = word.add_table(rows=1 + len(block.rows), cols=len(block.header))
     table.style = "Table Grid"
-    for r, row in enumerate([block.header, *block.rows]):
-        for c, value in enumerate(row):
-            cell = table.cell(r, c)
+    # row by row: table.cell(r, c) walks every cell of the table each time
+    for r, (row, values) in enumerate(zip(table.rows, [block.header, *block.rows])):
+        for c, (cell, value) in enumerate(zip(row.cells, values)):
             paragraph = cell.paragraphs[0]
             _runs(paragraph, value)
             if c < len(block.numeric) and block.numeric[c]:

@@ -22,7 +22,10 @@ BAYES = {"name": "bayes", "arms": {"control": {"rate": 0.2}, "treatment": {"rate
          "target_power": 0.8}
 OVERALL_BAYES = ("overall", {"analysis.test": "bayesian", "analysis.alpha": 0.025,
                              "analysis.sided": "one"})
-THRESHOLD = r"P\(treatment rate > control rate\) >= ([0-9.]+)"
+# as the table and the report print the rule, and as the paragraph says it
+THRESHOLD = (r"P\(treatment rate > control rate\) >= ([0-9.]+)"
+             r"|posterior probability that the live-birth rate is higher with \S+ is at least "
+             r"([0-9.]+)")
 
 
 def posterior_by_quadrature(n_t, n_c, prior_t=(1, 1), prior_c=(1, 1)):
@@ -42,7 +45,7 @@ def posterior_by_quadrature(n_t, n_c, prior_t=(1, 1), prior_c=(1, 1)):
 
 def printed_thresholds(result):
     """The threshold as the table, the Markdown report and the paragraph print it."""
-    found = [re.findall(THRESHOLD, text) for text in
+    found = [[a or b for a, b in re.findall(THRESHOLD, text)] for text in
              (table(result), markdown(result), justification(result))]
     assert all(found), found
     return {float(x) for texts in found for x in texts}

@@ -22,7 +22,8 @@ def test_markdown_report_has_its_sections_and_the_answer_in_bold_once():
         assert section in md
     assert md.index("## Sample-size justification") < md.index("## Details") < md.index(
         "## Assumptions")
-    assert md.count("| **24** | **24** | **48** | **0.9200** | **exact** |") == 1
+    assert md.count("| **24** | **24** | **48** | **0.9200** |") == 1
+    assert "MC SE" not in md                      # exact: no standard-error column
 
 
 def test_the_power_table_is_the_answers_neighbourhood_and_a_coarse_grid():

@@ -12,8 +12,9 @@ from simulator.boundaries import crossing, efficacy_bounds
 from simulator.design import Design
 from simulator.exact import exact_power
 from simulator.priors import BetaMixture, RateModel
-from simulator.sequential import (BayesRule, SequentialDesign, calibrate_threshold, exact_oc,
-                                  look_sizes, simulate_oc, threshold_steps)
+from simulator.sequential import (BayesRule, SequentialDesign, calibrate_threshold,
+                                  decision_tables, exact_oc, look_sizes, simulate_oc,
+                                  threshold_steps)
 
 LOOKS = (0.5, 0.75, 1.0)
 NONE = (-math.inf,) * 3
@@ -178,15 +179,24 @@ def test_calibrated_threshold_is_the_smallest_with_type_one_error_at_most_alpha(
 
     def size(d):
         return exact_oc(d, 40, 40, 0.3, 0.3).power
-    steps = threshold_steps(design, 40, 40)
-    c = calibrate_threshold(design, 0.025, size, steps)
+    c = calibrate_threshold(design, 0.025, size, 40, 40)
     assert size(design.with_threshold(c)) <= 0.025
-    # the step below (its largest posterior) puts more tables on the success
+    # the step below (its smallest posterior) puts more tables on the success
     # side and exceeds alpha; c itself is a short decimal inside the gap
-    low, high = steps
-    below = high[high < c].max()
+    low, high = threshold_steps(design, 40, 40)
+    below = low[high < c].max()
     assert size(design.with_threshold(below)) > 0.025
-    assert below < c <= low[low >= c].min() and len(repr(c)) <= 12
+    assert high[high < c].max() < c <= low[low >= c].min() and len(repr(c)) <= 12
     n_sims = 100_000
     sim = simulate_oc(design.with_threshold(c), 40, 40, (0.3, 0.3), n_sims, 8)
     assert sim.power <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / n_sims)
+
+
+def test_a_threshold_of_one_half_keeps_tables_with_equal_counts_together():
+    """Tables with equal counts and equal arms have posterior exactly 0.5
+    under equal priors; rounding puts them either side of it, but the rule
+    "posterior >= 0.5" takes them all (the comparison's slack)."""
+    rule = BayesRule((1.0, 1.0), (1.0, 1.0), 0.5)
+    design = SequentialDesign((1.0,), "bayesian", bayes=rule)
+    (table,) = decision_tables(design, 20, 20)
+    assert all(table[x, x] == 1 for x in range(21))

@@ -12,7 +12,7 @@ from statsmodels.stats.proportion import proportions_ztest
 from simulator import load_scenario, run
 from simulator.design import Design
 from simulator.document import markdown
-from simulator.exact import maximum_over_rates, null_rejection
+from simulator.exact import maximum_over_rates, null_rejection, rate_grid
 from simulator.report import above_alpha, table
 
 
@@ -58,7 +58,7 @@ def test_the_maximum_over_the_common_rate_matches_an_independent_enumeration(tes
     for rate in (0.2, 0.5, 0.73):
         assert size_at(rate) == pytest.approx(size_on_grid(region, n_t, n_c,
                                                           np.array([rate]))[0], abs=1e-12)
-    found = maximum_over_rates(size_at)
+    found = maximum_over_rates(size_at, rate_grid(max(n_t, n_c)))
     assert found.value == pytest.approx(reference.max(), abs=2e-7)
     assert found.value >= reference.max() - 1e-9        # refined: not below the fine grid
     assert abs(found.rate - fine[reference.argmax()]) < 0.01 or np.isclose(
@@ -116,3 +116,28 @@ def test_a_sequential_designs_maximum_is_the_maximum_of_its_exact_type_one_error
 def test_a_simulated_type_one_error_is_flagged_only_beyond_its_monte_carlo_error(
         value, se, flagged):
     assert above_alpha(value, se, 0.025) is flagged
+
+
+def test_a_peak_near_the_edge_of_the_common_rate_is_found():
+    """z_pooled, one-sided 0.025, 855 per arm: the largest type I error is
+    near a common rate of 1.4% (and 98.6%), where the size varies on the
+    scale of the binomial's standard deviation; a grid uniform in the rate
+    (0.01 steps) missed it (0.02549)."""
+    design = Design("z_pooled", "one", 0.025, 1.0)
+    size_at = null_rejection(design, 855, 855)
+    found = maximum_over_rates(size_at, rate_grid(855))
+    fine = np.linspace(0.01, 0.99, 19601)
+    reference = max(size_at(float(p)) for p in fine)
+    assert found.value >= reference - 1e-9 and found.value > 0.02575
+
+
+def test_the_decision_band_keeps_memory_small_at_large_arms():
+    import tracemalloc
+    design = Design("z_pooled", "one", 0.025, 1.0)
+    tracemalloc.start()
+    size_at = null_rejection(design, 6000, 6000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 100 * 2 ** 20            # the full 6,001 x 6,001 table: 288 MB of p-values
+    from simulator.exact import exact_power
+    assert size_at(0.3) == pytest.approx(exact_power(design, 0.3, 0.3, [6000])[0], abs=1e-12)

@@ -75,3 +75,11 @@ def test_the_word_report_is_written_and_reproducible(tmp_path):
     written = result.save(tmp_path)
     assert "report.docx" in written
     assert (tmp_path / "report.docx").read_bytes() == first
+
+
+def test_control_characters_do_not_stop_the_word_report():
+    """Text a .docx cannot hold (C0 controls) is left out, not a crash that
+    would lose every output."""
+    result = run(load_scenario("severe", {"title": "Severe\x0buRIF", "endpoint": "live\x01birth"}))
+    word = docx.Document(io.BytesIO(files(result)["report.docx"]))
+    assert word.paragraphs[0].text == "Sample size: SevereuRIF"
