@@ -1,18 +1,25 @@
 """The `simulate` command: parse options, call the library, render.
 
 Every user error (bad scenario, bad option, unanswerable question) is one line
-on stderr and exit status 2; never a traceback.
+on stderr and exit status 2; a run that fails for a reason outside the
+scenario (the dask cluster, a full disk, a closed stdout) is one line and exit
+status 1; never a traceback.  Text that reaches the terminal never carries a
+control character of its own: escape sequences in a file name or a value are
+shown escaped.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from simulator import ScenarioError, execution, load_scenario, outputs, progress, report, run
+from simulator.errors import OPTION_FIELDS, RunFailed
 from simulator.scenario import DEFAULT_SCENARIO
 from simulator.sweep import parse_set, parse_sweep, run_with_sweep
 
@@ -22,19 +29,54 @@ class OutputError(click.ClickException):
     exit_code = 2
 
 
+class WriteError(Exception):
+    """The results could not be written to stdout (exit status 1)."""
+
+
 class Terminated(Exception):
     """SIGTERM arrived: unwind (temporary files are removed) and exit 143."""
 
 
+class Interrupted(Exception):
+    """SIGINT arrived: unwind and exit 130 (not KeyboardInterrupt, which
+    click answers with a blank line on stderr)."""
+
+
+# once the outputs are in place the run has succeeded: a late signal is ignored
+_state = {"committed": False}
+
+
 def _terminate(signum, frame):
-    raise Terminated()
+    if not _state["committed"]:
+        raise Terminated()
 
 
-def check_out_dir(out_dir: Path, force: bool = False) -> None:
+def _interrupt(signum, frame):
+    if not _state["committed"]:
+        raise Interrupted()
+
+
+def _commit() -> None:
+    _state["committed"] = True
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, newlines: bool = True) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``),
+    so that nothing printed can move the cursor, retitle the terminal or
+    reach the clipboard; ``newlines`` false escapes line breaks too."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if newlines else text.replace("\n", "\\n").replace("\t", "\\t")
+
+
+def check_out_dir(out_dir: Path, force: bool = False, cache_dir: Path | None = None) -> None:
     """Before any computation, check that the output directory exists or can be
-    created, that it holds nothing yet (or ``force``), and that every output
-    file can be replaced; nothing is created until the results are ready, so a
-    run that fails leaves no trace."""
+    created, that it holds nothing yet (or ``force``; a chunk cache inside it
+    does not count), and that every output file, the manifest included, can be
+    replaced; nothing is created until the results are ready, so a run that
+    fails leaves no trace."""
     existing = out_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -44,13 +86,28 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
     elif not os.access(existing, os.W_OK | os.X_OK):
         problem = f"{existing} is not writable"
     elif existing == out_dir:
-        if not force and any(out_dir.iterdir()):
+        cache = cache_dir.resolve() if cache_dir is not None else None
+        others = [p for p in out_dir.iterdir() if cache is None or p.resolve() != cache]
+        if not force and others:
             raise OutputError(f"`--out` {out_dir} exists and is not empty; add --force to "
                               "replace the outputs in it (files of other names are kept)")
-        problem = next((f"{name} exists and is a directory" for name in outputs.KNOWN
-                        if (out_dir / name).is_dir()), None)
+        problem = next((f"{name} exists and is not a regular file"
+                        for name in (*outputs.KNOWN, outputs.MANIFEST)
+                        if (out_dir / name).exists() and not (out_dir / name).is_file()), None)
     if problem:
         raise OutputError(f"`--out` {out_dir}: cannot write the results there ({problem})")
+
+
+def _echo(text: str) -> None:
+    """Write to stdout now, so that a full device or a closed stdout is an
+    error of the run, not lost output with exit status 0."""
+    if sys.stdout is None:
+        raise WriteError("stdout is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError) as err:
+        raise WriteError(getattr(err, "strerror", None) or str(err)) from None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,8 +116,9 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
               help="Scenario file; a bare name that is not a file names a bundled scenario.")
 @click.option("--n-sims", type=int, help="Simulated trials per size (overrides simulation.n_sims).")
 @click.option("--seed", type=int, help="Root seed (overrides simulation.seed).")
-@click.option("--jobs", type=click.IntRange(min=-1), default=1, show_default=True,
-              help="Parallel jobs for Monte Carlo chunks (-1: all cores).")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help=f"Parallel jobs for Monte Carlo chunks (-1: all cores; at most "
+                   f"{execution.JOBS_PER_CORE} per core).")
 @click.option("--method", type=click.Choice(["auto", "exact", "monte_carlo"]),
               help="Engine (overrides simulation.method).")
 @click.option("--n-control", type=int,
@@ -68,8 +126,8 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the report (report.html, report.md with its PNG figures), "
-                   "results.json and the CSV tables.")
+              help="Directory for the report (report.html, report.md with its PNG figures, "
+                   "report.docx), results.json and the CSV tables.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override any scenario value by its dotted key; VALUE is read as YAML "
                    "(repeatable), e.g. --set arms.treatment.rate.discount=0.3.")
@@ -87,6 +145,10 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
 @click.option("--scheduler", metavar="ADDRESS",
               help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 "
                    "(with --backend dask).")
+@click.option("--scheduler-timeout", type=float, default=execution.SCHEDULER_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="Seconds to reach the dask scheduler, to see its first worker, and to "
+                   "reconnect to it during the run.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory keeping each finished chunk of simulated trials; a run that was "
                    "interrupted and is started again with the same options reuses them.")
@@ -94,10 +156,8 @@ def check_out_dir(out_dir: Path, force: bool = False) -> None:
               help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
                    "runs longer than a second).")
 def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps, force, backend, scheduler, cache_dir, quiet):
+             sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
-    if jobs == 0:
-        raise click.BadParameter("must be at least 1, or -1 for all cores", param_hint="'--jobs'")
     overrides = dict(parse_set(spec) for spec in settings)
     options = {"simulation.n_sims": n_sims, "simulation.seed": seed,
                "simulation.method": method, "sample_size.n_control": n_control}
@@ -105,57 +165,102 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
     if out_dir is not None:
-        check_out_dir(out_dir, force)
+        check_out_dir(out_dir, force, cache_dir)
     bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
-    with execution.configured(backend, scheduler, jobs, cache_dir) as workers, \
-            progress.reporting(bar):
+    with execution.configured(backend, scheduler, jobs, cache_dir,
+                              scheduler_timeout) as workers, progress.reporting(bar):
         if axes:
             result = run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
         else:
             result = run(scenario, jobs=workers)
         cache = execution.active_cache()
         if cache is not None and not quiet:
-            click.echo(f"simulate: cache {cache_dir}: {cache.reused:,} of {cache.chunks:,} "
-                       "chunks reused", err=True)
+            click.echo(f"simulate: cache {printable(str(cache_dir), False)}: {cache.reused:,} of "
+                       f"{cache.chunks:,} chunks reused"
+                       + (f"; {cache.recomputed:,} recomputed (damaged, or not the chunk their "
+                          "name says)" if cache.recomputed else ""), err=True)
     written = []
     if out_dir is not None:
         try:
-            written = outputs.write(result, out_dir)
+            written = outputs.write(result, out_dir, on_commit=_commit)
         except OSError as err:
             raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
     if fmt == "json":
-        click.echo(report.to_json(result), nl=False)
+        _echo(report.to_json(result))
     elif fmt == "csv":
-        click.echo(report.sweep_csv(result) if axes else report.curve_csv(result), nl=False)
+        _echo(report.sweep_csv(result) if axes else report.curve_csv(result))
     else:
-        click.echo(report.table(result), nl=False)
+        _echo(printable(report.table(result)))
         if written:
-            click.echo(f"Wrote {', '.join(written)} to {out_dir}")
+            _echo(printable(f"Wrote {', '.join(written)} to {out_dir}\n"))
+
+
+def _error(message: str) -> None:
+    """One line on stderr (escaped), whatever stderr is."""
+    try:
+        click.echo(f"simulate: error: {printable(message, newlines=False)}", err=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _option_name(err: ScenarioError) -> ScenarioError:
+    """An error about an option of the run names it as the command does."""
+    if err.field in OPTION_FIELDS and not err.file:
+        return type(err)(err.message, "--" + err.field.replace("_", "-"))
+    return err
+
+
+def _quiet_stdout() -> None:
+    """After a failed write, point stdout at /dev/null so that Python's own
+    flush at exit does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        pass
 
 
 def main(argv=None) -> int:
-    """Entry point: runs the command and turns errors into one line + exit 2."""
+    """Entry point: runs the command and turns errors into one line and an
+    exit status (2: the scenario or an option; 1: the run failed; 130 and 143:
+    interrupted)."""
+    _state["committed"] = False
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _interrupt)
+    # joblib's warnings about workers stopped by a signal: the run says it itself
+    warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+    status = 0
     try:
         simulate.main(args=argv, prog_name="simulate", standalone_mode=False)
+    except RunFailed as err:
+        _error(str(_option_name(err)))
+        status = 1
     except ScenarioError as err:
-        click.echo(f"simulate: error: {err}", err=True)
-        sys.exit(2)
+        _error(str(_option_name(err)))
+        status = 2
+    except WriteError as err:
+        _error(f"cannot write the results to stdout ({err})")
+        _quiet_stdout()
+        status = 1
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        status = exc.exit_code
     except click.ClickException as err:
-        click.echo(f"simulate: error: {err.format_message()}", err=True)
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("simulate: interrupted; no results written", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("simulate: interrupted; no results written", err=True)
-        sys.exit(130)
+        _error(err.format_message())
+        status = err.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
+        _error_line("simulate: interrupted; no results written")
+        status = 130
     except Terminated:
-        click.echo("simulate: terminated (SIGTERM); no results written", err=True)
-        sys.exit(143)
-    sys.exit(0)
+        _error_line("simulate: terminated (SIGTERM); no results written")
+        status = 143
+    sys.exit(status)
+
+
+def _error_line(line: str) -> None:
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

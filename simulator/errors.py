@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 
+# fields that are options of the run, not keys of the scenario file
+OPTION_FIELDS = frozenset({"cache", "backend", "scheduler", "scheduler_timeout", "jobs"})
+
+
 class ScenarioError(ValueError):
     """A scenario value that breaks a rule, or a question with no answer.
 
@@ -24,9 +28,17 @@ class ScenarioError(ValueError):
         return text.replace("\r", "\\r").replace("\n", "\\n")
 
     def in_file(self, file: str | None) -> "ScenarioError":
-        """The same error, attributed to a scenario file."""
+        """The same error, attributed to a scenario file (not an error about
+        an option of the run: its cache, backend, scheduler or jobs)."""
+        if self.field in OPTION_FIELDS:
+            return self
         return type(self)(self.message, self.field, file)
 
 
 class NoSolutionError(ScenarioError):
     """The scenario is valid but the sample-size question has no finite answer."""
+
+
+class RunFailed(ScenarioError):
+    """The run could not finish for a reason outside the scenario: the dask
+    cluster it ran on failed.  The command exits with status 1."""

@@ -24,8 +24,11 @@ import functools
 import hashlib
 import logging
 import os
+import socket
+import stat
 import tempfile
 import threading
+import time
 import zipfile
 from contextvars import ContextVar, copy_context
 from pathlib import Path
@@ -37,18 +40,23 @@ import scipy
 from joblib import Parallel, delayed
 
 from . import SOFTWARE, __version__
-from .errors import ScenarioError
+from .errors import RunFailed, ScenarioError
 from .progress import reporter_for_tasks
 
 BACKENDS = ("loky", "dask")
 TASKS_PER_WORKER = 4         # runs of chunks per worker, for balance
 ROUND_THREADS = 64           # sweep points in flight at once
-SCHEDULER_TIMEOUT = "30s"    # to connect to a scheduler and to see its first worker
+SCHEDULER_TIMEOUT = 10.0     # seconds to reach a scheduler, see its first worker, reconnect
+JOBS_PER_CORE = 4            # more workers than this many per core only cost memory
+SCHEMES = ("tcp", "ws")      # scheduler addresses taken (tls:// and wss:// need certificates)
 
 _cache: ContextVar["ChunkCache | None"] = ContextVar("simulator_cache", default=None)
 _scope: ContextVar[str | None] = ContextVar("simulator_cache_scope", default=None)
 _rounds: ContextVar["Rounds | None"] = ContextVar("simulator_rounds", default=None)
 _cluster_cores: ContextVar[int | None] = ContextVar("simulator_cluster_cores", default=None)
+_cluster: ContextVar[tuple | None] = ContextVar("simulator_cluster", default=None)
+_DRIVER = {"pid": None}      # the process that configured the run (workers are others)
+_WRITING: set[str] = set()   # temporary chunk files this process is writing
 
 
 # -- running tasks -------------------------------------------------------------------------
@@ -67,7 +75,7 @@ def iterate_tasks(calls: Iterable, n_jobs: int, work: Sequence[int],
     if rounds is not None:
         yield from rounds.submit(list(calls))
         return
-    with reporter_for_tasks(work, unit) as advance:
+    with reporter_for_tasks(work, unit) as advance, cluster_guard():
         outputs = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
         for result, amount in zip(outputs, work, strict=True):
             advance(amount)
@@ -75,7 +83,89 @@ def iterate_tasks(calls: Iterable, n_jobs: int, work: Sequence[int],
 
 
 def _apply_each(function: Callable, chunks: list) -> list:
+    exit_with_parent()
     return [function(*chunk) for chunk in chunks]
+
+
+def exit_with_parent() -> None:
+    """In a worker process (not the one that configured the run): a daemon
+    thread ends the process within a second of its parent's death.  Without
+    it, ``kill -9`` of the command leaves loky workers computing their task
+    (a whole sweep point) for minutes."""
+    if _DRIVER["pid"] == os.getpid() or _DRIVER.get("watching"):
+        return
+    _DRIVER["watching"] = True
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:          # re-parented: the parent is gone
+                _drop_writing()
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="simulator-parent-watch").start()
+
+
+def _drop_writing() -> None:
+    for temporary in list(_WRITING):
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _writer_gone(name: str) -> bool:
+    """Whether the process that named the temporary chunk file ``name``
+    (``.tmp-PID-...``) is no longer running."""
+    try:
+        pid = int(name.split("-")[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError):
+        return True                             # not named by a writer of this version
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False                            # alive, someone else's
+    return False
+
+
+@contextlib.contextmanager
+def cluster_guard():
+    """On a dask cluster, a failure of the cluster itself (the scheduler
+    gone, no worker left, a worker dying on a task again and again) becomes
+    one :class:`RunFailed` naming what failed; errors of the computation
+    pass through."""
+    cluster = _cluster.get()
+    if cluster is None:
+        yield
+        return
+    client, where, field = cluster
+    try:
+        yield
+    except ScenarioError:
+        raise
+    except Exception as err:
+        lost = client.status not in ("running", "connecting")
+        kind = type(err).__name__
+        if not (lost or isinstance(err, (OSError, TimeoutError))
+                or type(err).__module__.split(".")[0] in ("distributed", "tornado", "joblib")
+                or kind in ("KilledWorker", "CancelledError", "FutureCancelledError")):
+            raise
+        cache = _cache.get()
+        kept = (f"; the chunks finished so far are kept in the cache {cache.directory}"
+                if cache is not None else "")
+        if lost:
+            what = f"{where} stopped answering"
+        elif "no worker" in str(err):
+            what = f"{where} has no worker left"
+        elif kind == "KilledWorker":
+            what = f"{where} lost workers on the same task again and again"
+        else:
+            what = f"{where} failed ({kind}: {_first_line(err).split('. ')[0]})"
+        raise RunFailed(f"{what} during the run{kept}", field=field) from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else "no message"
 
 
 def _runs(indices: list[int], jobs: int, group: bool) -> list[list[int]]:
@@ -91,18 +181,22 @@ def _runs(indices: list[int], jobs: int, group: bool) -> list[list[int]]:
 
 
 def map_chunks(function: Callable, chunks: Sequence[tuple], work: Sequence[int], jobs: int,
-               group: bool = True) -> list:
+               group: bool = True, most: Callable[[tuple], int] | None = None) -> list:
     """``[function(*chunk) for chunk in chunks]`` computed by ``jobs`` workers
     (``work[i]``: trials in chunk i, for progress).  ``function`` is a
     module-level function with its fixed arguments bound (``functools.partial``),
     so that it and its arguments identify what a chunk computes; with a cache
-    active, chunks already stored are read back instead of computed."""
+    active, chunks already stored are read back instead of computed, if they
+    pass the cache's checks: their checksum ties them to their key, and their
+    counts are whole numbers from 0 to ``most(chunk)`` (default: the chunk's
+    ``work``) in arrays shaped as every other chunk's of the call."""
     results: list = [None] * len(chunks)
     cache, keys = _cache.get(), None
     if cache is not None:
         keys = cache.keys(function, chunks)
         for i, key in enumerate(keys):
-            results[i] = cache.load(key)
+            results[i] = cache.load(key, most(chunks[i]) if most else work[i])
+        results = cache.consistent(results)
     todo = [i for i, r in enumerate(results) if r is None]
     runs = _runs(todo, jobs, group)
     if runs:
@@ -117,6 +211,7 @@ def map_chunks(function: Callable, chunks: Sequence[tuple], work: Sequence[int],
                         cache.store(keys[i], result)
     if cache is not None:
         cache.count(len(chunks) - len(todo), len(chunks))
+        cache.consistent(results, strict=True)
     return results
 
 
@@ -139,13 +234,35 @@ def _worker_code() -> tuple[str, str, str]:
     return _source_digest(), np.__version__, scipy.__version__
 
 
+def _payload(key: str, parts: tuple) -> str:
+    """SHA-256 of a chunk's key and its arrays (dtype, shape and bytes): what
+    ties a stored chunk to the chunk it is."""
+    digest = hashlib.sha256(key.encode())
+    for part in parts:
+        part = np.ascontiguousarray(part)
+        digest.update(f"{part.dtype.str}{part.shape}".encode() + part.tobytes())
+    return digest.hexdigest()
+
+
+def _signature(result) -> tuple:
+    parts = result if isinstance(result, tuple) else (result,)
+    return tuple((np.asarray(p).dtype.str, np.asarray(p).shape) for p in parts)
+
+
 class ChunkCache:
     """Finished chunks on disk, one ``.npz`` file each under ``directory``,
     named by the SHA-256 of everything that determines the chunk: the
     package's name, version and source, the scenario's digest, the function
     and its arguments (design, sizes, rates, seed) and the chunk itself (index
-    and trials).  Files are written to a temporary name and renamed, so a
-    killed run leaves whole files or none; an unreadable file is recomputed."""
+    and trials).  Files are written to a temporary name (``.tmp-PID-...``)
+    and renamed, so a killed run leaves whole files or none; the temporary
+    files of writers killed mid-write are removed when the cache is next
+    opened.  Nothing read is trusted blindly: a
+    file that is not a regular file, cannot be read, does not carry the
+    checksum of its own key and content (a file copied over another's, or
+    edited), holds anything but whole numbers from 0 to the chunk's largest
+    possible count, or is shaped unlike the other chunks of its call is
+    computed again and replaced (``recomputed`` counts them)."""
 
     def __init__(self, directory: os.PathLike | str):
         self.directory = Path(directory)
@@ -157,9 +274,19 @@ class ChunkCache:
             raise ScenarioError(f"cannot use {self.directory} as a chunk cache ({err})",
                                 field="cache") from None
         self.code = _source_digest()
+        self._remove_orphans()
         self.reused = 0
         self.chunks = 0
+        self.recomputed = 0
         self._lock = threading.Lock()
+
+    def _remove_orphans(self) -> None:
+        """Remove the temporary files of writers that died mid-write (a worker
+        killed with ``kill -9``); those of running writers stay."""
+        for temporary in self.directory.glob("??/.tmp-*"):
+            if _writer_gone(temporary.name):
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
 
     def keys(self, function: Callable, chunks: Sequence[tuple]) -> list[str]:
         prefix = joblib.hash((SOFTWARE, __version__, self.code, np.__version__,
@@ -170,16 +297,56 @@ class ChunkCache:
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.npz"
 
-    def load(self, key: str):
+    def _reject(self) -> None:
+        with self._lock:
+            self.recomputed += 1
+
+    def load(self, key: str, most: int):
+        """The stored chunk of ``key``, or None: not stored, or failing a check
+        (then it is computed again and replaced)."""
         path = self._path(key)
-        if not path.exists():
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None                         # not stored
+        if not stat.S_ISREG(info.st_mode):      # (a FIFO would block the read)
+            self._reject()
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
                 parts = tuple(data[f"part{i}"] for i in range(int(data["parts"])))
-                return parts if bool(data["is_tuple"]) else parts[0]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            return None                  # damaged: computed again and replaced
+                checksum, is_tuple = str(data["checksum"]), bool(data["is_tuple"])
+        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
+            self._reject()
+            return None
+        if checksum != _payload(key, parts) or not all(
+                p.dtype.kind in "iu" and p.size and p.min() >= 0 and p.max() <= most
+                for p in parts):
+            self._reject()
+            return None
+        return parts if is_tuple else parts[0]
+
+    def consistent(self, results: list, strict: bool = False) -> list:
+        """``results`` with the loaded chunks shaped unlike the first one
+        dropped (None: to compute); ``strict``: every chunk is in and must
+        agree (a forged shape cannot reach the sums)."""
+        signatures = [_signature(r) for r in results if r is not None]
+        if not signatures:
+            return results
+        expected = signatures[0]
+        if strict:
+            if any(sig != expected for sig in signatures):
+                raise ScenarioError(f"chunks in {self.directory} disagree in shape with those "
+                                    "computed now; remove the cache directory",
+                                    field="cache")
+            return results
+        out = []
+        for r in results:
+            if r is not None and _signature(r) != expected:
+                self._reject()
+                r = None
+            out.append(r)
+        return out
 
     def store(self, key: str, result) -> None:
         parts = result if isinstance(result, tuple) else (result,)
@@ -187,15 +354,20 @@ class ChunkCache:
         temporary = None
         try:
             path.parent.mkdir(exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-",
+                                             suffix=".npz")
+            _WRITING.add(temporary)
             with os.fdopen(fd, "wb") as handle:
+                arrays = {f"part{i}": np.asarray(p) for i, p in enumerate(parts)}
                 np.savez(handle, parts=len(parts), is_tuple=isinstance(result, tuple),
-                         **{f"part{i}": np.asarray(p) for i, p in enumerate(parts)})
+                         checksum=_payload(key, tuple(arrays.values())), **arrays)
             os.replace(temporary, path)
+            _WRITING.discard(temporary)
         except BaseException as err:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
+                _WRITING.discard(temporary)
             if isinstance(err, OSError):
                 raise ScenarioError(f"cannot store a chunk in {self.directory} ({err}); the "
                                     "chunks stored so far are kept", field="cache") from None
@@ -220,17 +392,93 @@ def scope(digest: str):
 
 # -- backends ------------------------------------------------------------------------------
 
+def scheduler_address(address: str) -> tuple[str, str, int]:
+    """``(address, host, port)`` of a dask scheduler address, checked: one
+    line naming ``scheduler`` for anything that is not ``tcp://HOST:PORT``
+    (or ``ws://``; a bare ``HOST:PORT`` is tcp)."""
+    text = str(address).strip()
+    if not text:
+        raise ScenarioError("is empty: give the scheduler's address, e.g. tcp://10.0.0.5:8786",
+                            field="scheduler")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme in ("tls", "wss"):
+        raise ScenarioError(f"{text!r} needs TLS certificates, which the command cannot pass: "
+                            "use a tcp:// address (on a trusted network)", field="scheduler")
+    if scheme not in SCHEMES:
+        raise ScenarioError(f"must be tcp://HOST:PORT; got {text!r} (scheme {scheme!r})",
+                            field="scheduler")
+    host, colon, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ScenarioError(f"must be {scheme}://HOST:PORT with a port from 1 to 65535; got "
+                            f"{text!r}", field="scheduler")
+    return f"{scheme}://{rest}", host, int(port)
+
+
+def _check_scheduler(address: str, host: str, port: int, timeout: float) -> None:
+    """Reach the scheduler and have it say it is one, within ``timeout``
+    seconds, before any ``Client`` exists (a failed ``Client`` blocks its
+    finaliser for a minute; a listener that never answers would block it for
+    ever)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    where = f"the dask scheduler at {address}"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except socket.timeout:
+        raise ScenarioError(f"cannot reach {where}: no connection within {timeout:g} s",
+                            field="scheduler") from None
+    except OSError as err:
+        raise ScenarioError(f"cannot reach {where}: {err.strerror or err}",
+                            field="scheduler") from None
+
+    async def identity():
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            await comm.close()
+    try:
+        info = asyncio.run(asyncio.wait_for(identity(), timeout))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ScenarioError(f"{where} did not answer within {timeout:g} s (is it a dask "
+                            "scheduler?)", field="scheduler") from None
+    except Exception as err:        # a comm error, a protocol it does not speak, ...
+        raise ScenarioError(f"{where} did not answer as a dask scheduler ({type(err).__name__})",
+                            field="scheduler") from None
+    if not isinstance(info, dict) or info.get("type") != "Scheduler":
+        raise ScenarioError(f"{where} is not a dask scheduler", field="scheduler")
+
+
 @contextlib.contextmanager
-def _dask(scheduler: str | None, jobs: int):
+def _dask(scheduler: str | None, jobs: int, timeout: float):
     """joblib's dask backend on the cluster at ``scheduler``, or on a local
     cluster of ``jobs`` single-threaded worker processes; yields the cluster's
     cores (worker threads)."""
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise ScenarioError("dask is an optional extra: pip install "
                             f"'{SOFTWARE}[dask]'", field="backend") from None
+    if scheduler is not None:
+        address, host, port = scheduler_address(scheduler)
+        _check_scheduler(address, host, port, timeout)
     with contextlib.ExitStack() as stack:
+        # a lost scheduler is given up after `timeout`, not the default 30 s
+        stack.enter_context(dask.config.set({"distributed.comm.timeouts.connect":
+                                             f"{timeout}s"}))
+        # distributed logs its own account of a failure; the run says it in one line
+        for name in ["distributed"] + [n for n in logging.root.manager.loggerDict
+                                       if n.startswith("distributed.")]:
+            logger = logging.getLogger(name)
+            stack.callback(logger.setLevel, logger.level)
+            logger.setLevel(logging.CRITICAL + 1)
         if scheduler is None:
             n_workers = (os.cpu_count() or 1) if jobs == -1 else jobs
             try:
@@ -240,17 +488,14 @@ def _dask(scheduler: str | None, jobs: int):
             except (OSError, RuntimeError) as err:
                 raise ScenarioError(f"cannot start a local dask cluster: {err}",
                                     field="backend") from None
-        else:
-            address = scheduler
-        field, where = ("scheduler", f"the dask scheduler at {scheduler}") if scheduler else \
+        field, where = ("scheduler", f"the dask scheduler at {address}") if scheduler else \
             ("backend", "the local dask cluster")
         try:
-            client = stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT,
-                                                set_as_default=False))
-            client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT)
+            client = stack.enter_context(Client(address, timeout=timeout, set_as_default=False))
+            client.wait_for_workers(1, timeout=timeout)
             codes = client.run(_worker_code, on_error="return")
-        except (OSError, TimeoutError, ValueError) as err:
-            raise ScenarioError(f"cannot use {where}: {str(err) or type(err).__name__}",
+        except Exception as err:
+            raise ScenarioError(f"cannot use {where}: {_first_line(err) or type(err).__name__}",
                                 field=field) from None
         stale = sorted(worker for worker, code in codes.items() if code != _worker_code())
         if stale:
@@ -259,23 +504,36 @@ def _dask(scheduler: str | None, jobs: int):
                                 "process, or cannot import it; install the same on every "
                                 "worker", field=field)
         cores = sum(client.ncores().values())
-        stack.enter_context(joblib.parallel_config(backend="dask", client=client))
-        token = _cluster_cores.set(cores)
-        stack.callback(_cluster_cores.reset, token)
+        stack.enter_context(joblib.parallel_config(backend="dask", client=client,
+                                                   wait_for_workers_timeout=timeout))
+        for var, value in ((_cluster_cores, cores), (_cluster, (client, where, field))):
+            token = var.set(value)
+            stack.callback(var.reset, token)
         yield cores
 
 
 @contextlib.contextmanager
 def configured(backend: str | None = None, scheduler: str | None = None, jobs: int = 1,
-               cache: os.PathLike | str | None = None):
+               cache: os.PathLike | str | None = None, timeout: float = SCHEDULER_TIMEOUT):
     """Run the block with ``backend`` (``"loky"``, the default, or ``"dask"``:
     the cluster at ``scheduler``, or a local one of ``jobs`` workers) and, if
     ``cache`` names a directory, the chunk cache there.  Yields the number of
     workers to plan tasks for: ``jobs`` (``-1``: all cores), or the dask
     cluster's cores.  Left at None, backend and cache are those already in
-    force (nested runs inherit them)."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or (jobs < 1 and jobs != -1):
-        raise ValueError(f"`jobs` must be a whole number >= 1, or -1 for all cores; got {jobs!r}")
+    force (nested runs inherit them).  ``timeout``: seconds to reach the
+    scheduler, to see its first worker, and to reconnect to it during the run.
+    ``jobs`` may be at most ``JOBS_PER_CORE`` times the cores of this machine."""
+    most = JOBS_PER_CORE * (os.cpu_count() or 1)
+    if (isinstance(jobs, bool) or not isinstance(jobs, int) or (jobs < 1 and jobs != -1)
+            or jobs > most):
+        raise ScenarioError(f"must be a whole number from 1 to {most} ({JOBS_PER_CORE} per core "
+                            f"of this machine's {os.cpu_count() or 1}), or -1 for all cores; got "
+                            f"{jobs!r}", field="jobs")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not 0 < timeout <= 3600):
+        raise ScenarioError(f"must be a number of seconds in (0, 3600]; got {timeout!r}",
+                            field="scheduler_timeout")
+    _DRIVER["pid"] = os.getpid()
     if backend not in (None, *BACKENDS):
         raise ScenarioError(f"must be one of {', '.join(BACKENDS)}; got {backend!r}",
                             field="backend")
@@ -287,7 +545,7 @@ def configured(backend: str | None = None, scheduler: str | None = None, jobs: i
             token = _cache.set(ChunkCache(cache))
             stack.callback(_cache.reset, token)
         if backend == "dask":
-            jobs = stack.enter_context(_dask(scheduler, jobs))
+            jobs = stack.enter_context(_dask(scheduler, jobs, timeout))
         elif backend == "loky":
             stack.enter_context(joblib.parallel_config(backend="loky"))
         if jobs == -1:
@@ -406,6 +664,10 @@ class Rounds:
         tagged = ((_tagged, (i, *call), {})
                   for i, call in enumerate(c for request in batch for c in request.calls))
         offsets = np.cumsum([0] + left[:-1])
+        with cluster_guard():
+            self._collect(tagged, owner, offsets, left, results, batch)
+
+    def _collect(self, tagged, owner, offsets, left, results, batch) -> None:
         for i, result in Parallel(n_jobs=self.jobs, return_as="generator_unordered")(tagged):
             r = owner[i]
             results[r][i - offsets[r]] = result

@@ -156,28 +156,34 @@ def _fail(message: str, field: str):
     raise ScenarioError(message, field=field)
 
 
-def interim_of(v: dict, arms) -> Interim | None:
+def interim_of(v: dict, arms, given: frozenset = frozenset()) -> Interim | None:
     """The interim plan of the validated mapping ``v`` (``arms``: the control
     and treatment :class:`scenario.Arm`), or None for a fixed frequentist
-    design.  Raises ScenarioError for keys that do not fit together."""
+    design.  ``given``: the dotted keys the scenario gives; a key given where
+    it does nothing is an error (it would be ignored without a word).  Raises
+    ScenarioError for keys that do not fit together."""
     spec, an = v["interim"], v["analysis"]
     eff, fut = spec["efficacy"], spec["futility"]
     bayesian = an["test"] == "bayesian"
     looks = spec["looks"]
-    set_keys = [f"interim.{group}.{k}" for group in ("efficacy", "futility")
-                for k, default in INTERIM_DEFAULTS[group].items() if spec[group][k] != default]
+    set_keys = [key for key in given if key.startswith(("interim.efficacy", "interim.futility"))]
+    set_keys.sort(key=lambda k: (-k.count("."), k))    # the most specific key first
     if looks is None:
         if set_keys:
             _fail("needs `interim.looks`", set_keys[0])
+        if "interim" in given:
+            _fail("is given without `looks` (an empty or null section does nothing): give "
+                  "`interim.looks`, or remove the section", "interim")
     elif len(looks) == 1 and set_keys:
         _fail("applies only with an interim look before 1 in `interim.looks`", set_keys[0])
     if eff["type"] is None:
         eff = dict(eff, type="posterior" if bayesian else "spending")
+    if not bayesian:
+        for key in sorted((k for k in given if k.startswith("analysis.bayesian")),
+                          key=lambda k: (-k.count("."), k)):
+            _fail("applies to `analysis.test: bayesian`", key)
     if looks is None:
         if not bayesian:
-            for k, rule in BAYESIAN.items():
-                if an["bayesian"][k] != rule.default:
-                    _fail("applies to `analysis.test: bayesian`", f"analysis.bayesian.{k}")
             return None
         looks = (1.0,)
         eff = dict(eff, type="none")
@@ -205,20 +211,26 @@ def interim_of(v: dict, arms) -> Interim | None:
     if fut["type"] != "none" and an["sided"] == "two":
         _fail("needs a one-sided test (`analysis.sided: one`; a two-sided design at alpha "
               "0.05 is one-sided at 0.025)", "interim.futility.type")
-    _only(eff, "spending", eff["type"] == "spending", "`interim.efficacy.type: spending`",
-          "interim.efficacy")
-    _only(eff, "gamma", eff["type"] == "spending" and eff["spending"] == "hsd",
-          "`interim.efficacy.spending: hsd`", "interim.efficacy")
-    _only(eff, "threshold", eff["type"] == "posterior", "`interim.efficacy.type: posterior`",
-          "interim.efficacy")
+    def only(key: str, applies: bool, what: str) -> None:
+        if key in given and not applies:
+            section = key.rsplit(".", 1)[0]
+            _fail(f"applies only with {what} (to change the type of `{section}`, set the "
+                  f"section whole: `{section}={{type: ...}}`)", key)
+    only("interim.efficacy.spending", eff["type"] == "spending",
+         "`interim.efficacy.type: spending`")
+    only("interim.efficacy.gamma", eff["type"] == "spending" and eff["spending"] == "hsd",
+         "`interim.efficacy.spending: hsd`")
+    only("interim.efficacy.threshold", eff["type"] == "posterior",
+         "`interim.efficacy.type: posterior`")
     for key, types in (("spending", ("beta_spending",)), ("beta", ("beta_spending",)),
                        ("z", ("z",)), ("threshold", ("conditional_power", "predictive")),
                        ("assumed", ("conditional_power",))):
-        _only(fut, key, fut["type"] in types, f"`interim.futility.type: {' or '.join(types)}`",
-              "interim.futility")
-    _only(fut, "gamma", fut["type"] == "beta_spending" and fut["spending"] == "hsd",
-          "`interim.futility.spending: hsd`", "interim.futility")
-    _only(fut, "binding", fut["type"] != "none", "a futility rule", "interim.futility")
+        only(f"interim.futility.{key}", fut["type"] in types,
+             f"`interim.futility.type: {' or '.join(types)}`")
+    only("interim.futility.gamma", fut["type"] == "beta_spending" and fut["spending"] == "hsd",
+         "`interim.futility.spending: hsd`")
+    only("interim.futility.binding", fut["type"] != "none",
+         "a futility rule (`interim.futility.type`)")
     if fut["type"] == "z":
         if fut["z"] is None:
             _fail("is required with `interim.futility.type: z`", "interim.futility.z")
@@ -241,15 +253,6 @@ def interim_of(v: dict, arms) -> Interim | None:
         futility_threshold=fut["threshold"], assumed=fut["assumed"], binding=fut["binding"],
         bayes_prior=_bayes_prior(an["bayesian"]["prior"], arms) if bayesian else None,
         bayes_threshold=an["bayesian"]["threshold"] if bayesian else None)
-
-
-INTERIM_DEFAULTS = {group: {k: r.default for k, r in INTERIM[group].items()}
-                    for group in ("efficacy", "futility")}
-
-
-def _only(group: dict, key: str, applies: bool, what: str, prefix: str) -> None:
-    if not applies and group[key] != INTERIM_DEFAULTS[prefix.split(".")[1]][key]:
-        _fail(f"applies only with {what}", f"{prefix}.{key}")
 
 
 def _bayes_prior(prior, arms):

@@ -352,7 +352,7 @@ def _design_sentences(result: PlanResult) -> list[Sentence]:
         if ss.stable is None:
             out.append(_said(f"Being saw-toothed in the sample size (a discrete test), {what} "
                              f"falls below the target again at {top} {_per_arm(result)}, the "
-                             "bound of the search.", SAWTOOTH))
+                             "last size checked.", SAWTOOTH))
         elif ss.stable.n_control != ss.answer.n_control:
             out.append(_said(f"Being saw-toothed in the sample size (a discrete test), {what} "
                              f"stays at or above the target only from "

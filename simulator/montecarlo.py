@@ -70,7 +70,8 @@ def sum_over_chunks(chunk_counts, args: tuple, seed: int, n_sims: int, jobs: int
     n_chunks = math.ceil(n_sims / CHUNK_SIZE)
     chunks = [(k, min(CHUNK_SIZE, n_sims - k * CHUNK_SIZE)) for k in range(n_chunks)]
     counts = map_chunks(partial(chunk_counts, *args, seed), chunks,
-                        [n_sizes * trials for _, trials in chunks], jobs)
+                        [n_sizes * trials for _, trials in chunks], jobs,
+                        most=lambda chunk: chunk[1])        # counts of the chunk's trials
     return np.sum(counts, axis=0)
 
 

@@ -7,14 +7,18 @@ and a failure while rendering or staging leaves the previous outputs
 untouched.  The names written are recorded in ``.simulate-outputs``; outputs
 of the previous run recorded there that this run does not produce (a sweep's
 table, a sequential design's figure) are removed, so the directory never
-mixes two runs, and no file the tool did not write is ever removed."""
+mixes two runs, and no file the tool did not write is ever removed: the
+manifest keeps each output's SHA-256, and a file that no longer matches it
+is the user's."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from . import document, report, word
 from .results import PlanResult
@@ -62,19 +66,56 @@ def _signals_held():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _previous(out_dir: Path) -> dict[str, str | None]:
+    """The outputs the last run recorded, with the SHA-256 of what it wrote
+    (None in a manifest from before hashes were kept)."""
+    try:
+        lines = (out_dir / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    out = {}
+    for line in lines:
+        name, _, digest = line.partition(" ")
+        if name:
+            out[name] = digest or None
+    return out
+
+
+def _unchanged(path: Path, digest: str | None) -> bool:
+    """Is ``path`` a regular file still holding what this tool wrote there?"""
+    try:
+        if digest is None or not path.is_file() or path.is_symlink():
+            return False
+        return _digest(path.read_bytes()) == digest
+    except OSError:
+        return False
+
+
+def write(result: PlanResult, out_dir: str | os.PathLike,
+          on_commit: Callable[[], None] | None = None) -> list[str]:
     """Write every output into ``out_dir`` (created if needed), atomically
-    file by file; returns the names written.  Raises OSError."""
+    file by file; returns the names written.  Raises OSError.
+
+    ``on_commit`` is called, with SIGINT and SIGTERM held, just before the
+    outputs are renamed into place: from then on the run has succeeded (the
+    command line ignores a late signal instead of failing a finished run).
+    Outputs of the previous run that this run does not write are removed only
+    if they still hold what the tool wrote (their hash is in the manifest): a
+    file the user has put there since is kept.  A directory this call created
+    is removed again if writing fails."""
     out_dir = Path(out_dir)
     contents = files(result)
-    try:
-        previous = set((out_dir / MANIFEST).read_text(encoding="utf-8").split())
-    except OSError:
-        previous = set()
-    contents[MANIFEST] = "".join(f"{name}\n" for name in contents).encode("utf-8")
+    previous = _previous(out_dir)
+    contents[MANIFEST] = "".join(f"{name} {_digest(data)}\n"
+                                 for name, data in contents.items()).encode("utf-8")
     umask = os.umask(0)
     os.umask(umask)
     staged = {}
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, data in contents.items():
@@ -84,11 +125,19 @@ def write(result: PlanResult, out_dir: str | os.PathLike) -> list[str]:
                 fh.write(data)
             os.chmod(tmp, 0o666 & ~umask)
         with _signals_held():       # an interrupt lands before or after the renames
+            if on_commit is not None:
+                on_commit()
             for name, tmp in staged.items():
                 os.replace(tmp, out_dir / name)
-            for name in previous & set(KNOWN) - set(contents):
-                (out_dir / name).unlink(missing_ok=True)
-    finally:
+            staged.clear()
+            for name in set(previous) & set(KNOWN) - set(contents):
+                if _unchanged(out_dir / name, previous[name]):
+                    (out_dir / name).unlink(missing_ok=True)
+    except BaseException:
         for tmp in staged.values():
             Path(tmp).unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()             # only if empty: nothing of ours is left
+        raise
     return [name for name in contents if name != MANIFEST]

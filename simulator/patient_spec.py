@@ -144,6 +144,10 @@ def _covariate(spec: Any, name: str) -> dict:
                                     "recorded to this precision, e.g. 1 for whole years)",
                                     lambda x: 0 < x <= out["sd"])
     if kind == "truncated_normal":
+        if spec.get("lower") is None and spec.get("upper") is None:
+            raise Bad("needs `lower` or `upper`, or both (with neither it is the normal "
+                      "distribution: use `distribution: normal`)", sub=f"{name}.lower",
+                      got=False)
         # a bound left out is effectively none (finite, so the JSON stays valid)
         lo = -1e300 if spec.get("lower") is None else _number(
             spec["lower"], f"{name}.lower", "must be a number below `upper`")

@@ -333,6 +333,12 @@ class PatientCounts:
         return x, np.sqrt(x * (1 - x) / self.n_sims)
 
 
+def _most_women(chunk: tuple) -> int:
+    """The largest count a batch can hold: every woman of every trial."""
+    n_t, n_c, batch = chunk
+    return (n_t + n_c) * sum(trials for _, trials in batch)
+
+
 def simulate_counts(model: PatientModel, sizes: list[tuple[int, int]], n_sims: int, seed: int,
                     test: str, sided: str, alpha: float, rates: str = "planning",
                     analyses=ANALYSES, jobs: int = 1) -> PatientCounts:
@@ -346,7 +352,7 @@ def simulate_counts(model: PatientModel, sizes: list[tuple[int, int]], n_sims: i
                                  tuple(analyses)),
                          [(*sizes[i], batch) for i, batch in tasks],
                          [sum(trials for _, trials in batch) for _, batch in tasks], jobs,
-                         group=False)
+                         group=False, most=_most_women)
     counts = np.zeros((len(sizes), len(analyses), len(COUNTS)), dtype=np.int64)
     outcomes = np.zeros((len(sizes), 2, len(OUTCOME_COUNTS)), dtype=np.int64)
     for (i, _), (c, o) in zip(tasks, results):

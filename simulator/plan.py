@@ -19,8 +19,8 @@ from . import patient_plan
 from .prior_spec import describe_effect, describe_rate
 from .results import (AssuranceResult, Confirmation, PlanResult, PowerCurve, PowerPoint,
                       SampleSizeResult, assurance_limit, randomised)
-from .scenario import Scenario
-from .search import find_sample_size, normal_approximation
+from .scenario import MAX_ARM_SIZE, Scenario
+from .search import REACH_TOLERANCE, find_sample_size, normal_approximation
 from .sequential import simulate_oc
 from .sequential_plan import SequentialPlan
 
@@ -80,18 +80,28 @@ def _memoised(fn: Callable) -> Callable:
     return at
 
 
+def _randomised(scenario: Scenario, n: int) -> int:
+    """Women to randomise for ``n`` with an outcome, within the arm-size limit."""
+    # the patient-level model simulates dropout: its sizes are women randomised
+    dropout = scenario.dropout if scenario.patient is None else 0.0
+    count = randomised(n, dropout)
+    if count > MAX_ARM_SIZE:
+        raise ScenarioError(f"= {dropout:.10g} asks to randomise {count:,} women in an arm for "
+                            f"{n:,} with an outcome, above the limit of {MAX_ARM_SIZE:,}",
+                            field="dropout", file=scenario.source_of("dropout"))
+    return count
+
+
 def _sample_size(found, design: Design, scenario: Scenario, point) -> SampleSizeResult:
     by_size = {int(m): point(m) for m in found.sizes}
     answer = by_size[found.first]
-    # the patient-level model simulates dropout: its sizes are women randomised
-    dropout = scenario.dropout if scenario.patient is None else 0.0
     return SampleSizeResult(
         answer=answer, stable=by_size.get(found.stable),
         interval_control=found.interval,
         interval_treatment=tuple(None if m is None else design.sizes(m)[0]
                                  for m in found.interval),
-        randomised_control=randomised(answer.n_control, dropout),
-        randomised_treatment=randomised(answer.n_treatment, dropout),
+        randomised_control=_randomised(scenario, answer.n_control),
+        randomised_treatment=_randomised(scenario, answer.n_treatment),
         checked_up_to=int(found.sizes[-1]))
 
 
@@ -209,6 +219,7 @@ def _run(scenario: Scenario, jobs: int = 1, ev: Evaluators | None = None,
         assurance = prior.result(reported, smallest, bound, point, sizes)
     proposed, reported = _proposal(scenario, sample_size, assurance, reported, bound,
                                    power_at, prior)
+    _randomised(scenario, design.sizes(reported)[0])
     sizes.add(reported)
     if scenario.patient is None and sequential is None:
         # (a patient-level size is a long simulation; a sequential one may need
@@ -276,8 +287,8 @@ def _proposal(scenario: Scenario, power_ss, assurance, reported: int, bound: int
         return "assurance", by_assurance
 
     def meets_both(m):
-        return (power_at([m])[0][0] >= scenario.target_power
-                and prior.assurance_at([m])[0][0] >= scenario.target_assurance)
+        return (power_at([m])[0][0] >= scenario.target_power + REACH_TOLERANCE
+                and prior.assurance_at([m])[0][0] >= scenario.target_assurance + REACH_TOLERANCE)
     start = max(reported, by_assurance)
     m = start
     while m < bound and not meets_both(m):
@@ -386,7 +397,7 @@ class AssurancePlan:
                           f"(bound {reachable:.4f})")
         # double from the power answer until the target is reached, then search below
         guess = max(start, smallest)
-        while guess < bound and self.assurance_at([guess])[0][0] < target:
+        while guess < bound and self.assurance_at([guess])[0][0] < target + REACH_TOLERANCE:
             guess = min(2 * guess, bound)
         try:
             found = find_sample_size(self.assurance_at, target, smallest, bound, guess=guess)

@@ -27,6 +27,10 @@ from .priors import SCALES, Z975, BetaMixture, Effect
 from .rules import Bad, as_int, as_number, unknown_key
 
 WEIGHT_TOLERANCE = 1e-9
+# A Beta parameter is a number of (pseudo-)women: below 0.001 the prior is two
+# point masses at 0 and 1, above ten million a point; neither means anything a
+# planner could have meant, and both break the numerics (NaN, long searches).
+MIN_BETA, MAX_BETA = 1e-3, 1e7
 MAX_RATIO = 1e6             # odds and risk ratios (and their ci95) within [1e-6, 1e6]: the
                             # prior's interval stays within floating point on the ratio scale
 COUNT_FORM = ("events", "n", "discount", "initial_beta")
@@ -39,11 +43,12 @@ def _keys(value: dict, allowed, prefix: str = "") -> None:
 
 
 def _positive(value, sub: str, rule: str) -> float:
+    """A Beta parameter: within [``MIN_BETA``, ``MAX_BETA``]."""
     try:
         v = float(as_number(value))
     except Bad:
         raise Bad(rule, sub=sub, value=value) from None
-    if v <= 0:
+    if not MIN_BETA <= v <= MAX_BETA:
         raise Bad(rule, sub=sub, value=value)
     return v
 
@@ -61,7 +66,7 @@ def _component(value: Any, prefix: str) -> dict:
                   sub=prefix.rstrip(".") or None, value=value)
     if "beta" in value:
         _keys(value, ("beta",), prefix)
-        rule = "must be [a, b], two positive numbers"
+        rule = f"must be [a, b], two numbers from {MIN_BETA:g} to {MAX_BETA:,.0f}"
         a, b = _pair(value["beta"], prefix + "beta", rule)
         return {"beta": [_positive(a, prefix + "beta", rule), _positive(b, prefix + "beta", rule)]}
     _keys(value, COUNT_FORM + ("beta",), prefix)
@@ -71,9 +76,9 @@ def _component(value: Any, prefix: str) -> dict:
                       sub=prefix + key, got=False)
     try:
         n = as_int(value["n"])
-        assert n >= 1
+        assert 1 <= n <= MAX_BETA
     except (Bad, AssertionError):
-        raise Bad("must be a whole number of women, at least 1", sub=prefix + "n",
+        raise Bad(f"must be a whole number of women from 1 to {MAX_BETA:,.0f}", sub=prefix + "n",
                   value=value["n"]) from None
     try:
         events = as_int(value["events"])
@@ -88,7 +93,8 @@ def _component(value: Any, prefix: str) -> dict:
     except (Bad, AssertionError):
         raise Bad("must be a discount (power-prior weight) in [0, 1]", sub=prefix + "discount",
                   value=value.get("discount")) from None
-    rule = "must be [a0, b0], two positive numbers (the initial Beta)"
+    rule = (f"must be [a0, b0], two numbers from {MIN_BETA:g} to {MAX_BETA:,.0f} (the initial "
+            "Beta)")
     a0, b0 = _pair(value.get("initial_beta", [1.0, 1.0]), prefix + "initial_beta", rule)
     initial = [_positive(a0, prefix + "initial_beta", rule),
                _positive(b0, prefix + "initial_beta", rule)]

@@ -7,6 +7,7 @@ import io
 import json
 
 from .results import PlanResult, randomised
+from .search import MAX_WINDOW
 from .source_spec import provenance, relative_effects
 from .sweep import sweep_table
 
@@ -23,7 +24,8 @@ SPENDING_NAMES = {"ld_obrien_fleming": "Lan-DeMets O'Brien-Fleming",
 
 
 def to_json(result: PlanResult) -> str:
-    return json.dumps(result.to_dict(), indent=2) + "\n"
+    """results.json: strict JSON (see :meth:`PlanResult.to_dict`)."""
+    return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
 
 
 def _csv(rows) -> str:
@@ -125,6 +127,9 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
     return [
         ("Scenario", f"{s.name}" + (f": {s.title}" if s.title else "")),
         ("Endpoint", s.endpoint),
+        ("Model", "patient-level simulation of each woman (`model: patient`)"
+         if result.patient is not None else
+         "the trial's 2x2 table of live births per arm (`model: table`)"),
         ("Source", s.source or "not stated"),
         *([("Source study", source.design)] if source is not None and source.design else []),
         *rate_rows(result),
@@ -580,8 +585,10 @@ def _search_caveats(ss, what: str, exact: bool) -> list[str]:
         out.append(f"Monte Carlo range of the control-arm size (pointwise 95% limits of {what}): "
                    f"{size_range(ss.interval_control, ss.checked_up_to)}")
     if ss.stable is None:
-        out.append(f"{what.capitalize()} falls below the target again at the search bound "
-                   f"{n_(ss.checked_up_to)} (saw-tooth of a discrete test); raise the bound")
+        out.append(f"{what.capitalize()} falls below the target again at "
+                   f"{n_(ss.checked_up_to)} per control arm, the last size checked (saw-tooth "
+                   f"of a discrete test; the check stops at the search bound or "
+                   f"{MAX_WINDOW:,} sizes past the answer)")
     elif ss.stable.n_control != ss.answer.n_control:
         out.append(f"{what.capitalize()} stays at or above target from {n_(ss.stable.n_control)} "
                    f"per control arm ({n_(ss.stable.n_total)} in total) on, checked up to "

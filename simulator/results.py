@@ -11,6 +11,30 @@ from .scenario import Scenario
 from .source_spec import provenance, relative_effects
 
 
+def strict(doc: dict) -> dict:
+    """``doc`` with every non-finite float (NaN, infinity) replaced by None,
+    and, when there were any, ``non_finite``: one ``{field, value, reason}``
+    per value replaced (JSON has no NaN; a bare NaN makes a file no JSON
+    parser accepts)."""
+    notes = []
+
+    def clean(node, path):
+        if isinstance(node, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        if isinstance(node, float) and not math.isfinite(node):
+            notes.append({"field": path, "value": repr(node),
+                          "reason": "not a finite number: the computation overflowed or was "
+                                    "undefined for these inputs"})
+            return None
+        return node
+    out = clean(doc, "")
+    if notes:
+        out["non_finite"] = notes
+    return out
+
+
 def randomised(n: int, dropout: float) -> int:
     """Women to randomise so that ``n`` are expected to have the outcome."""
     # In exact decimal arithmetic: 27 / (1 - 0.1) is 30, not the binary
@@ -272,6 +296,11 @@ class PlanResult:
                                                                  None)}.get(self.proposed)
 
     def to_dict(self) -> dict:
+        """Everything as JSON values: strict JSON, a non-finite number is null
+        and listed, with its field, in ``non_finite``."""
+        return strict(self._fields())
+
+    def _fields(self) -> dict:
         s = self.scenario
         approx = None
         if self.normal_approx_control is not None:
@@ -292,6 +321,7 @@ class PlanResult:
             "scenario_sha256": s.digest,
             "software": {"name": SOFTWARE, "version": self.version},
             "method": self.method,
+            "model": "patient" if self.patient is not None else "table",
             "n_sims": self.n_sims,
             "seed": self.seed,
             "test": s.analysis.test,

@@ -156,7 +156,15 @@ def choice(*options: str):
     return check
 
 
+# C0 and C1 control characters (newlines, tabs, escape sequences): never in a
+# one-line text, which reaches table cells, Markdown headings and the terminal
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+ONE_LINE = ("must be one line of text, without control characters (newlines, tabs, "
+            "escape sequences)")
+
+
 def text(pattern: str | None = None, rule: str = "must be text"):
+    """One line of text (a number is read as its text)."""
     def check(value):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern is None:
             try:
@@ -165,18 +173,22 @@ def text(pattern: str | None = None, rule: str = "must be text"):
                 raise Bad(rule) from None
         if not isinstance(value, str) or (pattern and not re.fullmatch(pattern, value)):
             raise Bad(rule)
+        if CONTROL.search(value):
+            raise Bad(ONE_LINE)
         return value
     return check
 
 
 def texts(rule: str = "must be a list of text entries"):
-    """A list of non-empty strings (a single string is a list of one)."""
+    """A list of non-empty one-line strings (a single string is a list of one)."""
     def check(value):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
                                                    for v in value):
             raise Bad(rule)
+        if any(CONTROL.search(v) for v in value):
+            raise Bad(f"{rule}, each {ONE_LINE[8:]}")
         return [v.strip() for v in value]
     return check
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -112,6 +113,11 @@ SCHEMA: dict = {
         "bayesian": BAYESIAN,
     },
     "interim": INTERIM,
+    "model": Rule("table", "table | patient: `table` analyses the trial on its 2x2 table, "
+                  "exactly where it can; `patient` simulates women one by one (strata, "
+                  "covariates, centres, randomisation, recruitment, adherence, outcomes, "
+                  "dropout as failure, adjusted analyses), which those keys need",
+                  choice("table", "patient")),
     "target_power": Rule(0.90, "power the sample size must reach",
                          number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability")),
     "target_assurance": Rule(None, "assurance (power averaged over the priors) the sample size "
@@ -549,7 +555,11 @@ def _plain(value):
 def read_yaml(path: Path) -> Any:
     label = path.name
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):      # a FIFO or a device would block or never end
+            raise ScenarioError("is not a regular file (a directory, FIFO or device); give a "
+                                "scenario file", file=label)
+        if info.st_size > MAX_FILE_BYTES:
             raise ScenarioError(f"file is larger than {MAX_FILE_BYTES:,} bytes", file=label)
         with path.open(encoding="utf-8") as handle:     # bounded: /dev/zero is not a file
             text_ = handle.read(MAX_FILE_BYTES + 1)
@@ -629,7 +639,8 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
                                 f"got {describe(raw) if raw is not None else 'an empty file'}")
         for key, value in overrides.items():
             _set_dotted(raw, key, _plain(value))
-        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides))
+        given = frozenset(_given(raw, SCHEMA, ""))
+        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides), given)
     except ScenarioError as err:
         if err.file is not None:            # the file's own errors (reading, YAML)
             raise
@@ -667,6 +678,23 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
                 raise ScenarioError(f"must be a mapping for `{dotted}` to be set inside it; "
                                     f"got {describe(child)}", field=path)
             node = child
+
+
+def _given(raw: Any, schema: dict, prefix: str):
+    """The dotted keys the scenario gives (defaults aside): a key with a value
+    that is not null, or a section even when empty or null (an empty section
+    does nothing, which is an error where it would switch something off)."""
+    if not isinstance(raw, dict):
+        return
+    for key, value in raw.items():
+        if key not in schema:
+            continue
+        path = prefix + key
+        if isinstance(schema[key], dict):
+            yield path
+            yield from _given(value, schema[key], path + ".")
+        elif value is not None:
+            yield path
 
 
 def _validate(raw: Any, schema: dict, prefix: str) -> dict:
@@ -711,7 +739,8 @@ def _source_label(file: str | None, overridden: tuple, field: str | None) -> str
     return file
 
 
-def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
+def _build(v: dict, label: str | None, overridden: tuple = (),
+           given: frozenset = frozenset()) -> Scenario:
     alpha = v["analysis"]["alpha"]
     if alpha < MIN_ALPHA:
         raise ScenarioError(f"must be at least {MIN_ALPHA:g} (a smaller level is lost in double "
@@ -738,12 +767,14 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
         if v["mcid"] is not None:
             raise ScenarioError("is reported for the arms' rates; with `population.strata` "
                                 "remove it", field="mcid")
-    interim = interim_of(v, (control, treatment))
+    interim = interim_of(v, (control, treatment), given)
     recruitment = None
+    _check_model(v, given, interim is not None)
     if interim is None:
-        patient = _patient_model(v, strata)
+        patient = _patient_model(v, strata, given) if v["model"] == "patient" else None
     else:
-        patient, recruitment = None, _timing_only(v, strata)
+        patient, recruitment = None, _recruitment(v["recruitment"], _centre_weights(v["centres"]),
+                                                  given)
     for key in ("target_assurance", "mcid"):
         if v[key] is not None and point:
             raise ScenarioError("needs a prior on a rate or on the effect (with point rates, "
@@ -772,7 +803,8 @@ def _build(v: dict, label: str | None, overridden: tuple = ()) -> Scenario:
         sample_size=SampleSize(**dict(v["sample_size"], propose=propose)),
         simulation=Simulation(**v["simulation"]),
         file=label, effect=effect, target_assurance=v["target_assurance"], mcid=v["mcid"],
-        inputs=json.dumps(v, sort_keys=True), overridden=overridden, patient=patient,
+        inputs=json.dumps(_applicable(v, interim), sort_keys=True), overridden=overridden,
+        patient=patient,
         interim=interim, recruitment=recruitment, references=tuple(v["references"]),
     )
 
@@ -816,21 +848,93 @@ def _pooled_arms(arms: dict, strata) -> tuple[Arm, Arm, None]:
             Arm(arms["treatment"]["label"], pooled("treatment_rate"), None, "strata"), None)
 
 
-def _patient_model(v: dict, strata) -> PatientModel | None:
-    """The patient-level model, or None when nothing in the scenario needs one
-    (then the trial is analysed on its 2x2 table, exactly)."""
+def _applicable(v: dict, interim) -> dict:
+    """The validated mapping without the keys that do nothing in this scenario
+    (their defaults would otherwise stand in it): what `inputs`, `to_dict()`
+    and the report's scenario hold, so that loading them again, where a key
+    given in vain is an error, gives the same scenario."""
+    v = json.loads(json.dumps(v))           # a deep copy
+    an, spec = v["analysis"], v["interim"]
+    if an["test"] != "bayesian":
+        del an["bayesian"]
+    if spec["looks"] is None:
+        del v["interim"]
+    else:
+        eff, fut = spec["efficacy"], spec["futility"]
+        keep_eff = {"spending": eff["type"] == "spending",
+                    "gamma": eff["type"] == "spending" and eff["spending"] == "hsd",
+                    "threshold": eff["type"] == "posterior"}
+        keep_fut = {"spending": fut["type"] == "beta_spending",
+                    "beta": fut["type"] == "beta_spending",
+                    "gamma": fut["type"] == "beta_spending" and fut["spending"] == "hsd",
+                    "z": fut["type"] == "z",
+                    "threshold": fut["type"] in ("conditional_power", "predictive"),
+                    "assumed": fut["type"] == "conditional_power",
+                    "binding": fut["type"] != "none"}
+        for group, keep in ((eff, keep_eff), (fut, keep_fut)):
+            for key, applies in keep.items():
+                if not applies:
+                    del group[key]
+    rec = v["recruitment"]
+    if v["model"] == "table":
+        for section in ("population", "randomisation", "adherence", "outcomes"):
+            del v[section]
+        for key in ("primary", "adjust", "logistic_test"):
+            del an[key]
+        del v["centres"]["sd_log_odds"]
+        del rec["target_months"], rec["target_probability"]
+        if interim is None or rec["per_centre_month"] is None:
+            del v["centres"], v["recruitment"]
+    if "recruitment" in v and rec["per_centre_month"] is None:
+        del v["recruitment"]
+    elif "recruitment" in v and rec.get("target_months") is None:
+        rec.pop("target_probability", None)
+    return v
+
+
+# Keys of the patient-level model (`model: patient`); of them, the centres and
+# the recruitment rate also say when interim looks happen (their calendar).
+PATIENT_KEYS = (
+    "population.strata", "population.covariates", "randomisation.method",
+    "randomisation.block_sizes", "centres.number", "centres.relative_rates",
+    "centres.sd_log_odds", "recruitment.per_centre_month", "recruitment.ramp_up_months",
+    "recruitment.follow_up_months", "recruitment.target_months",
+    "recruitment.target_probability", "adherence.treatment_not_receiving",
+    "adherence.control_receiving", "outcomes.miscarriage", "analysis.primary",
+    "analysis.adjust", "analysis.logistic_test")
+TIMING_KEYS = ("centres.number", "centres.relative_rates", "recruitment.per_centre_month",
+               "recruitment.ramp_up_months", "recruitment.follow_up_months")
+
+
+def _check_model(v: dict, given: frozenset, interim: bool) -> None:
+    """Which model runs is said, never switched silently: the patient-level
+    keys need `model: patient` (interim designs take only the centres and
+    the recruitment rate, for their calendar); `model: patient` is not for
+    interim designs, which are analysed on the 2x2 table."""
+    patient = v["model"] == "patient"
+    if patient and interim:
+        raise ScenarioError("must be `table` with interim looks or the bayesian test (they are "
+                            "analysed on the 2x2 table)", field="model")
+    if patient:
+        return
+    as_failure = v["dropout"]["handling"] == "as_failure"
+    for key in PATIENT_KEYS + ("dropout.handling",) * as_failure:
+        if key in given or (key == "dropout.handling" and as_failure):
+            if interim and key in TIMING_KEYS:
+                continue
+            if interim:
+                raise ScenarioError("is not available with interim looks or the bayesian test "
+                                    "(they are analysed on the 2x2 table); remove it", field=key)
+            raise ScenarioError("needs the patient-level model: add `model: patient` (without it "
+                                "the trial is analysed on its 2x2 table, exactly)"
+                                + (", or interim looks, for whose calendar it counts"
+                                   if key in TIMING_KEYS else ""), field=key)
+
+
+def _patient_model(v: dict, strata, given: frozenset) -> PatientModel:
+    """The patient-level model (``model: patient``)."""
     pop, rnd, cen, rec = v["population"], v["randomisation"], v["centres"], v["recruitment"]
     adh, an, drop = v["adherence"], v["analysis"], v["dropout"]
-    needed = (strata is not None or pop["covariates"] is not None
-              or rnd["method"] != "fixed" or cen["number"] > 1
-              or cen["relative_rates"] is not None or cen["sd_log_odds"] > 0
-              or any(rec[k] for k in rec if k != "target_probability")
-              or adh["treatment_not_receiving"] > 0
-              or adh["control_receiving"] > 0 or v["outcomes"]["miscarriage"] is not None
-              or drop["handling"] == "as_failure" or an["primary"] != "pooled"
-              or an["adjust"] is not None or an["logistic_test"] != "wald")
-    if not needed:
-        return None
     if v["simulation"]["method"] == "exact":
         raise ScenarioError("exact enumeration covers trials analysed on their 2x2 table; the "
                             "patient-level model (strata, covariates, centres, recruitment, "
@@ -870,7 +974,7 @@ def _patient_model(v: dict, strata) -> PatientModel | None:
     elif blocks is not None:
         raise ScenarioError("applies only to `block` and `stratified_block` randomisation",
                             field="randomisation.block_sizes")
-    recruitment = _recruitment(rec, weights)
+    recruitment = _recruitment(rec, weights, given)
     if adh["treatment_not_receiving"] + adh["control_receiving"] >= 1:
         raise ScenarioError("shares must add up to less than 1 (at 1 the arms receive the same "
                             "mix and the randomised comparison has no effect; above, it is "
@@ -909,43 +1013,17 @@ def _centre_weights(cen: dict) -> list:
     return weights
 
 
-def _recruitment(rec: dict, weights) -> Recruitment | None:
-    if rec["per_centre_month"] is not None:
-        return Recruitment(rec["per_centre_month"], tuple(weights), rec["ramp_up_months"],
-                           rec["follow_up_months"])
-    for key in ("ramp_up_months", "follow_up_months", "target_months"):
-        if rec[key]:
+def _recruitment(rec: dict, weights, given: frozenset) -> Recruitment | None:
+    for key in ("ramp_up_months", "follow_up_months", "target_months", "target_probability"):
+        if f"recruitment.{key}" in given and rec["per_centre_month"] is None:
             raise ScenarioError("needs `recruitment.per_centre_month`", field=f"recruitment.{key}")
-    return None
-
-
-# Keys of the patient-level model that change the data, not only when they come:
-# interim analyses and the Bayesian rule run on the 2x2 table without them.
-_OUTCOME_KEYS = (
-    ("population.covariates", lambda v: v["population"]["covariates"] is not None),
-    ("randomisation.method", lambda v: v["randomisation"]["method"] != "fixed"),
-    ("centres.sd_log_odds", lambda v: v["centres"]["sd_log_odds"] > 0),
-    ("adherence", lambda v: any(v["adherence"].values())),
-    ("outcomes.miscarriage", lambda v: v["outcomes"]["miscarriage"] is not None),
-    ("dropout.handling", lambda v: v["dropout"]["handling"] == "as_failure"),
-    ("analysis.primary", lambda v: v["analysis"]["primary"] != "pooled"),
-    ("analysis.adjust", lambda v: v["analysis"]["adjust"] is not None),
-    ("analysis.logistic_test", lambda v: v["analysis"]["logistic_test"] != "wald"),
-)
-
-
-def _timing_only(v: dict, strata) -> Recruitment | None:
-    """With interim looks or the Bayesian rule: the recruitment model (centres
-    and their rates say when looks happen), refusing the patient-level keys
-    that would change the data."""
-    if strata is not None:
-        raise ScenarioError("is not available with interim looks or the bayesian test (they "
-                            "are analysed on the 2x2 table); remove it", field="population.strata")
-    for key, is_set in _OUTCOME_KEYS:
-        if is_set(v):
-            raise ScenarioError("is not available with interim looks or the bayesian test "
-                                "(they are analysed on the 2x2 table); remove it", field=key)
-    return _recruitment(v["recruitment"], _centre_weights(v["centres"]))
+    if "recruitment.target_probability" in given and rec["target_months"] is None:
+        raise ScenarioError("needs `recruitment.target_months` (the probability of enrolling "
+                            "within it)", field="recruitment.target_probability")
+    if rec["per_centre_month"] is None:
+        return None
+    return Recruitment(rec["per_centre_month"], tuple(weights), rec["ramp_up_months"],
+                       rec["follow_up_months"])
 
 
 def _arms(arms: dict) -> tuple[Arm, Arm, Effect | None]:

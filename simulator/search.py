@@ -32,6 +32,14 @@ from .boundaries import critical_z
 from .errors import NoSolutionError
 
 Z95 = 1.959963984540054
+# A size reaches the target when its power (or assurance) is at least the
+# target plus this: exact values are computed to about 1e-12, so a value within
+# rounding of the target (a prior whose assurance creeps up to it) never counts.
+REACH_TOLERANCE = 1e-10
+# The window of sizes checked around an answer grows until the saw-tooth has
+# settled, but never beyond this many sizes (a curve that hovers at its target
+# for thousands of sizes is reported as not settling, not searched for minutes).
+MAX_WINDOW = 2000
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
             cache.update({m: (float(a), float(b)) for m, a, b in zip(todo, p, s)})
         return np.array([cache[m] for m in sizes]).reshape(-1, 2).T
 
+    target = target + REACH_TOLERANCE   # (see REACH_TOLERANCE)
     lo, hi = smallest - 1, None         # power(hi) >= target; lo misses or is outside
     if guess is not None and smallest <= guess < bound:
         if evaluate([guess])[0, 0] >= target:
@@ -91,7 +100,8 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
         miss = np.flatnonzero(lower < target)
         stable_i = int(miss[-1]) + 1 if miss.size else 0
         need_up = high < bound and len(sizes) - stable_i < guard + 1
-        if not (need_down or need_up):
+        if not (need_down or need_up) or len(sizes) >= MAX_WINDOW:
+            unsettled = need_up         # capped before power settled above the target
             break
         if need_down:
             low = max(smallest, low - guard)
@@ -102,16 +112,16 @@ def find_sample_size(power_at: Callable, target: float, smallest: int, bound: in
     misses = np.flatnonzero(power < target)
     if not misses.size:
         stable = int(sizes[0])
-    elif misses[-1] + 1 < len(sizes):
+    elif misses[-1] + 1 < len(sizes) and not unsettled:
         stable = int(sizes[misses[-1] + 1])
     else:
-        stable = None                   # the bound itself misses the target
+        stable = None                   # the last size checked misses the target
     reach_lower = np.flatnonzero(lower >= target)
     interval = (int(sizes[first_i]), int(sizes[reach_lower[0]]) if reach_lower.size else None)
     return SearchOutcome(first, stable, interval, sizes, power, se)
 
 
-def _reaching_near_bound(evaluate, target, lo, bound):
+def _reaching_near_bound(evaluate, target: float, lo: int, bound: int) -> int:
     """A size in (lo, bound] whose power reaches the target.  The bound first;
     as power is a saw-tooth, a bound that misses may still have sizes just below
     it that reach, so the last ``2 * guard`` sizes are tried before giving up."""
@@ -122,7 +132,8 @@ def _reaching_near_bound(evaluate, target, lo, bound):
     if (power >= target).any():
         return int(tail[np.flatnonzero(power >= target)[-1]])
     raise NoSolutionError(
-        f"= {bound:,} gives power {power[-1]:.4f}, below the target {target:g}"
+        f"= {bound:,} gives power {power[-1]:.4f}, below the target "
+        f"{target - REACH_TOLERANCE:g}"
         + (f" (as do the {len(tail) - 1} sizes below it)" if len(tail) > 1 else "")
         + "; raise the bound",
         field="sample_size.max_control")

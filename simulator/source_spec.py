@@ -37,7 +37,7 @@ from .rules import Bad, as_int, text, unknown_key
 
 SOURCE_KEYS = ("citation", "design", "observed", "effect")
 ARMS = ("control", "treatment")
-ONE_LINE = text(r"[^\x00-\x1f\x7f]+", "must be one line of text")
+ONE_LINE = text(rule="must be one line of text")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any, Mapping
 from joblib import delayed
 
 from .errors import NoSolutionError, ScenarioError
-from .execution import Rounds, active_cache, configured, on_cluster, run_tasks, scope
+from .execution import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
+                        run_tasks, scope)
 from .plan import _run, choose_method, evaluators, run
 from .progress import reporter_for_tasks
 from .results import PlanResult, frame
@@ -235,16 +236,20 @@ def run_sweep(points: list[tuple[dict, Scenario]], planned_control: int,
     tasks = (delayed(_point_task)(a, directory) for a in args)
     done = run_tasks(tasks, min(jobs, max(len(points), 1)), [1] * len(points), "points")
     if cache is not None:
-        cache.count(sum(reused for _, (reused, _) in done), sum(n for _, (_, n) in done))
+        cache.count(sum(counts[0] for _, counts in done), sum(counts[1] for _, counts in done))
+        cache.recomputed += sum(counts[2] for _, counts in done)
     return Sweep(point for point, _ in done)
 
 
-def _point_task(args: tuple, cache_directory) -> tuple[SweepPoint, tuple[int, int]]:
+def _point_task(args: tuple, cache_directory) -> tuple[SweepPoint, tuple[int, int, int]]:
     """One point as a task of its own (in a worker process, which has no
-    cache unless given its directory), with the cache's (reused, chunks)."""
+    cache unless given its directory), with the cache's (reused, chunks,
+    recomputed)."""
+    exit_with_parent()
     with configured(cache=cache_directory):
         point, cache = _point(*args), active_cache()
-        return point, (0, 0) if cache is None else (cache.reused, cache.chunks)
+        return point, ((0, 0, 0) if cache is None
+                       else (cache.reused, cache.chunks, cache.recomputed))
 
 
 class Sweep(tuple):

@@ -110,7 +110,7 @@ def test_bad_input_is_one_line_and_exit_status_2(cli, tmp_path, text, expected):
     (["--scenario", "sever"], "no bundled scenario of that name"),
     (["--n-sims", "lots"], "'lots' is not a valid integer"),
     (["--n-sims", "5"], "`simulation.n_sims` must be a whole number from 100"),
-    (["--jobs", "0"], "'--jobs'"),
+    (["--jobs", "0"], "`--jobs` must be a whole number from 1"),
     (["--format", "xml"], "'xml' is not one of"),
     (["--bogus"], "No such option '--bogus'"),
 ])
@@ -162,7 +162,7 @@ def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, t
     (blocked / "report.md").mkdir(parents=True)
     for out, expected, force in [(afile / "sub", "is not a directory", ()),
                                  (blocked, "exists and is not empty; add --force", ()),
-                                 (blocked, "report.md exists and is a directory", ("--force",))]:
+                                 (blocked, "report.md exists and is not a regular file", ("--force",))]:
         proc = cli("--out", out, *force)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and expected in lines[0], proc.stderr

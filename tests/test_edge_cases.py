@@ -131,7 +131,7 @@ def test_a_bomb_as_a_set_value_is_refused(cli):
 
 def test_anchors_aliases_and_merge_keys_of_a_normal_size_still_work(tmp_path):
     path = tmp_path / "anchors.yaml"
-    path.write_text("name: anchors\n"
+    path.write_text("name: anchors\nmodel: patient\n"
                     "arms:\n"
                     "  control: &arm {label: Standard care, rate: 0.2}\n"
                     "  treatment: {<<: *arm, label: IVIg, rate: 0.69}\n"

@@ -12,8 +12,8 @@ from simulator import figures as F
 from simulator.sweep import SweepAxis, run_with_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-BAYESIAN = {"analysis.test": "bayesian", "interim.efficacy.type": "posterior",
-            "interim.futility.type": "predictive", "interim.futility.threshold": 0.1,
+BAYESIAN = {"analysis.test": "bayesian", "interim.efficacy": {"type": "posterior"},
+            "interim.futility": {"type": "predictive", "threshold": 0.1},
             "analysis.bayesian.threshold": 0.975}
 
 
@@ -301,7 +301,7 @@ def test_no_pyplot():
 
 def test_two_sided_boundaries_mirror_the_efficacy_bound():
     result = run(load_scenario("severe_sequential", {
-        "analysis.sided": "two", "analysis.alpha": 0.05, "interim.futility.type": "none"}))
+        "analysis.sided": "two", "analysis.alpha": 0.05, "interim.futility": {"type": "none"}}))
     fig = F.boundaries(result)
     upper = [lk["efficacy_z"] for lk in result.sequential.looks]
     assert np.allclose(one(fig, "efficacy_z").get_ydata(), upper)

@@ -249,7 +249,7 @@ def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
 
 
 @pytest.mark.parametrize("overrides", [
-    {"interim.efficacy.type": "none"},
+    {"interim.efficacy": {"type": "none"}},
     {"interim.looks": [0.05, 1]},
     {"analysis.alpha": 1.0e-9},
 ])

@@ -20,8 +20,11 @@ ALPHA = 0.05
 
 
 def scenario(**extra):
+    """A patient-level scenario (``model: patient`` when anything is added)."""
     raw = {"name": "p", "arms": {"control": {"rate": 0.30}, "treatment": {"rate": 0.50}},
            "simulation": {"n_sims": 4000, "seed": 7}}
+    if extra:
+        raw["model"] = "patient"
     for key, value in extra.items():
         node = raw
         *parents, last = key.split("__")
@@ -343,7 +346,8 @@ def test_run_reports_every_analysis_and_recruitment():
      "population.covariates", "unreachable"),
 ])
 def test_patient_level_errors_name_the_field(extra, field, message):
-    raw = {"name": "p", "arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.5}}}
+    raw = {"name": "p", "model": "patient",
+           "arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.5}}}
     raw.update(extra)
     with pytest.raises(ScenarioError) as err:
         load_scenario(raw)
@@ -351,8 +355,8 @@ def test_patient_level_errors_name_the_field(extra, field, message):
 
 
 def test_no_woman_with_an_outcome_is_reported_not_a_crash():
-    sc = load_scenario({"name": "p", "arms": {"control": {"rate": 0.3}, "treatment": {
-        "rate": 0.5}}, "dropout": 0.995, "centres": {"number": 2},
+    sc = load_scenario({"name": "p", "model": "patient", "arms": {"control": {"rate": 0.3},
+        "treatment": {"rate": 0.5}}, "dropout": 0.995, "centres": {"number": 2},
         "sample_size": {"n_control": 1}, "simulation": {"n_sims": 100}})
     result = run(sc)
     assert result.patient.outcomes["control"]["live_birth"] in (None, 0.0, 1.0)
@@ -360,10 +364,11 @@ def test_no_woman_with_an_outcome_is_reported_not_a_crash():
 
 def test_strata_replace_the_arms_rates():
     with pytest.raises(ScenarioError) as err:
-        load_scenario({"name": "p", "population": {"strata": STRATA},
+        load_scenario({"name": "p", "model": "patient", "population": {"strata": STRATA},
                        "arms": {"control": {"rate": 0.3}, "treatment": {"rate": 0.5}}})
     assert err.value.field == "arms.control.rate"
-    sc = load_scenario({"name": "p", "population": {"strata": STRATA}, "arms": {}})
+    sc = load_scenario({"name": "p", "model": "patient", "population": {"strata": STRATA},
+                        "arms": {}})
     assert sc.control.rate == pytest.approx(0.62 * 0.39 + 0.38 * 0.20)
     assert sc.treatment.rate == pytest.approx(0.62 * 0.60 + 0.38 * 0.69)
 
@@ -373,3 +378,20 @@ def test_a_scenario_without_patient_level_keys_stays_on_the_exact_path():
     assert sc.patient is None
     assert load_scenario("severe").patient is None
     assert load_scenario("multicentre").patient is not None
+
+
+@pytest.mark.parametrize("key, value", [
+    ("analysis.primary", "logistic"), ("analysis.logistic_test", "likelihood_ratio"),
+    ("centres.number", 3), ("population.covariates", {"age": AGE}),
+    ("adherence.control_receiving", 0.1), ("randomisation.method", "block"),
+    ("dropout", {"share": 0.1, "handling": "as_failure"})])
+def test_the_patient_level_model_is_never_switched_on_silently(key, value):
+    """A patient-level key on a 2x2 scenario used to switch the run to the
+    patient-level simulation without a word (severe: 24 per arm exact, 25 by
+    simulation with `analysis.primary: logistic`); now it needs `model:
+    patient`, and the error names the key."""
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("severe", {key: value})
+    assert err.value.field in (key, "dropout.handling") and "model: patient" in str(err.value)
+    sc = load_scenario("severe", {key: value, "model": "patient"})
+    assert sc.patient is not None

@@ -10,7 +10,7 @@ from simulator import NoSolutionError, load_scenario, run
 from simulator.design import Design
 from simulator.exact import exact_power
 from simulator.results import randomised
-from simulator.search import guard_width, normal_approximation
+from simulator.search import find_sample_size, guard_width, normal_approximation
 
 
 def scenario(p_c, p_t, **extra):
@@ -180,3 +180,32 @@ def test_type_one_error_is_the_exact_size_at_the_control_rate(test, p_c, p_t):
     if test == "z_unpooled":
         # one woman per arm "reaches" 90% power: the Wald test's size shows why not to trust it
         assert n_c == 1 and res.type_one_error > 0.05
+
+
+def test_a_value_within_rounding_of_the_target_does_not_reach_it():
+    """Assurance that creeps up to its target (a degenerate prior: 0.5 +-
+    1e-14) used to count as reaching it by rounding noise."""
+    from simulator.search import REACH_TOLERANCE
+
+    def hovering(sizes):
+        sizes = np.asarray(sizes)
+        value = np.where(sizes >= 300, 0.5 + 1e-14 * (sizes % 2), 0.4)
+        value = np.where(sizes >= 900, 0.5 + 2 * REACH_TOLERANCE, value)
+        return value, np.zeros(len(sizes))
+    found = find_sample_size(hovering, 0.5, 1, 5000)
+    assert found.first == 900
+
+
+def test_the_window_around_an_answer_is_bounded():
+    """A curve that hovers at its target for thousands of sizes is checked
+    over at most MAX_WINDOW sizes, not searched to the bound."""
+    from simulator.search import MAX_WINDOW
+    calls = []
+
+    def saw(sizes):
+        calls.extend(sizes)
+        sizes = np.asarray(sizes)
+        return np.where(sizes % 2 == 0, 0.95, 0.85) * (sizes >= 50) + 0.0, np.zeros(len(sizes))
+    found = find_sample_size(saw, 0.9, 1, 100_000)
+    assert found.stable is None and len(found.sizes) <= MAX_WINDOW + 100
+    assert len(set(calls)) < MAX_WINDOW + 200
