@@ -143,12 +143,12 @@ from scipy import stats  # noqa: E402
 from statsmodels.stats.proportion import proportions_ztest, test_proportions_2indep  # noqa: E402
 
 import simulator  # noqa: E402
-from simulator import assurance  # noqa: E402
-from simulator.assurance import exact_assurance, monte_carlo_assurance  # noqa: E402
-from simulator.design import Design, decision_table  # noqa: E402
-from simulator.exact import exact_power  # noqa: E402
-from simulator.montecarlo import monte_carlo_power  # noqa: E402
-from simulator.priors import BetaMixture, Effect, RateModel  # noqa: E402
+from simulator.engines import assurance  # noqa: E402
+from simulator.engines.assurance import exact_assurance, monte_carlo_assurance  # noqa: E402
+from simulator.engines.design import Design, decision_table  # noqa: E402
+from simulator.engines.exact import exact_power  # noqa: E402
+from simulator.engines.montecarlo import monte_carlo_power  # noqa: E402
+from simulator.models.priors import BetaMixture, Effect, RateModel  # noqa: E402
 
 TESTS = ("fisher", "z_pooled", "z_unpooled", "chi2_yates")
 P_T, P_C, N, ALPHA, SEED = 0.50, 0.34, 200, 0.05, 12345
@@ -422,8 +422,8 @@ MEMORY_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
 from simulator import load_scenario
-from simulator.patient_plan import counts
-from simulator.patients import ANALYSES
+from simulator.planning.patients import counts
+from simulator.engines.patients import ANALYSES
 sc = load_scenario("multicentre", {{"simulation.n_sims": {n_sims}}})
 c = counts(sc, [1000], "planning", ANALYSES, 1)
 # VmHWM: this process's peak resident memory (ru_maxrss would include the
@@ -438,9 +438,9 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
     import subprocess
     import warnings
     import statsmodels.api as sm
-    from simulator.adjusted import logistic_pvalues
-    from simulator.patient_plan import counts as patient_counts
-    from simulator.patients import ANALYSES, _logistic_data, simulate
+    from simulator.stats.adjusted import logistic_pvalues
+    from simulator.planning.patients import counts as patient_counts
+    from simulator.engines.patients import ANALYSES, _logistic_data, simulate
     rows = []
     for label, resolution in (("age exact (one row per woman)", None),
                               ("age in whole years (grouped)", 1)):
@@ -488,8 +488,8 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
 
 
 def bench_sequential(n_sims, n_loop):
-    from simulator.boundaries import efficacy_bounds
-    from simulator.sequential import (SequentialDesign, decision_tables, exact_oc, look_sizes,
+    from simulator.stats.boundaries import efficacy_bounds
+    from simulator.engines.sequential import (SequentialDesign, decision_tables, exact_oc, look_sizes,
                                       simulate_oc)
     looks, lower = (0.5, 0.75, 1.0), (0.0, 0.5, -math.inf)
     t_bounds, upper = best_of(3, efficacy_bounds, looks, 0.025, "obrien_fleming")
@@ -550,9 +550,9 @@ SCALING_MEMORY_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
 from simulator import load_scenario
-from simulator.design import Design
-from simulator.montecarlo import monte_carlo_power
-from simulator.patient_plan import counts
+from simulator.engines.design import Design
+from simulator.engines.montecarlo import monte_carlo_power
+from simulator.planning.patients import counts
 if {patient!r}:
     sc = load_scenario("multicentre", {{"simulation.n_sims": {n_sims}}})
     result = counts(sc, [20], "planning", ("logistic",), 1).rate("logistic")[0][0]
@@ -576,9 +576,9 @@ def bench_scaling(n_sims, n_patient, n_memory):
     """Section 10: the dask backend against loky, and memory against trials."""
     import logging
     from distributed import LocalCluster
-    from simulator import execution
-    from simulator.patient_plan import counts as patient_counts
-    from simulator.patients import ANALYSES
+    from simulator.execution import backends as execution
+    from simulator.planning.patients import counts as patient_counts
+    from simulator.engines.patients import ANALYSES
     design = Design("fisher", "two", ALPHA)
     sc = simulator.load_scenario("multicentre", {"simulation.n_sims": n_patient})
     work = {"2x2 Monte Carlo": (n_sims, lambda jobs: mc(design, n_sims, jobs)[0]),
@@ -616,10 +616,13 @@ def bench_scaling(n_sims, n_patient, n_memory):
 
 
 def bench_report_extras():
-    from simulator.exact import maximum_over_rates, null_rejection, rate_grid
-    from simulator.sequential import (BayesRule, SequentialDesign, calibrate_threshold,
+    from simulator.engines.exact import maximum_over_rates, null_rejection, rate_grid
+    from simulator.engines.sequential import (BayesRule, SequentialDesign, calibrate_threshold,
                                       exact_oc)
-    from simulator import outputs, word, figures, document
+    from simulator.report import outputs
+    from simulator.report import word
+    from simulator.report import figures
+    from simulator.report import document
     rows = []
     for test, n in (("fisher", 24), ("z_pooled", 200)):
         design = Design(test, "two", ALPHA, 1.0)

@@ -10,14 +10,12 @@ Library API (no printing)::
     result.figures()["power_curve"]          # a matplotlib Figure
     sensitivity(scenario, {"arms.treatment.rate": [0.5, 0.6, 0.69]}).sweep.to_frame()
 """
-__version__ = "0.3.0"
-SOFTWARE = "ivig-trial-simulator"     # the distribution name, as cited in reports
-
-from .errors import NoSolutionError, ScenarioError  # noqa: E402
-from .scenario import Scenario, bundled_scenarios, load_scenario  # noqa: E402
-from .plan import run  # noqa: E402
-from .results import PlanResult, PowerCurve, PowerPoint, SampleSizeResult  # noqa: E402
-from .sweep import Sweep, sensitivity  # noqa: E402
+from .errors import NoSolutionError, ScenarioError
+from .planning.run import run
+from .planning.sweep import Sweep, sensitivity
+from .results import PlanResult, PowerCurve, PowerPoint, SampleSizeResult
+from .scenario.build import Scenario, bundled_scenarios, load_scenario
+from .version import SOFTWARE, __version__
 
 __all__ = ["__version__", "SOFTWARE", "load_scenario", "bundled_scenarios", "run", "sensitivity",
            "Scenario", "PlanResult", "PowerCurve", "PowerPoint", "SampleSizeResult", "Sweep",

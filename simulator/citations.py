@@ -3,7 +3,7 @@ that the run used (the test, the group-sequential design, the priors, the
 recruitment model), each cited once."""
 from __future__ import annotations
 
-from .source_spec import planned_on_observed_effect
+from .scenario.source import planned_on_observed_effect
 
 # short form (cited in the text) -> full reference
 WORKS = {

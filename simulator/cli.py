@@ -18,10 +18,16 @@ from pathlib import Path
 
 import click
 
-from simulator import ScenarioError, execution, load_scenario, outputs, progress, report, run
-from simulator.errors import OPTION_FIELDS, RunFailed
-from simulator.scenario import DEFAULT_SCENARIO
-from simulator.sweep import parse_set, parse_sweep, run_with_sweep
+from .errors import OPTION_FIELDS, RunFailed, ScenarioError
+from .execution import backends as execution
+from .execution import progress
+from .planning.run import run
+from .planning.sweep import parse_set, parse_sweep, run_with_sweep
+from .report import outputs
+from .report import tables as report
+from .scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
+from .scenario.reference import template
+from .version import __version__
 
 
 class OutputError(click.ClickException):
@@ -110,7 +116,49 @@ def _echo(text: str) -> None:
         raise WriteError(getattr(err, "strerror", None) or str(err)) from None
 
 
+def _list_scenarios(ctx, param, value):
+    """``--list``: each bundled scenario's name and title, one line each."""
+    if not value or ctx.resilient_parsing:
+        return
+    names = [name.removesuffix(".yaml") for name in bundled_scenarios()]
+    width = max(map(len, names))
+    _echo("".join(f"{name:<{width}}  {printable(load_scenario(name).title or '', False)}\n"
+                  for name in names))
+    ctx.exit(0)
+
+
+def _write_template(ctx, param, value):
+    """``--template FILE``: a commented scenario to start from (``-``: stdout);
+    an existing file is never overwritten."""
+    if value is None or ctx.resilient_parsing:
+        return
+    text = template()
+    if value == "-":
+        _echo(text)
+        ctx.exit(0)
+    path = Path(value)
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ScenarioError("exists; the template never replaces a file: choose a new name",
+                            field="--template") from None
+    except OSError as err:
+        raise ScenarioError(f"cannot be written ({err.strerror or err})",
+                            field="--template") from None
+    click.echo(f"simulate: wrote {printable(str(path), False)}; edit it, then run "
+               f"simulate --scenario {printable(str(path), False)}", err=True)
+    ctx.exit(0)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="simulate",
+                      message="%(prog)s (ivig-trial-simulator) %(version)s")
+@click.option("--list", "list_scenarios", is_flag=True, expose_value=False, is_eager=True,
+              callback=_list_scenarios, help="List the bundled scenarios, one line each, and exit.")
+@click.option("--template", metavar="FILE", expose_value=False, is_eager=True,
+              callback=_write_template,
+              help="Write a commented scenario to start from to FILE (- for stdout) and exit.")
 @click.option("--scenario", "scenario_spec", default=DEFAULT_SCENARIO, show_default=True,
               metavar="FILE|NAME",
               help="Scenario file; a bare name that is not a file names a bundled scenario.")

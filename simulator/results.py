@@ -5,10 +5,10 @@ import math
 from fractions import Fraction
 from dataclasses import dataclass
 
-from . import SOFTWARE
+from .version import SOFTWARE
 from .citations import references
-from .scenario import Scenario
-from .source_spec import provenance, relative_effects
+from .scenario.build import Scenario
+from .scenario.source import provenance, relative_effects
 
 
 def strict(doc: dict) -> dict:
@@ -264,18 +264,18 @@ class PlanResult:
 
     def justification(self) -> str:
         """The sample-size justification paragraph."""
-        from .justification import justification
+        from .report.justification import justification
         return justification(self)
 
     def figures(self) -> dict:
         """The report's figures as matplotlib Figure objects, by name."""
-        from .figures import figures
+        from .report.figures import figures
         return figures(self)
 
     def save(self, out_dir) -> list[str]:
         """Write the report (HTML, Markdown and PNGs), results.json and the CSV
         tables into ``out_dir``, each file atomically; returns the names."""
-        from .outputs import write
+        from .report.outputs import write
         return write(self, out_dir)
 
     @property

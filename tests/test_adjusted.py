@@ -9,7 +9,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.tools import sm_exceptions
 
-from simulator.adjusted import _cmh_score, cmh_pvalues, fit_logistic, logistic_pvalues
+from simulator.stats.adjusted import _cmh_score, cmh_pvalues, fit_logistic, logistic_pvalues
 
 ARM = 1  # column of the treatment arm in every design below
 

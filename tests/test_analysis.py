@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import chi2_contingency, fisher_exact
 from statsmodels.stats import proportion as sm_proportion
 
-from simulator.analysis import pvalue_grid, pvalues
+from simulator.stats.analysis import pvalue_grid, pvalues
 
 SIZES = [(1, 1), (1, 4), (6, 6), (9, 14), (20, 20), (33, 17), (25, 50)]
 

@@ -73,12 +73,11 @@ def test_figures_are_matplotlib_objects_and_save_writes_the_report(tmp_path):
     assert result.justification() in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_the_readme_example_runs(tmp_path, monkeypatch):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Python API (notebooks)")[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def test_the_python_api_page_example_runs(tmp_path, monkeypatch):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "python-api.md", "exec"), namespace)
     assert (tmp_path / "report_dir" / "report.html").exists()
     assert len(namespace["swept"].sweep.to_frame()) == 6

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from simulator.bayes import posterior_superiority, predictive_success
+from simulator.stats.bayes import posterior_superiority, predictive_success
 
 PRIORS = [((1, 1), (1, 1)), ((11, 5.5), (3.5, 11)), ((0.5, 0.5), (0.5, 0.5))]
 

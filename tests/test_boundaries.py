@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from simulator.boundaries import crossing, efficacy_bounds, spent
+from simulator.stats.boundaries import crossing, efficacy_bounds, spent
 
 EQUAL3 = [1 / 3, 2 / 3, 1]
 
@@ -83,7 +83,7 @@ def test_beta_spending_futility_matches_gsdesign_default_design():
     """gsDesign's default gsDesign() (k = 3, test.type = 4, alpha 0.025, beta 0.1,
     sfHSD gamma -4 upper, -2 lower): upper 3.01 / 2.55 / 2.00, lower -0.24 /
     0.94 / 2.00 (printed to two decimals), power 0.9 at the solved drift."""
-    from simulator.boundaries import beta_spending_design
+    from simulator.stats.boundaries import beta_spending_design
     upper = efficacy_bounds(EQUAL3, 0.025, "hsd")
     lower, drift = beta_spending_design(EQUAL3, upper, 0.025, 0.1, "hsd")
     assert np.allclose(upper, [3.0107, 2.5465, 1.9992], atol=1e-3)

@@ -1,12 +1,9 @@
 """The `simulate` command as a user runs it, in a fresh process."""
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import venv
 
 import pytest
 
@@ -134,28 +131,6 @@ def test_a_path_is_read_as_a_path_from_any_directory(cli, tmp_path):
     assert doc["scenario"] == "severe"          # no such file here: the bundled one
 
 
-@pytest.mark.skipif(os.environ.get("SKIP_INSTALL_TEST") == "1", reason="SKIP_INSTALL_TEST=1")
-def test_pip_install_from_a_clean_copy_gives_a_working_command(tmp_path):
-    """`pip install .` (not editable) installs `simulate` with the bundled scenarios."""
-    src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".git", "__pycache__", "build", "*.egg-info", ".pytest_cache", "examples"))
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    py = env_dir / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", str(src)],
-                   check=True, capture_output=True, timeout=300)
-    shutil.rmtree(src)                          # the installed command must not need the source
-    run_dir = tmp_path / "anywhere"
-    run_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([env_dir / "bin" / "simulate", "--scenario", "moderate.yaml",
-                           "--format", "json"], cwd=run_dir, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["scenario"] == "moderate"
-
-
 def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, tmp_path):
     afile = write(tmp_path, "afile", "x")
     blocked = tmp_path / "blocked"
@@ -205,3 +180,24 @@ def test_a_run_stopped_by_a_signal_writes_nothing_and_says_so(tmp_path, signum, 
                                            f"{' (SIGTERM)' if status == 143 else ''}; "
                                            "no results written"]
     assert stdout == "" and not out.exists()
+
+
+def test_version_list_and_template(cli, tmp_path):
+    from simulator import __version__, bundled_scenarios
+    from simulator.scenario.build import SCHEMA
+    from simulator.scenario.reference import _keys
+    assert cli("--version", check_rc=0).stdout == f"simulate (ivig-trial-simulator) {__version__}\n"
+    listed = cli("--list", check_rc=0).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [n[:-5] for n in bundled_scenarios()]
+    assert any(line.split(None, 1)[1] == load_scenario("severe").title for line in listed)
+    path = tmp_path / "mine.yaml"
+    cli("--template", path, check_rc=0)
+    text = path.read_text()
+    for key, _ in _keys(SCHEMA):                  # every key is there, with its meaning
+        assert f"{key.rsplit('.', 1)[-1]}:" in text, key
+    doc = json.loads(cli("--scenario", path, "--format", "json", check_rc=0).stdout)
+    assert doc["scenario"] == "my_trial" and doc["sample_size"]["n_per_arm"] == {"control": 24, "treatment": 24}
+    assert cli("--template", "-", check_rc=0).stdout == text
+    proc = cli("--template", path, check_rc=2)        # never overwritten
+    assert proc.stderr.count("\n") == 1 and "`--template` exists" in proc.stderr
+    assert path.read_text() == text

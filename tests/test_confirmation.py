@@ -4,8 +4,8 @@ exact assurance) agrees with the exact value within its Monte Carlo error."""
 import pytest
 
 from simulator import bundled_scenarios, load_scenario, run
-from simulator.justification import justification
-from simulator.report import table
+from simulator.report.justification import justification
+from simulator.report.tables import table
 
 EXACT = [n.removesuffix(".yaml") for n in bundled_scenarios() if n != "multicentre.yaml"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from simulator import load_scenario, run, sensitivity
 from simulator.citations import WORKS
-from simulator.outputs import files, write
+from simulator.report.outputs import files, write
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ALWAYS = ["summary", "justification", "details", "assumptions", "power-curve", "references",

@@ -25,7 +25,7 @@ import pytest
 from scipy import integrate, stats
 
 from simulator import NoSolutionError, ScenarioError, load_scenario, run
-from simulator.scenario import MAX_ARM_SIZE, MAX_DEPTH, MAX_N_SIMS, MAX_VALUES
+from simulator.scenario.build import MAX_ARM_SIZE, MAX_DEPTH, MAX_N_SIMS, MAX_VALUES
 
 BASE = {"name": "edge", "arms": {"control": {"rate": 0.2}, "treatment": {"rate": 0.69}}}
 

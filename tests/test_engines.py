@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 from scipy.stats import fisher_exact
 
-from simulator import montecarlo
-from simulator.design import Design
-from simulator.exact import exact_power
-from simulator.montecarlo import ArmSampler, monte_carlo_power
+from simulator.engines import montecarlo
+from simulator.engines.design import Design
+from simulator.engines.exact import exact_power
+from simulator.engines.montecarlo import ArmSampler, monte_carlo_power
 
 TESTS = ["fisher", "z_pooled", "z_unpooled", "chi2_yates"]
 
@@ -89,7 +89,7 @@ def test_draws_outside_the_table_are_decided_directly(monkeypatch):
     the counts are the same as with the full table."""
     design = Design("fisher", "two", 0.05, 1.0)
     ref = monte_carlo_power(design, 0.6, 0.3, [30, 45], 20_000, seed=1)[0]
-    import simulator.design as d
+    import simulator.engines.design as d
     monkeypatch.setattr(d, "TAIL", 0.05)
     d.decision_table.cache_clear()
     try:

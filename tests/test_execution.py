@@ -13,7 +13,9 @@ import joblib
 import numpy as np
 import pytest
 from conftest import REPO, run_cli
-from simulator import ScenarioError, execution, load_scenario, report, run, sensitivity
+from simulator import ScenarioError, load_scenario, run, sensitivity
+from simulator.execution import backends as execution
+from simulator.report import tables as report
 
 distributed = pytest.importorskip("distributed")        # the `dask` extra (CI installs it)
 Client, LocalCluster, get_task_stream = (distributed.Client, distributed.LocalCluster,
@@ -240,7 +242,7 @@ def test_a_sweep_on_a_cluster_runs_its_points_chunks_as_flat_rounds(monkeypatch,
 
 
 def test_a_sweep_point_error_on_a_cluster_is_raised(monkeypatch, cluster):
-    from simulator import sweep
+    from simulator.planning import sweep
 
     def failing(values, scenario, planned):
         if values["arms.treatment.rate"] == 0.6:
@@ -295,7 +297,7 @@ def test_a_chunk_that_cannot_be_stored_is_a_one_line_error(tmp_path):
 
 def test_the_table_caches_are_safe_across_threads():
     from concurrent.futures import ThreadPoolExecutor
-    from simulator.design import bounded_cache
+    from simulator.engines.design import bounded_cache
 
     @bounded_cache(max_entries=8, max_bytes=10 ** 6)
     def table(n):

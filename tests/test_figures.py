@@ -8,8 +8,8 @@ import pytest
 from matplotlib.text import Text
 
 from simulator import load_scenario, run
-from simulator import figures as F
-from simulator.sweep import SweepAxis, run_with_sweep
+from simulator.report import figures as F
+from simulator.planning.sweep import SweepAxis, run_with_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BAYESIAN = {"analysis.test": "bayesian", "interim.efficacy": {"type": "posterior"},
@@ -293,7 +293,7 @@ def test_png_bytes_reproducible(results):
 
 
 def test_no_pyplot():
-    code = ("import sys; from simulator import figures, load_scenario, run; "
+    code = ("import sys; from simulator import load_scenario, run; from simulator.report import figures; "
             "figures.png_bytes(figures.power_curve(run(load_scenario('severe')))); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

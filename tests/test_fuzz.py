@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import Scenario, ScenarioError, load_scenario
-from simulator.scenario import SCHEMA
+from simulator.scenario.build import SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = dict(derandomize=True, database=None, deadline=None, print_blob=False,

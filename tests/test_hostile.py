@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -194,7 +193,8 @@ def test_force_keeps_a_file_the_user_put_in_place_of_an_earlier_output(tmp_path)
 
 
 def test_a_failed_write_leaves_no_empty_directory(tmp_path, monkeypatch):
-    from simulator import load_scenario, outputs, run
+    from simulator import load_scenario, run
+    from simulator.report import outputs
     result = run(load_scenario("severe", {"simulation.confirm": 0}))
 
     def fail(*args, **kwargs):
@@ -209,7 +209,7 @@ SIGNAL_AFTER_COMMIT = """
 import os, signal, sys
 sys.argv = ["simulate", "--out", sys.argv[1], "--quiet"]
 import cli
-from simulator import outputs
+from simulator.report import outputs
 write = outputs.write
 def late(result, out_dir, on_commit=None):
     def commit():
@@ -428,7 +428,7 @@ def test_a_cluster_that_dies_during_the_run_is_one_line_and_keeps_the_cache(
 
 def test_results_are_strict_json_and_a_non_finite_value_is_null_with_a_reason():
     from simulator import load_scenario, run
-    from simulator.report import to_json
+    from simulator.report.tables import to_json
     from simulator.results import strict
 
     def refuse(constant):

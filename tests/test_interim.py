@@ -9,11 +9,11 @@ import pytest
 from scipy import optimize, stats
 
 from simulator import load_scenario, run
-from simulator.boundaries import crossing, efficacy_bounds
+from simulator.stats.boundaries import crossing, efficacy_bounds
 from simulator.errors import NoSolutionError, ScenarioError
-from simulator.recruitment import Recruitment, look_calendar
-from simulator.justification import justification_text
-from simulator.report import table
+from simulator.models.recruitment import Recruitment, look_calendar
+from simulator.report.justification import justification_text
+from simulator.report.tables import table
 
 RPACT = {
     "name": "rpact_example",

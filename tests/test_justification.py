@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 from simulator import bundled_scenarios, load_scenario, run
-from simulator.justification import (WORD_LIMIT, WORD_LIMIT_RICH, justification,
+from simulator.report.justification import (WORD_LIMIT, WORD_LIMIT_RICH, justification,
                                      justification_text, word_limit, words)
-from simulator.source_spec import matches
+from simulator.scenario.source import matches
 
 BUNDLED = [n.removesuffix(".yaml") for n in bundled_scenarios()]
 FAST = {"multicentre": {"simulation.n_sims": 2000}}

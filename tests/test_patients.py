@@ -9,12 +9,12 @@ import statsmodels.api as sm
 from scipy import integrate, special, stats
 
 from simulator import ScenarioError, load_scenario, run
-from simulator.adjusted import fit_logistic
-from simulator.analysis import pvalue_grid
-from simulator.assurance import exact_assurance
-from simulator.design import Design
-from simulator.exact import exact_power
-from simulator.patients import ANALYSES, _logistic_data, simulate, simulate_counts
+from simulator.stats.adjusted import fit_logistic
+from simulator.stats.analysis import pvalue_grid
+from simulator.engines.assurance import exact_assurance
+from simulator.engines.design import Design
+from simulator.engines.exact import exact_power
+from simulator.engines.patients import ANALYSES, _logistic_data, simulate, simulate_counts
 
 ALPHA = 0.05
 
@@ -217,7 +217,7 @@ def test_unequal_allocation_blocks_hold_the_ratio():
 
 # -------------------------------------------------------- reproducibility, CRN
 def test_counts_are_identical_for_any_number_of_jobs():
-    from simulator.patients import _batches
+    from simulator.engines.patients import _batches
     assert len(_batches(1200, 3000)) >= 4             # several tasks to spread
     sc = scenario(population={"strata": STRATA}, arms=None, centres={"number": 3,
                                                                      "sd_log_odds": 0.3})
@@ -242,7 +242,7 @@ def test_trials_are_nested_across_sizes():
 
 
 def test_large_trials_use_smaller_blocks_within_the_memory_bound():
-    from simulator.patients import BATCH_WOMEN, _batches, block_trials
+    from simulator.engines.patients import BATCH_WOMEN, _batches, block_trials
     assert block_trials(400) == 256
     for n in (5000, 20_000, 200_000, 3_000_000):
         assert block_trials(n) * n <= max(BATCH_WOMEN, n)
@@ -286,7 +286,7 @@ def test_run_reports_every_analysis_and_recruitment():
     assert patient.primary == "logistic"
     assert result.evaluated.power == patient.analysis("logistic").power
     assert result.type_one_error == patient.analysis("logistic").type_one_error
-    from simulator.recruitment import centres_needed, duration
+    from simulator.models.recruitment import centres_needed, duration
     rec = sc.patient.recruitment
     assert patient.duration == duration(rec, 160)
     assert patient.centres_needed == centres_needed(rec, 160, 24.0, 0.8)

@@ -9,10 +9,10 @@ import pytest
 from scipy import integrate, stats
 
 from simulator import load_scenario, run
-from simulator.analysis import z_statistic
-from simulator.document import markdown
-from simulator.justification import justification
-from simulator.report import table
+from simulator.stats.analysis import z_statistic
+from simulator.report.document import markdown
+from simulator.report.justification import justification
+from simulator.report.tables import table
 
 # control 0.20, IVIg 0.50, one-sided alpha 0.025, vague priors, power 0.8: the
 # calibrated threshold used to print as ">= 0.9714", a rule of type I error

@@ -9,12 +9,12 @@ from scipy import integrate, stats
 from scipy.stats import fisher_exact
 
 from simulator import ScenarioError, load_scenario, run
-from simulator.justification import justification
-from simulator.assurance import exact_assurance, monte_carlo_assurance
-from simulator.design import Design
-from simulator.exact import exact_power
-from simulator.binomial import RateGrid, binomial_quantile, grid_of
-from simulator.priors import BetaMixture, Effect, RateModel
+from simulator.report.justification import justification
+from simulator.engines.assurance import exact_assurance, monte_carlo_assurance
+from simulator.engines.design import Design
+from simulator.engines.exact import exact_power
+from simulator.stats.binomial import RateGrid, binomial_quantile, grid_of
+from simulator.models.priors import BetaMixture, Effect, RateModel
 
 ALPHA = 0.05
 
@@ -275,7 +275,7 @@ def test_prior_probability_closed_forms():
 
 
 def test_simulated_assurance_is_identical_for_any_number_of_jobs():
-    from simulator import montecarlo
+    from simulator.engines import montecarlo
     model, design = MODELS["OR prior, beta control"], Design("fisher", "two", ALPHA, 1.0)
     n_sims = 2 * montecarlo.CHUNK_SIZE + 77
     one = monte_carlo_assurance(design, model, [30, 31], n_sims, seed=3, jobs=1)

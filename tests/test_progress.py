@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator import load_scenario, progress, run, sensitivity
+from simulator import load_scenario, run, sensitivity
+
+from simulator.execution import progress
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.recruitment import Recruitment, centres_needed, duration
+from simulator.models.recruitment import Recruitment, centres_needed, duration
 
 EXAMPLE_WEIGHTS = (2, 2, 1.5, 1, 1, 1, 0.75, 0.75)
 

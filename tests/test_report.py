@@ -6,9 +6,9 @@ checked in test_justification.py.)"""
 import re
 
 from simulator import load_scenario, run, sensitivity
-from simulator.document import (COARSE_ROWS, NEIGHBOURHOOD, Table, build, code_fence, markdown,
+from simulator.report.document import (COARSE_ROWS, NEIGHBOURHOOD, Table, build, code_fence, markdown,
                                 to_html)
-from simulator.report import curve_csv, table
+from simulator.report.tables import curve_csv, table
 
 BAYES = {"analysis.test": "bayesian", "analysis.alpha": 0.025, "analysis.sided": "one",
          "arms.treatment.rate": 0.5}

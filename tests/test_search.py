@@ -7,10 +7,10 @@ import pytest
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
 from simulator import NoSolutionError, load_scenario, run
-from simulator.design import Design
-from simulator.exact import exact_power
+from simulator.engines.design import Design
+from simulator.engines.exact import exact_power
 from simulator.results import randomised
-from simulator.search import find_sample_size, guard_width, normal_approximation
+from simulator.planning.search import find_sample_size, guard_width, normal_approximation
 
 
 def scenario(p_c, p_t, **extra):
@@ -138,7 +138,7 @@ def test_a_bound_on_a_saw_tooth_dip_still_finds_the_smaller_size():
 
 
 def test_search_on_a_synthetic_saw_tooth():
-    from simulator.search import find_sample_size
+    from simulator.planning.search import find_sample_size
     teeth = lambda sizes: (np.array([0.95 if m >= 20 and m != 30 else 0.5 for m in sizes]),
                            np.zeros(len(sizes)))
     out = find_sample_size(teeth, 0.9, 1, 30, guess=25)
@@ -185,7 +185,7 @@ def test_type_one_error_is_the_exact_size_at_the_control_rate(test, p_c, p_t):
 def test_a_value_within_rounding_of_the_target_does_not_reach_it():
     """Assurance that creeps up to its target (a degenerate prior: 0.5 +-
     1e-14) used to count as reaching it by rounding noise."""
-    from simulator.search import REACH_TOLERANCE
+    from simulator.planning.search import REACH_TOLERANCE
 
     def hovering(sizes):
         sizes = np.asarray(sizes)
@@ -199,7 +199,7 @@ def test_a_value_within_rounding_of_the_target_does_not_reach_it():
 def test_the_window_around_an_answer_is_bounded():
     """A curve that hovers at its target for thousands of sizes is checked
     over at most MAX_WINDOW sizes, not searched to the bound."""
-    from simulator.search import MAX_WINDOW
+    from simulator.planning.search import MAX_WINDOW
     calls = []
 
     def saw(sizes):

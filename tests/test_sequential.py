@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.bayes import posterior_superiority
-from simulator.boundaries import crossing, efficacy_bounds
-from simulator.design import Design
-from simulator.exact import exact_power
-from simulator.priors import BetaMixture, RateModel
-from simulator.sequential import (BayesRule, SequentialDesign, calibrate_threshold,
+from simulator.stats.bayes import posterior_superiority
+from simulator.stats.boundaries import crossing, efficacy_bounds
+from simulator.engines.design import Design
+from simulator.engines.exact import exact_power
+from simulator.models.priors import BetaMixture, RateModel
+from simulator.engines.sequential import (BayesRule, SequentialDesign, calibrate_threshold,
                                   decision_tables, exact_oc, look_sizes, simulate_oc,
                                   threshold_steps)
 

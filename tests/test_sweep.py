@@ -6,8 +6,8 @@ import json
 import pytest
 
 from simulator import ScenarioError, bundled_scenarios, load_scenario, run
-from simulator.plan import power_function
-from simulator.sweep import parse_set, parse_sweep, run_with_sweep
+from simulator.planning.run import power_function
+from simulator.planning.sweep import parse_set, parse_sweep, run_with_sweep
 
 
 def test_parse_sweep_includes_stop_and_keeps_whole_numbers():

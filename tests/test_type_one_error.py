@@ -10,10 +10,10 @@ from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
 from simulator import load_scenario, run
-from simulator.design import Design
-from simulator.document import markdown
-from simulator.exact import maximum_over_rates, null_rejection, rate_grid
-from simulator.report import above_alpha, table
+from simulator.engines.design import Design
+from simulator.report.document import markdown
+from simulator.engines.exact import maximum_over_rates, null_rejection, rate_grid
+from simulator.report.tables import above_alpha, table
 
 
 def rejection_region(test, n_t, n_c, alpha=0.05):
@@ -95,8 +95,8 @@ def test_fisher_is_not_flagged():
 def test_a_sequential_designs_maximum_is_the_maximum_of_its_exact_type_one_error():
     """Over the design whose type I error is reported (non-binding futility:
     every futility stop overruled), on a grid of common rates every 0.005."""
-    from simulator.sequential import exact_oc
-    from simulator.sequential_plan import SequentialPlan
+    from simulator.engines.sequential import exact_oc
+    from simulator.planning.sequential import SequentialPlan
     result = run(load_scenario("severe_sequential"))
     assert result.sequential.type_one_error_key == "null_ignoring_futility"
     plan = SequentialPlan(result.scenario, "exact")
@@ -139,5 +139,5 @@ def test_the_decision_band_keeps_memory_small_at_large_arms():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 100 * 2 ** 20            # the full 6,001 x 6,001 table: 288 MB of p-values
-    from simulator.exact import exact_power
+    from simulator.engines.exact import exact_power
     assert size_at(0.3) == pytest.approx(exact_power(design, 0.3, 0.3, [6000])[0], abs=1e-12)

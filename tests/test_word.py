@@ -8,12 +8,12 @@ import docx
 import pytest
 
 from simulator import load_scenario, run
-from simulator import figures as F
-from simulator.document import Bullets, Code, Figure, Numbered, Table, build, to_markdown
-from simulator.justification import justification
-from simulator.outputs import files
-from simulator.sweep import SweepAxis, run_with_sweep
-from simulator.word import plain, to_docx
+from simulator.report import figures as F
+from simulator.report.document import Bullets, Code, Figure, Numbered, Table, build, to_markdown
+from simulator.report.justification import justification
+from simulator.report.outputs import files
+from simulator.planning.sweep import SweepAxis, run_with_sweep
+from simulator.report.word import plain, to_docx
 
 
 @pytest.fixture(scope="module", params=["severe_sweep", "severe_prior", "severe_sequential"])

@@ -32,10 +32,10 @@ from functools import lru_cache, partial
 import numpy as np
 
 from .design import TAIL, Design, count_decided, decision_table, support
-from .errors import ScenarioError
+from ..errors import ScenarioError
 from .montecarlo import ArmSampler, chunk_rng, sum_over_chunks
-from .binomial import RateGrid, binomial_pmf, grid_of
-from .priors import BetaMixture, RateModel
+from ..stats.binomial import RateGrid, binomial_pmf, grid_of
+from ..models.priors import BetaMixture, RateModel
 
 QUADRATURE_START = 32
 QUADRATURE_MAX = 512

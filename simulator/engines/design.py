@@ -10,7 +10,7 @@ from functools import wraps
 import numpy as np
 from scipy import stats
 
-from .analysis import pvalue_grid, pvalues
+from ..stats.analysis import pvalue_grid, pvalues
 
 # Each arm's event count is enumerated between its 1e-13 and 1 - 1e-13
 # quantiles; the mass left out is below 2e-13 per arm, so an "exact" power is

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from .design import Design, count_decided, decision_table, support
-from .execution import map_chunks
+from ..execution.backends import map_chunks
 
 CHUNK_SIZE = 50_000
 

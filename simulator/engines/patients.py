@@ -24,10 +24,10 @@ from functools import partial
 import numpy as np
 from scipy import special
 
-from .adjusted import cmh_pvalues, logistic_pvalues
-from .analysis import pvalues
-from .execution import map_chunks
-from .population import PatientModel
+from ..stats.adjusted import cmh_pvalues, logistic_pvalues
+from ..stats.analysis import pvalues
+from ..execution.backends import map_chunks
+from ..models.population import PatientModel
 
 BLOCK_TRIALS = 256
 BATCH_WOMEN = 2 ** 20

@@ -34,9 +34,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
-from .analysis import z_statistic
-from .bayes import posterior_superiority, predictive_success
-from .decimals import decimal_in
+from ..stats.analysis import z_statistic
+from ..stats.bayes import posterior_superiority, predictive_success
+from ..decimals import decimal_in
 from .design import bounded_cache, support
 from .montecarlo import chunk_rng, sum_over_chunks
 

@@ -39,8 +39,8 @@ import numpy as np
 import scipy
 from joblib import Parallel, delayed
 
-from . import SOFTWARE, __version__
-from .errors import RunFailed, ScenarioError
+from ..version import SOFTWARE, __version__
+from ..errors import RunFailed, ScenarioError
 from .progress import reporter_for_tasks
 
 BACKENDS = ("loky", "dask")
@@ -223,8 +223,10 @@ def _source_digest() -> str:
     never reused, even within one version number.  Read once per process (a
     loky sweep opens the cache once per point)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .design import Design
-from .patients import ANALYSES, PatientCounts, simulate_counts
-from .recruitment import centres_needed, duration
-from .results import AnalysisResult, PatientResult
-from .scenario import Scenario
+from ..names import TEST_NAMES
+from ..engines.design import Design
+from ..engines.patients import ANALYSES, PatientCounts, simulate_counts
+from ..models.recruitment import centres_needed, duration
+from ..results import AnalysisResult, PatientResult
+from ..scenario.build import Scenario
 
 ANALYSIS_LABELS = {
     "pooled": "{test} on the pooled 2x2 table",
@@ -76,7 +77,6 @@ def probability_better(scenario: Scenario) -> tuple[float, float]:
 
 
 def describe_analysis(scenario: Scenario, name: str) -> str:
-    from .report import TEST_NAMES
     model = scenario.patient
     adjust = " and ".join(filter(None, [", ".join(model.adjust[:-1]), model.adjust[-1]])) \
         if model.adjust else ""

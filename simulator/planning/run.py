@@ -8,21 +8,21 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__
-from .design import Design
-from .errors import NoSolutionError, ScenarioError
-from .exact import exact_power, maximum_over_rates, null_rejection, rate_grid
-from .execution import configured, scope
-from .montecarlo import monte_carlo_power
-from .assurance import exact_assurance, monte_carlo_assurance, table_ranges
-from . import patient_plan
-from .prior_spec import describe_effect, describe_rate
-from .results import (AssuranceResult, Confirmation, PlanResult, PowerCurve, PowerPoint,
+from ..version import __version__
+from ..engines.design import Design
+from ..errors import NoSolutionError, ScenarioError
+from ..engines.exact import exact_power, maximum_over_rates, null_rejection, rate_grid
+from ..execution.backends import configured, scope
+from ..engines.montecarlo import monte_carlo_power
+from ..engines.assurance import exact_assurance, monte_carlo_assurance, table_ranges
+from . import patients as patient_plan
+from ..scenario.priors import describe_effect, describe_rate
+from ..results import (AssuranceResult, Confirmation, PlanResult, PowerCurve, PowerPoint,
                       SampleSizeResult, assurance_limit, randomised)
-from .scenario import MAX_ARM_SIZE, Scenario
+from ..scenario.build import MAX_ARM_SIZE, Scenario
 from .search import REACH_TOLERANCE, find_sample_size, normal_approximation
-from .sequential import simulate_oc
-from .sequential_plan import SequentialPlan
+from ..engines.sequential import simulate_oc
+from .sequential import SequentialPlan
 
 # Half-width of the power curve reported around an evaluated size.
 CURVE_HALF_WIDTH = 10

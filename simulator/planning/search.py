@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from .boundaries import critical_z
-from .errors import NoSolutionError
+from ..stats.boundaries import critical_z
+from ..errors import NoSolutionError
 
 Z95 = 1.959963984540054
 # A size reaches the target when its power (or assurance) is at least the

@@ -9,14 +9,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import special
 
-from .boundaries import (beta_spending_design, bracketed_root, critical_z, crossing,
+from ..stats.boundaries import (beta_spending_design, bracketed_root, critical_z, crossing,
                          drift_for_power, efficacy_bounds)
-from .design import Design
-from .errors import NoSolutionError, ScenarioError
-from .exact import SEQUENTIAL_GRID_MAX, MaximumSize, maximum_over_rates, rate_grid
-from .recruitment import look_calendar
-from .results import randomised
-from .sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
+from ..engines.design import Design
+from ..errors import NoSolutionError, ScenarioError
+from ..engines.exact import SEQUENTIAL_GRID_MAX, MaximumSize, maximum_over_rates, rate_grid
+from ..models.recruitment import look_calendar
+from ..results import randomised
+from ..engines.sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
                          crossing_difference, decision_tables, exact_oc, look_sizes,
                          printed_z_bounds, simulate_oc)
 

@@ -21,13 +21,13 @@ from typing import Any, Mapping
 
 from joblib import delayed
 
-from .errors import NoSolutionError, ScenarioError
-from .execution import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
+from ..errors import NoSolutionError, ScenarioError
+from ..execution.backends import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
                         run_tasks, scope)
-from .plan import _run, choose_method, evaluators, run
-from .progress import reporter_for_tasks
-from .results import PlanResult, frame
-from .scenario import Scenario, load_scenario, parse_yaml
+from .run import _run, choose_method, evaluators, run
+from ..execution.progress import reporter_for_tasks
+from ..results import PlanResult, frame
+from ..scenario.build import Scenario, load_scenario, parse_yaml
 
 MAX_AXES = 2
 MAX_POINTS = 10_000

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from . import SOFTWARE
-from .citations import references
+from ..version import SOFTWARE
+from ..citations import references
 from .justification import justification_text, sweep_sentence
-from .report import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
+from .tables import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
                      looks_note, patient_lines, pct)
-from .results import PlanResult
-from .sweep import sweep_table
+from ..results import PlanResult
+from ..planning.sweep import sweep_table
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from .report import RATE_KEYS
+from .tables import RATE_KEYS
 
 WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
 LABEL, SMALL = 9, 8                 # font sizes, points

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import SOFTWARE
-from .citations import OVERSTATED, interim_cites, test_cite
-from .priors import SCALES
-from .report import (TEST_NAMES, above_alpha, effect_text, interim_rules, pct as _pct,
+from ..version import SOFTWARE
+from ..citations import OVERSTATED, interim_cites, test_cite
+from ..models.priors import SCALES
+from .tables import (TEST_NAMES, above_alpha, effect_text, interim_rules, pct as _pct,
                      size_range as _size_range)
-from .results import PlanResult, assurance_limit, randomised
-from .source_spec import matches, planned_on_observed_effect, provenance, stratum_observed
+from ..results import PlanResult, assurance_limit, randomised
+from ..scenario.source import matches, planned_on_observed_effect, provenance, stratum_observed
 
 WORD_LIMIT = 250
 WORD_LIMIT_RICH = 320

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import document, report, word
-from .results import PlanResult
+from . import document, tables as report, word
+from ..results import PlanResult
 
 MANIFEST = ".simulate-outputs"
 # every file name a run can write (figures: <stem>.png)

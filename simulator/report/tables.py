@@ -6,18 +6,12 @@ import csv
 import io
 import json
 
-from .results import PlanResult, randomised
-from .search import MAX_WINDOW
-from .source_spec import provenance, relative_effects
-from .sweep import sweep_table
+from ..results import PlanResult, randomised
+from ..names import TEST_NAMES
+from ..planning.search import MAX_WINDOW
+from ..scenario.source import provenance, relative_effects
+from ..planning.sweep import sweep_table
 
-TEST_NAMES = {
-    "fisher": "Fisher's exact test",
-    "z_pooled": "two-proportion z test (pooled variance)",
-    "z_unpooled": "two-proportion z test (unpooled variance)",
-    "chi2_yates": "chi-square test with Yates' continuity correction",
-    "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
-}
 RATE_KEYS = {"arms.control.rate": "control", "arms.treatment.rate": "treatment"}  # swept rates
 SPENDING_NAMES = {"ld_obrien_fleming": "Lan-DeMets O'Brien-Fleming",
                   "ld_pocock": "Lan-DeMets Pocock", "hsd": "Hwang-Shih-DeCani"}

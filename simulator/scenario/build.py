@@ -19,15 +19,15 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from .errors import ScenarioError
-from .interim_spec import BAYESIAN, INTERIM, Interim, interim_of
-from .patient_spec import (arm_shares_value, block_sizes_value, covariates_value,
+from ..errors import ScenarioError
+from .interim import BAYESIAN, INTERIM, Interim, interim_of
+from .patients import (arm_shares_value, block_sizes_value, covariates_value,
                            dropout_value, names_value, positive_numbers_value, strata_value)
-from .population import Covariate, PatientModel, Stratum
-from .prior_spec import effect_of, effect_value, prior_of, rate_value
-from .priors import BetaMixture, Effect, RateModel
-from .recruitment import Recruitment
-from .source_spec import Source, source_of, source_value
+from ..models.population import Covariate, PatientModel, Stratum
+from .priors import effect_of, effect_value, prior_of, rate_value
+from ..models.priors import BetaMixture, Effect, RateModel
+from ..models.recruitment import Recruitment
+from .source import Source, source_of, source_value
 from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
                     optional, text, texts, unknown_key as _unknown)
 
@@ -308,9 +308,19 @@ class Scenario:
 
 
 # -------------------------------------------------------------------------- loading
+def _bundled_root():
+    """The bundled scenarios: package data ``simulator.scenarios`` when
+    installed (setuptools maps the repository's ``scenarios/`` there), the
+    repository's ``scenarios/`` when the package runs from a checkout."""
+    try:
+        return resources.files("simulator.scenarios")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "scenarios"
+
+
 def bundled_scenarios() -> list[str]:
     """File names of the scenarios shipped with the package."""
-    root = resources.files("scenarios")
+    root = _bundled_root()
     return sorted(p.name for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -325,7 +335,7 @@ def resolve_path(spec: str | os.PathLike) -> Path:
             return path
         if os.sep not in name and "/" not in name:
             candidate = name if name.endswith((".yaml", ".yml")) else name + ".yaml"
-            bundled = resources.files("scenarios") / candidate
+            bundled = _bundled_root() / candidate
             if bundled.is_file():
                 return Path(str(bundled))
             known = ", ".join(bundled_scenarios())

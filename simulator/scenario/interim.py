@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import ScenarioError
+from ..errors import ScenarioError
 from .rules import Bad, Rule, as_number, choice, number, optional
-from .boundaries import CLASSICAL, SPENDING
+from ..stats.boundaries import CLASSICAL, SPENDING
 
 MAX_LOOKS = 10
 MIN_SEQUENTIAL_ALPHA = 1e-12    # z bounds up to about 7, well inside the integration grid

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .prior_spec import _keys, effect_value, rate_value
+from .priors import _keys, effect_value, rate_value
 from .rules import Bad, as_number
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"

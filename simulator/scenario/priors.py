@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .priors import SCALES, Z975, BetaMixture, Effect
+from ..models.priors import SCALES, Z975, BetaMixture, Effect
 from .rules import Bad, as_int, as_number, unknown_key
 
 WEIGHT_TOLERANCE = 1e-9

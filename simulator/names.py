@@ -1,0 +1,9 @@
+"""What the tests are called in every output (tables, paragraph, reports)."""
+
+TEST_NAMES = {
+    "fisher": "Fisher's exact test",
+    "z_pooled": "two-proportion z test (pooled variance)",
+    "z_unpooled": "two-proportion z test (unpooled variance)",
+    "chi2_yates": "chi-square test with Yates' continuity correction",
+    "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
+}
