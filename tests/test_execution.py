@@ -17,6 +17,8 @@ from simulator import ScenarioError, load_scenario, run, sensitivity
 from simulator.execution import backends as execution
 from simulator.report import tables as report
 
+pytestmark = pytest.mark.cluster
+
 distributed = pytest.importorskip("distributed")        # the `dask` extra (CI installs it)
 Client, LocalCluster, get_task_stream = (distributed.Client, distributed.LocalCluster,
                                          distributed.get_task_stream)

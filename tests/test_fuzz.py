@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from simulator import Scenario, ScenarioError, load_scenario
 from simulator.scenario.build import SCHEMA
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = dict(derandomize=True, database=None, deadline=None, print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

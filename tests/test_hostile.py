@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 PYTHON = [sys.executable, "-m", "cli"]
 ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
