@@ -125,8 +125,8 @@ def test_the_wheel_installs_one_top_level_name_and_a_working_command(tmp_path):
     here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "outer.pth").write_text("\n".join(sorted(here)) + "\n")
     before = set(os.listdir(site))
-    subprocess.run([py, "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run([py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q",
+                    str(wheel)], check=True, capture_output=True, timeout=300)
     added = {n for n in set(os.listdir(site)) - before if not n.endswith(".dist-info")}
     assert added == {"simulator"}, added
     shutil.rmtree(src)                          # the installed command must not need the source
