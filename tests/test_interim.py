@@ -277,3 +277,16 @@ def test_crossing_differences_are_the_first_tables_that_cross():
             if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) <= row["futility_z"]:
                 break
         assert row["futility_difference"] == pytest.approx((x_t - x_c) / n)
+
+
+@pytest.mark.parametrize("efficacy", [{"spending": "ld_pocock"},
+                                      {"spending": "hsd", "gamma": -4},
+                                      {"type": "spending", "spending": "hsd", "gamma": 1}])
+def test_the_printed_scenario_keeps_the_efficacy_bound_when_its_type_is_left_out(efficacy):
+    """`to_dict()` (the report's scenario, the digest) drops the keys that do
+    nothing, judged on the type as it runs: a spending function given without
+    `type` is kept, so the scenario loads back as the same design."""
+    scenario = load_scenario("severe_sequential", {"interim.efficacy": efficacy})
+    again = load_scenario(scenario.to_dict())
+    assert again.interim == scenario.interim and again.to_dict() == scenario.to_dict()
+    assert scenario.digest != load_scenario("severe_sequential").digest

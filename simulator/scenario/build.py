@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from ..errors import ScenarioError
-from .interim import BAYESIAN, INTERIM, Interim, interim_of
+from .interim import APPLIES, BAYESIAN, INTERIM, Interim, interim_of, resolved_efficacy
 from .patients import (arm_shares_value, block_sizes_value, covariates_value,
                            dropout_value, names_value, positive_numbers_value, strata_value)
 from ..models.population import Covariate, PatientModel, Stratum
@@ -870,21 +870,11 @@ def _applicable(v: dict, interim) -> dict:
     if spec["looks"] is None:
         del v["interim"]
     else:
-        eff, fut = spec["efficacy"], spec["futility"]
-        keep_eff = {"spending": eff["type"] == "spending",
-                    "gamma": eff["type"] == "spending" and eff["spending"] == "hsd",
-                    "threshold": eff["type"] == "posterior"}
-        keep_fut = {"spending": fut["type"] == "beta_spending",
-                    "beta": fut["type"] == "beta_spending",
-                    "gamma": fut["type"] == "beta_spending" and fut["spending"] == "hsd",
-                    "z": fut["type"] == "z",
-                    "threshold": fut["type"] in ("conditional_power", "predictive"),
-                    "assumed": fut["type"] == "conditional_power",
-                    "binding": fut["type"] != "none"}
-        for group, keep in ((eff, keep_eff), (fut, keep_fut)):
-            for key, applies in keep.items():
-                if not applies:
-                    del group[key]
+        eff = resolved_efficacy(spec["efficacy"], an["test"] == "bayesian")
+        for key, (applies, _) in APPLIES.items():
+            _, section, name = key.split(".")
+            if not applies(eff, spec["futility"]):
+                del spec[section][name]
     rec = v["recruitment"]
     if v["model"] == "table":
         for section in ("population", "randomisation", "adherence", "outcomes"):

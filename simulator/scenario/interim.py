@@ -152,6 +152,41 @@ class Interim:
         return len(self.looks) - 1
 
 
+# The keys of an interim section that apply only with some types: key ->
+# (applies(efficacy, futility), what it needs).  One table for the check that a
+# key given in vain is an error (interim_of) and for pruning the keys that do
+# nothing from the scenario as printed (build._applicable).
+APPLIES = {
+    "interim.efficacy.spending": (lambda e, f: e["type"] == "spending",
+                                  "`interim.efficacy.type: spending`"),
+    "interim.efficacy.gamma": (lambda e, f: e["type"] == "spending" and e["spending"] == "hsd",
+                               "`interim.efficacy.spending: hsd`"),
+    "interim.efficacy.threshold": (lambda e, f: e["type"] == "posterior",
+                                   "`interim.efficacy.type: posterior`"),
+    "interim.futility.spending": (lambda e, f: f["type"] == "beta_spending",
+                                  "`interim.futility.type: beta_spending`"),
+    "interim.futility.beta": (lambda e, f: f["type"] == "beta_spending",
+                              "`interim.futility.type: beta_spending`"),
+    "interim.futility.z": (lambda e, f: f["type"] == "z", "`interim.futility.type: z`"),
+    "interim.futility.threshold": (lambda e, f: f["type"] in ("conditional_power", "predictive"),
+                                   "`interim.futility.type: conditional_power or predictive`"),
+    "interim.futility.assumed": (lambda e, f: f["type"] == "conditional_power",
+                                 "`interim.futility.type: conditional_power`"),
+    "interim.futility.gamma": (lambda e, f: f["type"] == "beta_spending"
+                               and f["spending"] == "hsd", "`interim.futility.spending: hsd`"),
+    "interim.futility.binding": (lambda e, f: f["type"] != "none",
+                                 "a futility rule (`interim.futility.type`)"),
+}
+
+
+def resolved_efficacy(eff: dict, bayesian: bool) -> dict:
+    """The efficacy section with its type as it runs: left out, it is
+    `posterior` with the bayesian test and `spending` otherwise."""
+    if eff["type"] is None:
+        return dict(eff, type="posterior" if bayesian else "spending")
+    return eff
+
+
 def _fail(message: str, field: str):
     raise ScenarioError(message, field=field)
 
@@ -176,8 +211,7 @@ def interim_of(v: dict, arms, given: frozenset = frozenset()) -> Interim | None:
                   "`interim.looks`, or remove the section", "interim")
     elif len(looks) == 1 and set_keys:
         _fail("applies only with an interim look before 1 in `interim.looks`", set_keys[0])
-    if eff["type"] is None:
-        eff = dict(eff, type="posterior" if bayesian else "spending")
+    eff = resolved_efficacy(eff, bayesian)
     if not bayesian:
         for key in sorted((k for k in given if k.startswith("analysis.bayesian")),
                           key=lambda k: (-k.count("."), k)):
@@ -211,26 +245,11 @@ def interim_of(v: dict, arms, given: frozenset = frozenset()) -> Interim | None:
     if fut["type"] != "none" and an["sided"] == "two":
         _fail("needs a one-sided test (`analysis.sided: one`; a two-sided design at alpha "
               "0.05 is one-sided at 0.025)", "interim.futility.type")
-    def only(key: str, applies: bool, what: str) -> None:
-        if key in given and not applies:
+    for key, (applies, what) in APPLIES.items():
+        if key in given and not applies(eff, fut):
             section = key.rsplit(".", 1)[0]
             _fail(f"applies only with {what} (to change the type of `{section}`, set the "
                   f"section whole: `{section}={{type: ...}}`)", key)
-    only("interim.efficacy.spending", eff["type"] == "spending",
-         "`interim.efficacy.type: spending`")
-    only("interim.efficacy.gamma", eff["type"] == "spending" and eff["spending"] == "hsd",
-         "`interim.efficacy.spending: hsd`")
-    only("interim.efficacy.threshold", eff["type"] == "posterior",
-         "`interim.efficacy.type: posterior`")
-    for key, types in (("spending", ("beta_spending",)), ("beta", ("beta_spending",)),
-                       ("z", ("z",)), ("threshold", ("conditional_power", "predictive")),
-                       ("assumed", ("conditional_power",))):
-        only(f"interim.futility.{key}", fut["type"] in types,
-             f"`interim.futility.type: {' or '.join(types)}`")
-    only("interim.futility.gamma", fut["type"] == "beta_spending" and fut["spending"] == "hsd",
-         "`interim.futility.spending: hsd`")
-    only("interim.futility.binding", fut["type"] != "none",
-         "a futility rule (`interim.futility.type`)")
     if fut["type"] == "z":
         if fut["z"] is None:
             _fail("is required with `interim.futility.type: z`", "interim.futility.z")
