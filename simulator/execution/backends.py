@@ -364,16 +364,16 @@ class ChunkCache:
                 np.savez(handle, parts=len(parts), is_tuple=isinstance(result, tuple),
                          checksum=_payload(key, tuple(arrays.values())), **arrays)
             os.replace(temporary, path)
-            _WRITING.discard(temporary)
         except BaseException as err:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
-                _WRITING.discard(temporary)
             if isinstance(err, OSError):
                 raise ScenarioError(f"cannot store a chunk in {self.directory} ({err}); the "
                                     "chunks stored so far are kept", field="cache") from None
             raise
+        finally:
+            _WRITING.discard(temporary)
 
     def count(self, reused: int, chunks: int) -> None:
         with self._lock:
