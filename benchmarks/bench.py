@@ -412,7 +412,7 @@ def bench_assurance_mc(n_sims, n_loop):
 
 # ---------------------------------------------------------------------- output
 PATIENT_BASE = {
-    "name": "bench", "arms": {}, "analysis": {"primary": "logistic"},
+    "name": "bench", "model": "patient", "arms": {}, "analysis": {"primary": "logistic"},
     "population": {"strata": {"moderate": {"share": 0.62, "control": 0.39, "treatment": 0.60},
                               "severe": {"share": 0.38, "control": 0.20, "treatment": 0.69}},
                    "covariates": {"age": {"distribution": "truncated_normal", "mean": 37,
