@@ -6,7 +6,8 @@ import json
 import pytest
 
 from simulator import ScenarioError, bundled_scenarios, load_scenario, run
-from simulator.planning.run import power_function
+from simulator.engines.exact import exact_power
+from simulator.planning.planners import design_of
 from simulator.planning.sweep import parse_set, parse_sweep, run_with_sweep
 
 
@@ -43,7 +44,8 @@ def test_each_point_is_the_scenario_run_at_that_value():
         assert point.n_control == alone.sample_size.answer.n_control
         assert point.n_total_randomised == alone.sample_size.n_total_randomised
         sc = load_scenario("severe", {"arms.treatment.rate": value})
-        assert point.power_at_planned == power_function(sc, "exact")([planned])[0][0]
+        expected = exact_power(design_of(sc), sc.treatment.rate, sc.control.rate, [planned])
+        assert point.power_at_planned == expected[0]
         assert point.planned_control == planned
 
 
@@ -195,7 +197,7 @@ def test_a_sequential_sweep_reports_the_sequential_power_not_the_fixed_designs()
                             [parse_sweep("arms.treatment.rate=0.6:0.69:0.09")])
     at_base = next(p for p in result.sweep if p.values["arms.treatment.rate"] == 0.69)
     assert at_base.power_at_planned == pytest.approx(0.9036, abs=5e-5)
-    fixed = power_function(load_scenario("severe", {"analysis.test": "z_pooled",
-                                                    "analysis.alpha": 0.025,
-                                                    "analysis.sided": "one"}), "exact")([21])
-    assert fixed[0][0] == pytest.approx(0.9157, abs=5e-5)     # what it used to report
+    fixed = load_scenario("severe", {"analysis.test": "z_pooled", "analysis.alpha": 0.025,
+                                     "analysis.sided": "one"})
+    power = exact_power(design_of(fixed), fixed.treatment.rate, fixed.control.rate, [21])
+    assert power[0] == pytest.approx(0.9157, abs=5e-5)     # what it used to report

@@ -1,6 +1,8 @@
-"""What orchestrates: ``run`` turns a scenario into a plan result (choosing
-the engine, the sizes to evaluate, the search for the smallest size, the
-assurance, the type I error and its Monte Carlo check); ``search`` is the
-sample-size search; ``sequential`` and ``patients`` plan the group-sequential
-and patient-level designs; ``sweep`` runs a sensitivity grid of plans.
-Naming rule: ``engines/X.py`` computes, ``planning/X.py`` orchestrates X."""
+"""What orchestrates: ``planners`` gives one planner per kind of design
+(fixed 2x2, sequential, patient-level; ``assurance`` is the priors layer on
+any of them), chosen once, with one small interface (power and assurance at
+sizes, the search, the result); ``run`` runs a scenario's planner under the
+configured backend; ``search`` is the sample-size search; ``sequential`` and
+``patients`` hold what those planners use; ``sweep`` runs a sensitivity grid
+of plans.  Naming rule: ``engines/X.py`` computes, ``planning/X.py``
+orchestrates X."""

@@ -155,3 +155,17 @@ def normal_approximation(rate_treatment: float, rate_control: float, allocation:
     alt_sd = math.sqrt(rate_treatment * (1 - rate_treatment) / r
                        + rate_control * (1 - rate_control))
     return ((z_a * null_sd + z_b * alt_sd) / d) ** 2
+
+
+def memoised(fn: Callable) -> Callable:
+    """``fn(sizes) -> (values, se)`` computed once per size."""
+    cache: dict[int, tuple[float, float]] = {}
+
+    def at(sizes):
+        todo = [int(m) for m in sizes if int(m) not in cache]
+        if todo:
+            values, se = fn(todo)
+            cache.update({m: (float(v), float(e)) for m, v, e in zip(todo, values, se)})
+        pairs = np.array([cache[int(m)] for m in sizes]).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+    return at

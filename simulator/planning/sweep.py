@@ -24,7 +24,8 @@ from joblib import delayed
 from ..errors import NoSolutionError, ScenarioError
 from ..execution.backends import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
                         run_tasks, scope)
-from .run import _run, choose_method, evaluators, run
+from .planners import choose_method, planner_for
+from .run import run
 from ..execution.progress import reporter_for_tasks
 from ..results import PlanResult, frame
 from ..scenario.build import Scenario, load_scenario, parse_yaml
@@ -171,24 +172,24 @@ def _point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
 def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoint:
     """One point, evaluated with the point's own design (fixed, sequential,
     Bayesian or patient-level): the power and assurance at the planned size
-    and the run's answers come from the same evaluators."""
-    ev = evaluators(scenario)
-    n_t_planned = ev.design.sizes(planned)[0]
+    and the run's answers come from the same planner."""
+    planner = planner_for(scenario)
+    n_t_planned = planner.design.sizes(planned)[0]
     power = se = a = a_se = None
     n_c = n_t = req_power = randomised = a_size = None
     errors, unreachable, better, above = [], None, None, None
     if n_t_planned >= 1:        # (a swept allocation can empty the treatment arm)
         try:
-            (power,), (se,) = ev.power_at([planned])
-            if ev.prior is not None:
-                (a,), (a_se,) = ev.prior.assurance_at([planned])
+            (power,), (se,) = planner.power_at([planned])
+            if planner.prior is not None:
+                (a,), (a_se,) = planner.assurance_at([planned])
         except NoSolutionError as err:      # e.g. no Bayesian threshold at the planned size
             errors.append(f"at the planned size: {err.in_file(None)}")
     else:
         errors.append(f"the planned control-arm size {planned} gives an empty treatment arm "
                       "at this allocation")
     try:
-        result = _run(scenario, 1, ev, extras=False)
+        result = planner.result(extras=False)
         ans = result.sample_size.answer
         n_c, n_t, req_power = ans.n_control, ans.n_treatment, ans.power
         randomised = result.sample_size.n_total_randomised
@@ -201,10 +202,8 @@ def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoin
                 unreachable = result.assurance.unreachable
     except NoSolutionError as err:
         errors.insert(0, str(err.in_file(None)))
-        if scenario.has_prior:      # no run to take the prior probabilities from
-            better = scenario.rate_model.probability_difference_above(0.0)
-            if scenario.mcid is not None:
-                above = scenario.rate_model.probability_difference_above(scenario.mcid)
+        if planner.prior is not None:       # no run to take the prior probabilities from
+            better, above = planner.prior.probabilities()
     as_float = (lambda x: None if x is None else float(x))
     return SweepPoint(values, planned, n_t_planned, as_float(power), as_float(se), as_float(a),
                       as_float(a_se), n_c, n_t, req_power, randomised, a_size,
