@@ -2,12 +2,13 @@
 pandas frames, matplotlib figures, and the files written."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
 
 from simulator import (PowerCurve, ScenarioError, Sweep, load_scenario, run, sensitivity)
+from conftest import REPO
+
 
 SCENARIO = {
     "name": "notebook",
@@ -74,7 +75,7 @@ def test_figures_are_matplotlib_objects_and_save_writes_the_report(tmp_path):
 
 
 def test_the_python_api_page_example_runs(tmp_path, monkeypatch):
-    page = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
+    page = (REPO / "docs" / "python-api.md").read_text()
     code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace = {}

@@ -3,11 +3,12 @@ command (python examples/regenerate.py) produces today."""
 import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+EXAMPLES_DIR = REPO / "examples"
 spec = importlib.util.spec_from_file_location("regenerate", EXAMPLES_DIR / "regenerate.py")
 regenerate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(regenerate)

@@ -1,7 +1,6 @@
 """The report's figures: the plotted data are the result's numbers."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,9 @@ from matplotlib.text import Text
 from simulator import load_scenario, run
 from simulator.report import figures as F
 from simulator.planning.sweep import SweepAxis, run_with_sweep
+from conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+
 BAYESIAN = {"analysis.test": "bayesian", "interim.efficacy": {"type": "posterior"},
             "interim.futility": {"type": "predictive", "threshold": 0.1},
             "analysis.bayesian.threshold": 0.975}
@@ -296,7 +296,7 @@ def test_no_pyplot():
     code = ("import sys; from simulator import load_scenario, run; from simulator.report import figures; "
             "figures.png_bytes(figures.power_curve(run(load_scenario('severe')))); "
             "assert 'matplotlib.pyplot' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_two_sided_boundaries_mirror_the_efficacy_bound():

@@ -9,15 +9,15 @@ import termios
 import fcntl
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from simulator import load_scenario, run, sensitivity
 
 from simulator.execution import progress
+from conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+
 
 
 class Terminal(io.StringIO):
@@ -61,7 +61,7 @@ def _cli_on_terminal(*args):
     # a terminal 100 columns wide (a new pseudo-terminal has no size)
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=secondary)
     os.close(secondary)
     err = b""
@@ -99,7 +99,7 @@ def test_quiet_turns_the_bar_off():
 
 
 def test_no_bar_when_stderr_is_not_a_terminal():
-    proc = subprocess.run([sys.executable, "-m", "cli", *LONG], cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "cli", *LONG], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == ""
     json.loads(proc.stdout)

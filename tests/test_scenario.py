@@ -17,8 +17,8 @@ def test_only_name_and_arms_are_required_and_defaults_are_documented():
 
 
 def test_every_schema_key_is_in_the_manual():
-    from pathlib import Path
-    docs = Path(__file__).resolve().parents[1] / "docs"
+    from conftest import REPO
+    docs = REPO / "docs"
     reference = (docs / "scenario-keys.md").read_text()
 
     def keys(schema, prefix=""):
