@@ -1,6 +1,6 @@
 """The sample-size justification paragraph and its Details, generated from the
 results (never written per scenario): every number in them is a value of
-results.json, checked in tests/test_justification.py.
+results.json, checked in tests/report/test_justification.py.
 
 The paragraph is what goes into a grant: the endpoint, each rate with where it
 comes from, the effect as a difference, risk ratio and odds ratio, one
