@@ -74,6 +74,7 @@ def test_figures_are_matplotlib_objects_and_save_writes_the_report(tmp_path):
     assert result.justification() in (tmp_path / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_python_api_page_example_runs(tmp_path, monkeypatch):
     page = (REPO / "docs" / "python-api.md").read_text()
     code = re.search(r"```python\n(.*?)```", page, re.S).group(1)

@@ -88,6 +88,7 @@ def source_digest(root: Path) -> str:
 
 @pytest.mark.parametrize("module", ["stats/bayes.py", "engines/exact.py", "report/tables.py",
                                     "scenario/build.py", "names.py"])
+@pytest.mark.slow
 def test_the_cache_key_changes_with_any_module_of_any_subpackage(tmp_path, module):
     copy = tmp_path / "src"
     shutil.copytree(PACKAGE, copy / "simulator",

@@ -14,11 +14,13 @@ REQUIRED_KEYS = {"scenario", "method", "n_sims", "seed", "test", "alpha", "sided
                  "target_power", "rates", "sample_size", "power_curve"}
 
 
+@pytest.mark.slow
 def test_no_options_runs_the_bundled_severe_scenario(cli, tmp_path):
     out = cli(cwd=tmp_path, check_rc=0).stdout
     assert "severe" in out and "Required size for power 90.0%: 24" in out and "= 54 women" in out
 
 
+@pytest.mark.slow
 def test_json_is_one_clean_document_matching_the_library(cli):
     proc = cli("--scenario", "overall.yaml", "--format", "json", check_rc=0)
     doc = json.loads(proc.stdout)                       # the whole stdout parses
@@ -34,6 +36,7 @@ def test_json_is_one_clean_document_matching_the_library(cli):
     assert doc["n_sims"] is None and doc["method"] == "exact"
 
 
+@pytest.mark.slow
 def test_options_override_the_file_and_n_control_evaluates(cli):
     proc = cli("--scenario", "severe", "--format", "json", "--method", "monte_carlo",
                "--n-sims", "5000", "--seed", "7", "--n-control", "30", check_rc=0)
@@ -45,12 +48,14 @@ def test_options_override_the_file_and_n_control_evaluates(cli):
     assert ev["power_se"] == pytest.approx((ev["power"] * (1 - ev["power"]) / 5000) ** 0.5)
 
 
+@pytest.mark.slow
 def test_csv_prints_the_power_curve(cli):
     lines = cli("--format", "csv", check_rc=0).stdout.splitlines()
     assert lines[0] == "n_control,n_treatment,n_total,power,power_se"
     assert any(line.startswith("24,24,48,0.92") for line in lines)
 
 
+@pytest.mark.slow
 def test_out_writes_results_curve_and_report(cli, tmp_path):
     out = tmp_path / "res"
     proc = cli("--format", "json", "--out", out, check_rc=0)
@@ -64,6 +69,7 @@ def test_out_writes_results_curve_and_report(cli, tmp_path):
     assert "we will randomise 54 women (27 per arm)" in report
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_json_with_one_or_two_jobs(cli):
     args = ["--scenario", "moderate", "--format", "json", "--method", "monte_carlo",
             "--n-sims", "120001", "--seed", "5"]
@@ -91,6 +97,7 @@ GOOD = "name: t\narms:\n  control: {rate: 0.2}\n  treatment: {rate: 0.69}\n"
     (GOOD + "sample_size: {max_control: 5}\n",
      "bad.yaml: `sample_size.max_control` = 5 gives power 0.2"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_status_2(cli, tmp_path, text, expected):
     path = write(tmp_path, "bad.yaml", text)
     out = tmp_path / "out"
@@ -111,6 +118,7 @@ def test_bad_input_is_one_line_and_exit_status_2(cli, tmp_path, text, expected):
     (["--format", "xml"], "'xml' is not one of"),
     (["--bogus"], "No such option '--bogus'"),
 ])
+@pytest.mark.slow
 def test_bad_options_are_one_line_and_exit_status_2(cli, args, expected):
     proc = cli(*args)
     assert proc.returncode == 2
@@ -119,6 +127,7 @@ def test_bad_options_are_one_line_and_exit_status_2(cli, args, expected):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_path_is_read_as_a_path_from_any_directory(cli, tmp_path):
     write(tmp_path, "severe.yaml", GOOD.replace("0.69", "0.5").replace("name: t", "name: local"))
     doc = json.loads(cli("--scenario", "severe.yaml", "--format", "json", cwd=tmp_path,
@@ -131,6 +140,7 @@ def test_a_path_is_read_as_a_path_from_any_directory(cli, tmp_path):
     assert doc["scenario"] == "severe"          # no such file here: the bundled one
 
 
+@pytest.mark.slow
 def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, tmp_path):
     afile = write(tmp_path, "afile", "x")
     blocked = tmp_path / "blocked"
@@ -144,12 +154,14 @@ def test_out_that_cannot_take_the_results_is_one_line_and_nothing_written(cli, t
     assert sorted(p.name for p in blocked.iterdir()) == ["report.md"]
 
 
+@pytest.mark.slow
 def test_values_from_the_command_line_are_blamed_on_it(cli):
     proc = cli("--n-control", "0")
     assert proc.returncode == 2
     assert "(value from the command line or overrides): `sample_size.n_control`" in proc.stderr
 
 
+@pytest.mark.slow
 def test_existing_output_directory_needs_force(cli, tmp_path):
     out = tmp_path / "res"
     cli("--out", out, check_rc=0)
@@ -165,6 +177,7 @@ def test_existing_output_directory_needs_force(cli, tmp_path):
 
 @pytest.mark.parametrize("signum, status, word", [(signal.SIGTERM, 143, "terminated"),
                                                   (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.slow
 def test_a_run_stopped_by_a_signal_writes_nothing_and_says_so(tmp_path, signum, status, word):
     out = tmp_path / "res"
     proc = subprocess.Popen([sys.executable, "-m", "cli", "--scenario", "severe", "--method",
@@ -182,6 +195,7 @@ def test_a_run_stopped_by_a_signal_writes_nothing_and_says_so(tmp_path, signum, 
     assert stdout == "" and not out.exists()
 
 
+@pytest.mark.slow
 def test_version_list_and_template(cli, tmp_path):
     from simulator import __version__, bundled_scenarios
     from simulator.scenario.build import SCHEMA

@@ -22,6 +22,7 @@ def blocks(language):
             yield pytest.param(code, id=f"{page.name}:{code.splitlines()[0][:40]}")
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly(tmp_path):
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
@@ -44,6 +45,7 @@ def test_the_readme_is_a_front_page():
 
 
 @pytest.mark.parametrize("code", blocks("python"))
+@pytest.mark.slow
 def test_every_python_example_runs(code, tmp_path, monkeypatch):
     if any(word in code for word in NOT_RUN):
         pytest.skip("needs a cluster")
@@ -52,6 +54,7 @@ def test_every_python_example_runs(code, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("code", blocks("sh"))
+@pytest.mark.slow
 def test_every_command_runs(code, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     first = re.search(r"## A first scenario.*?```yaml\n(.*?)```",

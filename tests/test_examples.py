@@ -15,6 +15,7 @@ spec.loader.exec_module(regenerate)
 
 
 @pytest.mark.parametrize("name", list(regenerate.EXAMPLES))
+@pytest.mark.slow
 def test_committed_example_is_what_the_command_produces(name, tmp_path):
     regenerate.regenerate(tmp_path, [name])
     committed = EXAMPLES_DIR / name

@@ -99,6 +99,7 @@ def test_draws_outside_the_table_are_decided_directly(monkeypatch):
     assert np.array_equal(ref, cut)
 
 
+@pytest.mark.slow
 def test_identical_results_for_any_number_of_jobs():
     design = Design("chi2_yates", "two", 0.05, 1.5)
     n_sims = 3 * montecarlo.CHUNK_SIZE + 123       # several chunks, a ragged last one

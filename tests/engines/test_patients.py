@@ -48,6 +48,7 @@ AGE = {"distribution": "truncated_normal", "mean": 37, "sd": 4, "lower": 25, "up
 
 # ------------------------------------------------------------------ the 2x2 limit
 @pytest.mark.parametrize("test,sided", [("fisher", "two"), ("z_pooled", "one")])
+@pytest.mark.slow
 def test_patient_path_reduces_to_exact_2x2_power(test, sided):
     """Two centres without heterogeneity: the pooled analysis is the 2x2 test
     of two binomials, whose power is known exactly."""
@@ -58,6 +59,7 @@ def test_patient_path_reduces_to_exact_2x2_power(test, sided):
     assert abs(power - exact) <= 3 * np.sqrt(exact * (1 - exact) / n_sims), (power, exact)
 
 
+@pytest.mark.slow
 def test_crossover_and_dropout_as_failure_dilute_to_the_itt_rates():
     """Crossover mixes the arms' rates and dropouts analysed as failures scale
     them: the pooled test then has the exact power of the diluted rates."""
@@ -72,6 +74,7 @@ def test_crossover_and_dropout_as_failure_dilute_to_the_itt_rates():
     assert abs(power - exact) <= 3 * np.sqrt(exact * (1 - exact) / n_sims), (power, exact)
 
 
+@pytest.mark.slow
 def test_complete_case_power_is_the_binomial_mixture_over_analysed_sizes():
     """Complete case: each arm's analysed size is Binomial(n, 1 - dropout);
     the pooled test's power is the exact power averaged over those sizes."""
@@ -91,6 +94,7 @@ def test_complete_case_power_is_the_binomial_mixture_over_analysed_sizes():
     assert abs(power - mixture) <= 3 * np.sqrt(mixture * (1 - mixture) / n_sims)
 
 
+@pytest.mark.slow
 def test_assurance_reduces_to_exact_assurance():
     sc = scenario(centres__number=2, arms={"control": {"rate": {"beta": [30, 70]}},
                                            "treatment": {"rate": {"beta": [25, 25]}}})
@@ -101,6 +105,7 @@ def test_assurance_reduces_to_exact_assurance():
 
 
 # --------------------------------------------------------------- calibration
+@pytest.mark.slow
 def test_intercepts_give_the_stated_population_average_rates():
     """E[expit(a + f(age) + u)] = p, checked by scipy's dblquad over the
     truncated-normal age and the normal centre effect."""
@@ -133,6 +138,7 @@ def test_simulated_rates_per_stratum_and_arm_match_the_scenario():
 # ------------------------------------------------------------ type I error
 @pytest.mark.parametrize("randomisation,clustered", [("stratified_block", False),
                                                      ("simple", True)])
+@pytest.mark.slow
 def test_every_analysis_keeps_alpha_under_the_null(randomisation, clustered):
     """Equal rates in every stratum (different between strata), with centre
     random intercepts: each analysis rejects at most alpha + 3 MC SE."""
@@ -216,6 +222,7 @@ def test_unequal_allocation_blocks_hold_the_ratio():
 
 
 # -------------------------------------------------------- reproducibility, CRN
+@pytest.mark.slow
 def test_counts_are_identical_for_any_number_of_jobs():
     from simulator.engines.patients import _batches
     assert len(_batches(1200, 3000)) >= 4             # several tasks to spread
@@ -278,6 +285,7 @@ def test_a_covariate_shifted_in_location_gives_the_same_decisions():
     assert shifted.counts[0, 2, 2] == 0                  # no logistic fit flagged
 
 
+@pytest.mark.slow
 def test_run_reports_every_analysis_and_recruitment():
     sc = load_scenario("multicentre", {"simulation.n_sims": 600, "sample_size.n_control": 80})
     result = run(sc)

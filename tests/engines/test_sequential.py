@@ -50,6 +50,7 @@ def test_single_look_is_exactly_the_fixed_z_test(test, sided):
 
 
 @pytest.mark.parametrize("sided", ["one", "two"])
+@pytest.mark.slow
 def test_exact_enumeration_approaches_recursive_integration_in_large_trials(sided):
     """1000 per arm: the z statistics follow the canonical joint distribution up
     to the normal approximation (0.003)."""
@@ -65,6 +66,7 @@ def test_exact_enumeration_approaches_recursive_integration_in_large_trials(side
 
 @pytest.mark.parametrize("sided,lower", [("one", (0.0, 0.5, -math.inf)), ("two", NONE),
                                          ("one", NONE)])
+@pytest.mark.slow
 def test_simulation_matches_exact_enumeration(sided, lower):
     design = z_design("pocock", sided, lower)
     n_sims = 60_000
@@ -77,6 +79,7 @@ def test_simulation_matches_exact_enumeration(sided, lower):
         assert np.array_equal(sim.sizes, exact.sizes)
 
 
+@pytest.mark.slow
 def test_exact_mass_is_conserved():
     design = z_design(lower=(0.2, 0.8, -math.inf))
     oc = exact_oc(design, 150, 150, 0.45, 0.3)
@@ -87,6 +90,7 @@ def test_exact_mass_is_conserved():
 
 
 @pytest.mark.parametrize("kind", ["obrien_fleming", "pocock", "ld_obrien_fleming"])
+@pytest.mark.slow
 def test_type_one_error_is_at_most_alpha(kind):
     design = z_design(kind)
     exact = exact_oc(design, 200, 200, 0.34, 0.34)
@@ -97,6 +101,7 @@ def test_type_one_error_is_at_most_alpha(kind):
     assert within(sim.power, exact.power, n_sims)
 
 
+@pytest.mark.slow
 def test_assurance_matches_exact_power_integrated_over_the_priors():
     design = z_design(lower=(0.0, 0.5, -math.inf))
     prior_t, prior_c = BetaMixture.beta(11, 5.5), BetaMixture.beta(3.5, 11)
@@ -110,6 +115,7 @@ def test_assurance_matches_exact_power_integrated_over_the_priors():
     assert within(sim.favourable, ref, n_sims)
 
 
+@pytest.mark.slow
 def test_results_are_identical_for_any_number_of_jobs():
     design = z_design(lower=(0.0, 0.5, -math.inf))
     args = (design, 150, 150, (0.55, 0.35), 120_000, 9)

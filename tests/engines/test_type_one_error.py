@@ -92,6 +92,7 @@ def test_fisher_is_not_flagged():
     assert result.type_one_error_max.value <= 0.05
 
 
+@pytest.mark.slow
 def test_a_sequential_designs_maximum_is_the_maximum_of_its_exact_type_one_error():
     """Over the design whose type I error is reported (non-binding futility:
     every futility stop overruled), on a grid of common rates every 0.005."""
@@ -118,6 +119,7 @@ def test_a_simulated_type_one_error_is_flagged_only_beyond_its_monte_carlo_error
     assert above_alpha(value, se, 0.025) is flagged
 
 
+@pytest.mark.slow
 def test_a_peak_near_the_edge_of_the_common_rate_is_found():
     """z_pooled, one-sided 0.025, 855 per arm: the largest type I error is
     near a common rate of 1.4% (and 98.6%), where the size varies on the

@@ -84,6 +84,7 @@ LONG = ["--scenario", "severe", "--method", "monte_carlo", "--n-sims", "2000000"
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.slow
 def test_bar_on_a_terminal_for_a_long_run_and_json_stays_clean():
     rc, out, err = _cli_on_terminal(*LONG)
     assert rc == 0
@@ -92,12 +93,14 @@ def test_bar_on_a_terminal_for_a_long_run_and_json_stays_clean():
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.slow
 def test_quiet_turns_the_bar_off():
     rc, out, err = _cli_on_terminal(*LONG, "--quiet")
     assert rc == 0 and err == ""
     json.loads(out)
 
 
+@pytest.mark.slow
 def test_no_bar_when_stderr_is_not_a_terminal():
     proc = subprocess.run([sys.executable, "-m", "cli", *LONG], cwd=REPO, capture_output=True,
                           text=True, timeout=120)

@@ -135,6 +135,7 @@ def test_predictive_pmf_is_the_beta_binomial_and_nodes_are_exact_for_polynomials
         assert w @ x ** degree == pytest.approx(exact, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_binomial_quantile_equals_scipy_inversion_with_a_rate_per_trial():
     rng = np.random.default_rng(8)
     u = rng.random(100_000)
@@ -174,6 +175,7 @@ def success_probability(matrix, n_t, n_c, p_t, p_c):
 
 
 @pytest.mark.parametrize("sided", ["two", "one"])
+@pytest.mark.slow
 def test_exact_assurance_with_beta_priors_matches_a_double_integral(sided):
     n_t, n_c = 14, 12
     design = Design("fisher", sided, ALPHA, n_t / n_c)
@@ -192,6 +194,7 @@ def test_exact_assurance_with_beta_priors_matches_a_double_integral(sided):
 @pytest.mark.parametrize("scale,mean,sd", [("odds_ratio", math.log(3.64), 0.3726),
                                            ("risk_ratio", math.log(1.25), 0.1135),
                                            ("risk_difference", 0.15, 0.1)])
+@pytest.mark.slow
 def test_exact_assurance_with_an_effect_prior_matches_a_double_integral(scale, mean, sd):
     n = 15
     design = Design("fisher", "two", ALPHA, 1.0)
@@ -218,6 +221,7 @@ def test_a_concentrated_prior_gives_the_power_in_favour_of_treatment():
     assert exact_assurance(design, sharp, [30]).assurance[0] == pytest.approx(power, abs=2e-4)
 
 
+@pytest.mark.slow
 def test_assurance_tends_to_its_ceiling():
     sc = scenario({"rate": {"events": 5, "n": 25}}, {"rate": {"events": 8, "n": 25}})
     model = sc.rate_model
@@ -274,6 +278,7 @@ def test_prior_probability_closed_forms():
     assert m.probability_difference_above(0.1) == pytest.approx(ref, abs=1e-8)
 
 
+@pytest.mark.slow
 def test_simulated_assurance_is_identical_for_any_number_of_jobs():
     from simulator.engines import montecarlo
     model, design = MODELS["OR prior, beta control"], Design("fisher", "two", ALPHA, 1.0)
@@ -300,6 +305,7 @@ def test_target_assurance_search_gives_the_smallest_size_reaching_it():
                                        sizes).assurance, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_unreachable_target_assurance_reports_its_ceiling():
     sc = load_scenario("severe_prior", {"target_assurance": 0.999})
     ar = run(sc).assurance
@@ -311,6 +317,7 @@ def test_unreachable_target_assurance_reports_its_ceiling():
     assert ar.sample_size is None and "search bound (900" in ar.unreachable
 
 
+@pytest.mark.slow
 def test_monte_carlo_plan_brackets_the_exact_plan():
     exact = run(load_scenario("severe_prior"))
     sim = run(load_scenario("severe_prior", {"simulation.method": "monte_carlo",
@@ -359,6 +366,7 @@ def test_point_effect_probabilities_are_exact_at_ties_and_match_simulation():
     assert 0.01 < p < 0.99 and abs(share - p) < 3.5 * math.sqrt(p * (1 - p) / 2_000_000)
 
 
+@pytest.mark.slow
 def test_assurance_may_exceed_the_prior_probability_of_benefit_and_the_search_says_so():
     """Favourable rejections when the treatment is not better add to assurance:
     P(better) is its limit, not a bound, so a target just above it is searched."""

@@ -11,6 +11,7 @@ EXACT = [n.removesuffix(".yaml") for n in bundled_scenarios() if n != "multicent
 
 
 @pytest.mark.parametrize("name", EXACT)
+@pytest.mark.slow
 def test_the_simulated_power_at_the_answer_agrees_with_the_exact_power(name):
     result = run(load_scenario(name))
     conf, rep = result.confirmation, result.reported

@@ -38,6 +38,7 @@ def rpact_maximum_total():
     return (drift / (za + zb)) ** 2 * fixed
 
 
+@pytest.mark.slow
 def test_maximum_size_agrees_with_rpact_analytic_sample_size():
     n_max = rpact_maximum_total()
     assert n_max == pytest.approx(266.27, abs=0.01)
@@ -52,6 +53,7 @@ def test_maximum_size_agrees_with_rpact_analytic_sample_size():
     assert lo <= n_max / 2 <= hi                  # within Monte Carlo error
 
 
+@pytest.mark.slow
 def test_simulated_operating_characteristics_match_exact_ones():
     scenario = dict(RPACT, sample_size={"n_control": 120})
     exact = run(load_scenario(scenario)).sequential.operating
@@ -64,6 +66,7 @@ def test_simulated_operating_characteristics_match_exact_ones():
     assert sim["null_ignoring_futility"]["power"] <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 40_000)
 
 
+@pytest.mark.slow
 def test_bayesian_rule_threshold_is_calibrated_to_alpha():
     scenario = {"name": "bayes", "arms": {"control": {"rate": 0.2}, "treatment": {"rate": 0.5}},
                 "analysis": {"test": "bayesian", "alpha": 0.025, "sided": "one"}}
@@ -82,6 +85,7 @@ def test_bayesian_rule_threshold_is_calibrated_to_alpha():
     assert "P(treatment rate > control rate) >= 0.99," in table(given)
 
 
+@pytest.mark.slow
 def test_bayesian_interim_rule_with_design_priors():
     scenario = {"name": "bayes_seq",
                 "arms": {"control": {"rate": {"events": 5, "n": 25, "discount": 0.5}},
@@ -104,6 +108,7 @@ def test_bayesian_interim_rule_with_design_priors():
         run(load_scenario(scenario, {"interim.efficacy.threshold": 0.999}))
 
 
+@pytest.mark.slow
 def test_look_calendar_matches_a_simulated_recruitment():
     rec = Recruitment(1.5, (2, 2, 1.5, 1, 1, 1, 0.75, 0.5), 6, 10)
     rng = np.random.default_rng(1)
@@ -118,6 +123,7 @@ def test_look_calendar_matches_a_simulated_recruitment():
         assert abs(women - sim_women.mean()) <= 3 * sim_women.std() / math.sqrt(n) + 1e-9
 
 
+@pytest.mark.slow
 def test_severe_sequential_scenario_reports_bounds_stops_and_calendar():
     result = run(load_scenario("severe_sequential.yaml"))
     d = json.loads(json.dumps(result.to_dict()))
@@ -208,6 +214,7 @@ def test_bayesian_calibration_that_cannot_reach_alpha_names_alpha():
     {"type": "conditional_power", "threshold": 0.2, "binding": True},
     {"type": "conditional_power", "threshold": 0.1, "assumed": "trend", "binding": True},
 ])
+@pytest.mark.slow
 def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
     scenario = dict(RPACT, interim=dict(RPACT["interim"], futility=futility),
                     sample_size={"n_control": 150})
@@ -231,6 +238,7 @@ def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
 
 
 @pytest.mark.parametrize("assumed", ["design", "trend"])
+@pytest.mark.slow
 def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
     """Conditional power at Z_k = lower_k, by its definition (B-value with the
     drift of the planning rates at the reported size, or the trend)."""
@@ -253,6 +261,7 @@ def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
     {"interim.looks": [0.05, 1]},
     {"analysis.alpha": 1.0e-9},
 ])
+@pytest.mark.slow
 def test_beta_spending_with_no_efficacy_stop_at_a_look(overrides):
     result = run(load_scenario("severe_sequential.yaml", overrides))
     sq = result.sequential
@@ -260,6 +269,7 @@ def test_beta_spending_with_no_efficacy_stop_at_a_look(overrides):
     assert sum(sq.operating["planning"]["stopping"]) == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_crossing_differences_are_the_first_tables_that_cross():
     result = run(load_scenario(RPACT, {"sample_size.n_control": 100}))
     for row in result.sequential.looks[:-1]:

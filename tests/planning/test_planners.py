@@ -34,6 +34,7 @@ def test_the_kind_is_chosen_once_from_the_scenario(name, kind, prior):
     assert (planner.prior is not None) is prior
 
 
+@pytest.mark.slow
 def test_power_at_sizes_and_the_search_against_scipy_enumeration():
     planner = planner_for(load_scenario("severe"))
     sizes = [18, 19, 20, 21]
@@ -61,6 +62,7 @@ def test_assurance_needs_priors_and_agrees_with_the_result():
     assert a == at.assurance and a_se == 0.0
 
 
+@pytest.mark.slow
 def test_a_sequential_planner_searches_its_own_power_not_the_fixed_designs():
     planner = planner_for(load_scenario("severe_sequential"))
     found = planner.search()

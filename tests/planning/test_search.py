@@ -48,6 +48,7 @@ def test_exact_search_equals_brute_force_scan(p_c, p_t, extra):
 
 @pytest.mark.parametrize("name", ["severe", "overall", "moderate"])
 @pytest.mark.parametrize("test", ["fisher", "z_pooled"])
+@pytest.mark.slow
 def test_monte_carlo_search_is_stable_across_seeds_and_brackets_exact(name, test):
     exact = run(load_scenario(name, {"analysis.test": test})).sample_size.answer.n_control
     answers, intervals = [], []

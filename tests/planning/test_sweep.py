@@ -35,6 +35,7 @@ def test_parse_set_reads_yaml_values():
         parse_set("novalue")
 
 
+@pytest.mark.slow
 def test_each_point_is_the_scenario_run_at_that_value():
     result = run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.45:0.75:0.15")])
     planned = result.sample_size.answer.n_control
@@ -49,6 +50,7 @@ def test_each_point_is_the_scenario_run_at_that_value():
         assert point.planned_control == planned
 
 
+@pytest.mark.slow
 def test_a_point_at_the_base_value_reproduces_the_base_run_and_overrides_are_not_mutated():
     base = {"arms.control.rate": {"events": 5, "n": 25, "discount": 0.5},
             "arms.treatment.rate": {"events": 20, "n": 29, "discount": 0.5}}
@@ -61,6 +63,7 @@ def test_a_point_at_the_base_value_reproduces_the_base_run_and_overrides_are_not
     assert middle.assurance_at_planned == result.assurance.at_reported.assurance
 
 
+@pytest.mark.slow
 def test_two_keys_make_a_grid_and_points_without_an_answer_say_why():
     result = run_with_sweep("severe", {}, [parse_sweep("arms.treatment.rate=0.1:0.3:0.1"),
                                            parse_sweep("arms.control.rate=0.1:0.2:0.1")])
@@ -85,6 +88,7 @@ def test_sweep_limits():
     assert "command line" in str(err.value)
 
 
+@pytest.mark.slow
 def test_cli_sweep_json_csv_and_files(cli, tmp_path):
     out = tmp_path / "res"
     args = ["--scenario", "severe_prior", "--sweep", "arms.treatment.rate.discount=0.25:1:0.25"]
@@ -103,6 +107,7 @@ def test_cli_sweep_json_csv_and_files(cli, tmp_path):
     assert "## Sensitivity analysis" in report and "sensitivity analysis over" in report
 
 
+@pytest.mark.slow
 def test_cli_sweep_identical_with_one_or_two_jobs(cli):
     args = ["--scenario", "severe_prior", "--method", "monte_carlo", "--n-sims", "2000",
             "--sweep", "arms.control.rate.discount=0.5:1:0.5", "--format", "json"]
@@ -110,6 +115,7 @@ def test_cli_sweep_identical_with_one_or_two_jobs(cli):
                                                                 check_rc=0).stdout
 
 
+@pytest.mark.slow
 def test_cli_set_overrides_and_errors(cli):
     doc = json.loads(cli("--set", "arms.treatment.rate={events: 20, n: 29, discount: 0.5}",
                          "--set", "target_assurance=0.7", "--format", "json", check_rc=0).stdout)
@@ -146,6 +152,7 @@ def test_a_swept_allocation_that_empties_the_planned_treatment_arm_says_so():
     assert result.sweep[2].power_at_planned is not None
 
 
+@pytest.mark.slow
 def test_command_line_values_are_blamed_for_unanswerable_plans_and_null_removes_inside_a_prior(cli):
     proc = cli("--scenario", "skeptical", "--set", "arms.treatment.effect.shrink=0")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
@@ -165,6 +172,7 @@ OWN_VALUE_OVERRIDES = {"multicentre": {"simulation.n_sims": 1000}}
 
 @pytest.mark.parametrize("name", [n.removesuffix(".yaml") for n in bundled_scenarios()]
                          + ["bayesian"])
+@pytest.mark.slow
 def test_a_sweep_at_the_base_values_gives_the_base_run_back_exactly(name):
     overrides = dict(OWN_VALUE_OVERRIDES.get(name, {}))
     if name == "bayesian":      # a fixed Bayesian rule with a calibrated threshold
@@ -190,6 +198,7 @@ def test_a_sweep_at_the_base_values_gives_the_base_run_back_exactly(name):
         assert point.assurance_n_control == result.assurance.sample_size.answer.n_control
 
 
+@pytest.mark.slow
 def test_a_sequential_sweep_reports_the_sequential_power_not_the_fixed_designs():
     """The bug this guards against: severe_sequential's planned size 21 + 21
     has power 0.9036 with its interim looks, 0.9157 as a fixed design."""

@@ -55,7 +55,8 @@ CASES = {
 FIGURES = {"sensitivity": "sensitivity", "interim": "boundaries", "recruitment": "recruitment"}
 
 
-@pytest.fixture(scope="module", params=list(CASES))
+@pytest.fixture(scope="module", params=[
+    n if n == "severe" else pytest.param(n, marks=pytest.mark.slow) for n in CASES])
 def case(request):
     overrides, grid, extra = CASES[request.param]
     name = request.param.replace("_sweep", "")
@@ -64,6 +65,7 @@ def case(request):
     return result, files(result), extra
 
 
+@pytest.mark.slow
 def test_html_has_every_section_embedded_figures_and_nothing_external(case):
     result, out, extra = case
     html = out["report.html"].decode()
@@ -124,6 +126,7 @@ def test_references_cite_the_source_and_each_method_used(case):
     assert [unescape(x) for x in items] == refs
 
 
+@pytest.mark.slow
 def test_write_replaces_outputs_of_an_earlier_run_and_nothing_else(tmp_path):
     """A run without a sweep removes the sweep table and figure that the
     previous run wrote, and never a file of the same name it did not write."""

@@ -11,6 +11,9 @@ from simulator.report import figures as F
 from simulator.planning.sweep import SweepAxis, run_with_sweep
 from conftest import REPO
 
+# every test draws from one fixture of nine runs (about 10 s)
+pytestmark = pytest.mark.slow
+
 
 BAYESIAN = {"analysis.test": "bayesian", "interim.efficacy": {"type": "posterior"},
             "interim.futility": {"type": "predictive", "threshold": 0.1},

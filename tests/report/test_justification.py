@@ -26,7 +26,10 @@ PRIORS_AND_LOOKS = ("severe_prior", {
     "recruitment.follow_up_months": 10})
 
 
-@pytest.fixture(scope="module", params=BUNDLED + ["priors_and_looks"])
+# severe alone in the fast selection (-m "not slow"); the rest take seconds each
+@pytest.fixture(scope="module", params=[
+    n if n == "severe" else pytest.param(n, marks=pytest.mark.slow)
+    for n in BUNDLED + ["priors_and_looks"]])
 def bundled(request):
     if request.param == "priors_and_looks":
         name, overrides = PRIORS_AND_LOOKS
@@ -36,6 +39,7 @@ def bundled(request):
     return result, json.loads(json.dumps(result.to_dict()))
 
 
+@pytest.mark.slow
 def test_the_paragraph_keeps_its_word_limit(bundled):
     result, _ = bundled
     text = justification_text(result)
@@ -130,6 +134,7 @@ def test_priors_name_the_counts_and_the_discount():
     assert "each with discount weight 0.5 (power priors; Ibrahim and Chen 2000)" in paragraph
 
 
+@pytest.mark.slow
 def test_an_effect_names_its_source_and_its_prior_median():
     paragraph = justification(run(load_scenario("rct_evidence")))
     assert "42.5% with IVIg, the standard care rate with a risk ratio of 1.25" in paragraph
@@ -139,6 +144,7 @@ def test_an_effect_names_its_source_and_its_prior_median():
     assert "the log odds ratio multiplied by 0.5 towards no effect" in skeptical
 
 
+@pytest.mark.slow
 def test_strata_rates_carry_their_counts():
     result = run(load_scenario("multicentre", {"simulation.n_sims": 1000,
                                                "sample_size.n_control": 60}))
@@ -157,6 +163,7 @@ def test_a_rate_is_observed_when_it_is_the_proportion_as_printed(
 
 
 # ------------------------------------------------------------------ proposal
+@pytest.mark.slow
 def test_the_scenario_says_which_size_is_proposed():
     by_assurance = run(load_scenario("severe_prior", {"sample_size.propose": "assurance"}))
     by_power = run(load_scenario("severe_prior", {"sample_size.propose": "power"}))
@@ -304,6 +311,7 @@ def test_proposing_the_larger_size_checks_that_both_targets_hold_there():
     assert "that meets both targets" in justification(result)
 
 
+@pytest.mark.slow
 def test_provenance_review_cases():
     # a planning value inside power priors is not "the means of design priors"
     text = justification(run(load_scenario("severe_prior",

@@ -52,6 +52,7 @@ def printed_thresholds(result):
 
 
 @pytest.mark.parametrize("source, overrides", [(BAYES, {}), OVERALL_BAYES])
+@pytest.mark.slow
 def test_the_printed_bayesian_threshold_has_the_reported_type_one_error(source, overrides):
     result = run(load_scenario(source, overrides))
     (printed,) = printed_thresholds(result)
@@ -87,6 +88,7 @@ def two_look_bayes(method):
         "simulation.method": method, "simulation.seed": 1})
 
 
+@pytest.mark.slow
 def test_monte_carlo_calibration_is_exact_so_its_type_one_error_is_not_selected():
     """With --method monte_carlo the threshold used to be calibrated on the
     simulated null trials that then reported its type I error (0.0231 for a
@@ -105,6 +107,7 @@ def test_monte_carlo_calibration_is_exact_so_its_type_one_error_is_not_selected(
     assert exact.type_one_error <= 0.025
 
 
+@pytest.mark.slow
 def test_printed_z_bounds_decide_every_table_as_the_computed_bounds():
     """severe_sequential's bounds as printed in the table and the report: at
     every look, each table's z statistic (computed here from its formula) is

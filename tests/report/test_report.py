@@ -5,6 +5,8 @@ cannot be broken out of, A4 print rules.  (The paragraph's numbers are
 checked in test_justification.py.)"""
 import re
 
+import pytest
+
 from simulator import load_scenario, run, sensitivity
 from simulator.report.document import (COARSE_ROWS, NEIGHBOURHOOD, Table, build, code_fence, markdown,
                                 to_html)
@@ -80,6 +82,7 @@ def test_sweep_tables_have_headers_in_words_and_rates_in_percent():
     assert [row[0] for row in sweep.rows] == ["50.0%", "69.0%"]
 
 
+@pytest.mark.slow
 def test_the_table_uses_thousands_separators_and_percentages_for_rates():
     text = table(run(load_scenario("rct_evidence")))
     assert "1,025 Standard care + 1,025 IVIg = 2,050 women" in text

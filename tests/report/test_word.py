@@ -16,7 +16,9 @@ from simulator.planning.sweep import SweepAxis, run_with_sweep
 from simulator.report.word import plain, to_docx
 
 
-@pytest.fixture(scope="module", params=["severe_sweep", "severe_prior", "severe_sequential"])
+@pytest.fixture(scope="module", params=[
+    "severe_prior", *(pytest.param(n, marks=pytest.mark.slow)
+                      for n in ("severe_sweep", "severe_sequential"))])
 def case(request):
     if request.param == "severe_sweep":
         result = run_with_sweep("severe", None, [SweepAxis("arms.treatment.rate", (0.5, 0.69))])
@@ -43,6 +45,7 @@ def expected_paragraphs(doc):
     return out
 
 
+@pytest.mark.slow
 def test_the_word_report_has_report_md_text_block_for_block(case):
     result, doc, images = case
     word = docx.Document(io.BytesIO(to_docx(doc, images)))
@@ -69,6 +72,7 @@ def test_the_paragraph_in_word_is_the_one_in_report_md(case):
     assert re.sub(r"\\(.)", r"\1", md).count(paragraph) == 1
 
 
+@pytest.mark.slow
 def test_the_word_report_is_written_and_reproducible(tmp_path):
     result = run(load_scenario("severe"))
     first, second = files(result)["report.docx"], files(result)["report.docx"]

@@ -76,6 +76,7 @@ def merge_bomb(levels=40) -> str:
     ("name: x\ntitle: [" + "0, " * 400_000 + "0]\n", "file is larger than"),
 ], ids=["billion-laughs", "deep-aliases", "merge-keys", "self-alias", "self-alias-nested",
         "deep-lists", "deep-mappings", "file-size"])
+@pytest.mark.slow
 def test_yaml_bombs_and_deep_nesting_fail_fast_with_bounded_memory(tmp_path, text, message):
     path = tmp_path / "bomb.yaml"
     path.write_text(text)
@@ -103,6 +104,7 @@ def test_a_bomb_file_takes_under_two_seconds(tmp_path):
     assert time.perf_counter() - start < 2.0
 
 
+@pytest.mark.slow
 def test_parsing_stops_after_the_value_limit(tmp_path):
     path = tmp_path / "flat.yaml"
     path.write_text("name: x\ntitle: [" + "0, " * 300_000 + "0]\n")    # 900 kB, 300,000 values
@@ -112,6 +114,7 @@ def test_parsing_stops_after_the_value_limit(tmp_path):
     assert time.perf_counter() - start < 5.0       # about 2.5 s alone: a third of the file is parsed
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_a_bomb_in_one_line(cli, tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(billion_laughs())
@@ -122,6 +125,7 @@ def test_the_command_line_refuses_a_bomb_in_one_line(cli, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_bomb_as_a_set_value_is_refused(cli):
     anchors = ["&a0 [" + ", ".join(["1"] * 10) + "]"] + [
         f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
@@ -212,6 +216,7 @@ def test_the_treatment_arm_limit_applies_to_allocation_times_size():
     (["--set", "simulation.n_sims=" + "9" * 400], "is a whole number of about 400 digits"),
     (["--seed", "-1"], "`simulation.seed` must be a whole number from 0"),
 ])
+@pytest.mark.slow
 def test_absurd_sizes_on_the_command_line_are_one_line(cli, args, expected):
     start = time.perf_counter()
     proc = cli("--scenario", "severe", *args)
@@ -314,6 +319,7 @@ def test_one_woman_per_arm():
         run(scenario(0, 1, sample_size__max_control=1))
 
 
+@pytest.mark.slow
 def test_one_woman_per_arm_on_the_command_line(cli):
     doc = json.loads(cli("--scenario", "severe", "--n-control", "1", "--format", "json",
                          check_rc=0).stdout)
@@ -332,6 +338,7 @@ def test_an_allocation_that_empties_the_treatment_arm_names_the_smallest_size():
 
 
 @pytest.mark.parametrize("allocation,n_control", [(0.05, None), (20, 1), (20, None)])
+@pytest.mark.slow
 def test_extreme_allocations_have_fishers_exact_power(allocation, n_control):
     result = run(scenario(allocation=allocation, sample_size__n_control=n_control)).to_dict()
     point = result["sample_size"] if n_control is None else result["evaluated"]
@@ -344,6 +351,7 @@ def test_extreme_allocations_have_fishers_exact_power(allocation, n_control):
 
 
 # -------------------------------------------------------------------- tiny alpha
+@pytest.mark.slow
 def test_alpha_1e_10_has_exact_power():
     sc = scenario(analysis__alpha=1e-10, analysis__test="z_pooled", sample_size__n_control=60)
     reference = exact_power(60, 60, 0.69, 0.2, pooled_z_rejects(60, 60, 1e-10))
@@ -386,6 +394,7 @@ def null_crossing(t1: float, u1: float, u2: float) -> float:
     (0.5, {"type": "pocock"}, [0.999, 1], 1e-5),
     (0.5, {"type": "spending", "spending": "ld_pocock"}, [0.999, 1], 1e-6),
 ])
+@pytest.mark.slow
 def test_group_sequential_bounds_spend_alpha_at_the_extremes(alpha, efficacy, looks, tolerance):
     result = run(load_scenario("severe_sequential", {
         "analysis.alpha": alpha, "interim.efficacy": efficacy, "interim.looks": looks,
@@ -394,6 +403,7 @@ def test_group_sequential_bounds_spend_alpha_at_the_extremes(alpha, efficacy, lo
     assert null_crossing(looks[0], u1, u2) == pytest.approx(alpha, rel=tolerance)
 
 
+@pytest.mark.slow
 def test_beta_spent_almost_all_at_the_first_look_is_solved():
     # HSD gamma 40 spends beta (1 - e^-20) / (1 - e^-40) at the half-way look: the
     # drift bracket around the fixed design's drift did not hold it (a ValueError)

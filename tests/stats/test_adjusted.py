@@ -233,6 +233,7 @@ def test_column_empty_among_analysed_rows_is_not_estimable():
     assert not fit.estimable.any() and not est.any() and (pv == 1.0).all()
 
 
+@pytest.mark.slow
 def test_null_calibration():
     rng = np.random.default_rng(99)
     trials, alpha = 4000, 0.05

@@ -34,6 +34,7 @@ def reference_pvalue(test, sided, n_t, n_c, x_t, x_c):
 
 @pytest.mark.parametrize("test", ["fisher", "z_pooled", "z_unpooled", "chi2_yates"])
 @pytest.mark.parametrize("sided", ["two", "one"])
+@pytest.mark.slow
 def test_every_table_matches_reference(test, sided):
     for n_t, n_c in SIZES:
         grid = pvalue_grid(test, sided, n_t, n_c, (0, n_t), (0, n_c))

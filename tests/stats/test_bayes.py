@@ -53,6 +53,7 @@ def test_superiority_matches_quadrature_at_corners_and_sampled_cells(n_t, n_c, p
 
 @pytest.mark.parametrize("n, prior_t, prior_c", [(40, (1, 2.5), (3.5, 0.7)),
                                                  (120, (2, 1), (1, 1)), (25, (1, 1), (11, 5.5))])
+@pytest.mark.slow
 def test_superiority_matches_closed_form_sum_for_whole_treatment_parameter_everywhere(
         n, prior_t, prior_c):
     table = posterior_superiority(n, n, prior_t, prior_c)

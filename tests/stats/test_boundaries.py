@@ -27,11 +27,13 @@ EQUAL3 = [1 / 3, 2 / 3, 1]
     (EQUAL3, 0.025, "ld_obrien_fleming", "one", [3.7103, 2.5114, 1.9930]),
     (EQUAL3, 0.025, "hsd", "one", [3.0107, 2.5465, 1.9992]),
 ])
+@pytest.mark.slow
 def test_bounds_agree_with_published_values(t, alpha, kind, sided, published):
     bounds = efficacy_bounds(t, alpha, kind, sided)
     assert np.allclose(bounds, published, atol=1e-3), bounds
 
 
+@pytest.mark.slow
 def test_rpact_power_and_expected_size_with_futility():
     """rpact: OBF with futility bounds 0 / 0.5, beta 0.1: cumulative power
     0.2958 / 0.6998 / 0.9000 and expected N under H1 198.3 for 0.4 vs 0.6."""
@@ -79,6 +81,7 @@ def test_crossing_probabilities_match_a_simulation_of_the_joint_distribution():
         assert np.all(np.abs(exact - sim) <= 3 * se + 1e-12), (exact, sim)
 
 
+@pytest.mark.slow
 def test_beta_spending_futility_matches_gsdesign_default_design():
     """gsDesign's default gsDesign() (k = 3, test.type = 4, alpha 0.025, beta 0.1,
     sfHSD gamma -4 upper, -2 lower): upper 3.01 / 2.55 / 2.00, lower -0.24 /
