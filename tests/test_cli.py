@@ -198,7 +198,7 @@ def test_a_run_stopped_by_a_signal_writes_nothing_and_says_so(tmp_path, signum, 
 @pytest.mark.slow
 def test_version_list_and_template(cli, tmp_path):
     from simulator import __version__, bundled_scenarios
-    from simulator.scenario.build import SCHEMA
+    from simulator.scenario.schema import SCHEMA
     from simulator.scenario.reference import _keys
     assert cli("--version", check_rc=0).stdout == f"simulate (ivig-trial-simulator) {__version__}\n"
     listed = cli("--list", check_rc=0).stdout.splitlines()

@@ -35,7 +35,8 @@ from ..errors import NoSolutionError, ScenarioError
 from ..results import (Confirmation, PlanResult, PowerCurve, PowerPoint, SampleSizeResult,
                        randomised)
 from ..version import __version__
-from ..scenario.build import MAX_ARM_SIZE, Scenario
+from ..scenario.build import Scenario
+from ..scenario.schema import MAX_ARM_SIZE
 from . import patients as patient_plan
 from .assurance import AssurancePlan
 from .search import REACH_TOLERANCE, find_sample_size, memoised, normal_approximation

@@ -28,7 +28,8 @@ from .planners import choose_method, planner_for
 from .run import run
 from ..execution.progress import reporter_for_tasks
 from ..results import PlanResult, frame
-from ..scenario.build import Scenario, load_scenario, parse_yaml
+from ..scenario.build import Scenario, load_scenario
+from ..scenario.reading import parse_yaml
 
 MAX_AXES = 2
 MAX_POINTS = 10_000

@@ -1,212 +1,33 @@
-"""Scenario files: load, validate, and hold as frozen dataclasses.
-
-The schema is declared once, as data (``SCHEMA``), and drives validation,
-defaults, unknown-key suggestions and the README's scenario reference.  Every
-rule violation raises :class:`ScenarioError` with the dotted field path.
-"""
+"""Scenarios: load a file, a bundled name or a mapping, apply overrides,
+validate against the schema (:mod:`.schema`), check keys against each other,
+and hold the result as frozen dataclasses.  Every violation raises
+:class:`ScenarioError` with the dotted field path."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from ..errors import ScenarioError
-from .interim import APPLIES, BAYESIAN, INTERIM, Interim, interim_of, resolved_efficacy
-from .patients import (arm_shares_value, block_sizes_value, covariates_value,
-                           dropout_value, names_value, positive_numbers_value, strata_value)
 from ..models.population import Covariate, PatientModel, Stratum
-from .priors import effect_of, effect_value, prior_of, rate_value
 from ..models.priors import BetaMixture, Effect, RateModel
 from ..models.recruitment import Recruitment
-from .source import Source, source_of, source_value
-from .rules import (PROBABILITY, REQUIRED, Bad, Rule, choice, describe, integer, number,
-                    optional, text, texts, unknown_key as _unknown)
+from .interim import APPLIES, Interim, interim_of, resolved_efficacy
+from .priors import effect_of, prior_of
+from .reading import check_numbers, check_value, plain, read_yaml
+from .patients import dropout_value
+from .rules import Bad, Rule, describe, unknown_key as _unknown
+from .schema import MAX_ARM_SIZE, MIN_ALPHA, SCHEMA, given_keys, validate
+from .source import Source, source_of
 
 DEFAULT_SCENARIO = "severe.yaml"
-MAX_FILE_BYTES = 1_000_000
-MAX_N_SIMS = 100_000_000
-MAX_CONTROL_LIMIT = 100_000
-MAX_ARM_SIZE = 1_000_000
-MIN_ALPHA = 1e-16           # below, 1 - alpha is 1 in double precision
-MAX_DEPTH = 50              # levels of nested mappings and lists
-MAX_VALUES = 100_000        # values (scalars, mappings, lists), each use of an anchor counted
-DEFAULT_SEED = 20240216
-MIN_CONFIRM = 1_000         # fewer simulated trials confirm nothing
-
-
-def confirm_value(value):
-    rule = f"must be 0 (no confirmation) or a whole number from {MIN_CONFIRM:,} to {MAX_N_SIMS:,}"
-    try:
-        count = integer(0, MAX_N_SIMS)(value)
-    except Bad:
-        raise Bad(rule) from None
-    if 0 < count < MIN_CONFIRM:
-        raise Bad(rule)
-    return count
-
-
-def _arm(label: str, relative: bool) -> dict:
-    arm = {
-        "label": Rule(label, "name of the arm in tables and the report", optional(text())),
-        "rate": Rule(None, "true live-birth rate per woman randomised: a probability (point "
-                     "planning value) or a prior (`{events, n, discount, initial_beta}`, "
-                     "`{beta: [a, b]}`, `{mixture: [...], weights: [...]}`); required unless "
-                     "`population.strata` gives the rates", optional(rate_value), nested=True),
-        "planning_rate": Rule(None, "planning value used for power when `rate` or `effect` is a "
-                              "prior (default: the prior mean)", optional(PROBABILITY)),
-    }
-    if relative:
-        arm["effect"] = Rule(None, "instead of `rate`: the treatment relative to control, "
-                             "`{odds_ratio | risk_ratio | risk_difference: x, ci95: [lo, hi], "
-                             "shrink: s}`", optional(effect_value), nested=True)
-    return arm
-
-
-SCHEMA: dict = {
-    "name": Rule(REQUIRED, "identifier (letters, digits, `_`, `-`, `.`)",
-                 text(r"[A-Za-z0-9_.\-]+", "must be an identifier of letters, digits, _ . -")),
-    "title": Rule(None, "one-line title", optional(text())),
-    "source": Rule(None, "where the planning rates come from: one line of text (a citation), "
-                   "or `{citation, design, observed, effect}`: the study, its design in words "
-                   "(`a retrospective single-centre cohort`), the live births it observed per "
-                   "arm (`observed: {control: {events, n}, treatment: {events, n}}`, per "
-                   "stratum with `population.strata`) and where `arms.treatment.effect` comes "
-                   "from; the report then says of each rate whether it is observed, assumed "
-                   "or a prior", optional(source_value), nested=True),
-    "references": Rule((), "full citations of the sources, listed first in the report's "
-                       "references", texts("must be a list of citations (text)")),
-    "endpoint": Rule("live birth per woman randomised", "primary endpoint wording",
-                     text()),
-    "arms": {
-        "control": _arm("Control", relative=False),
-        "treatment": _arm("Treatment", relative=True),
-    },
-    "allocation": Rule(1.0, "treatment:control ratio; treatment size = round(allocation x control size)",
-                       number(0.05, 20.0, what="a ratio")),
-    "analysis": {
-        "test": Rule("fisher", "fisher | z_pooled | z_unpooled | chi2_yates | bayesian "
-                     "(posterior probability that the treatment rate is higher, "
-                     "`analysis.bayesian`)",
-                     choice("fisher", "z_pooled", "z_unpooled", "chi2_yates", "bayesian")),
-        "alpha": Rule(0.05, "significance level (for the chosen sidedness)",
-                      number(0.0, 0.5, lo_open=True, what="a level")),
-        "sided": Rule("two", "two | one (one-sided: treatment better than control)",
-                      choice("two", "one")),
-        "primary": Rule("pooled", "patient-level model: the analysis the sample size is for, "
-                        "`pooled` (`analysis.test` on the pooled 2x2 table) | `cmh` "
-                        "(Cochran-Mantel-Haenszel by stratum) | `logistic` (regression on arm "
-                        "and `analysis.adjust`)", choice("pooled", "cmh", "logistic")),
-        "adjust": Rule(None, "patient-level model: what the logistic regression adjusts for "
-                       "besides the arm, `stratum` and covariate names (default: all of them)",
-                       optional(names_value)),
-        "logistic_test": Rule("wald", "wald | likelihood_ratio: the logistic regression's test "
-                              "of the arm", choice("wald", "likelihood_ratio")),
-        "bayesian": BAYESIAN,
-    },
-    "interim": INTERIM,
-    "model": Rule("table", "table | patient: `table` analyses the trial on its 2x2 table, "
-                  "exactly where it can; `patient` simulates women one by one (strata, "
-                  "covariates, centres, randomisation, recruitment, adherence, outcomes, "
-                  "dropout as failure, adjusted analyses), which those keys need",
-                  choice("table", "patient")),
-    "target_power": Rule(0.90, "power the sample size must reach",
-                         number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability")),
-    "target_assurance": Rule(None, "assurance (power averaged over the priors) the sample size "
-                             "should reach; needs a prior", optional(
-                                 number(0.0, 1.0, lo_open=True, hi_open=True, what="a probability"))),
-    "mcid": Rule(None, "minimal clinically important difference in live-birth rates (treatment "
-                 "minus control): report its prior probability", optional(
-                     number(0.0, 1.0, lo_open=True, hi_open=True, what="a risk difference"))),
-    "dropout": Rule(0.0, "share of randomised women with no primary outcome, or `{share, "
-                    "handling}` with handling `complete_case` (analysed without them; the sizes "
-                    "are inflated to randomise) or `as_failure` (intention to treat: counted "
-                    "as no live birth; patient-level model)", dropout_value, nested=True),
-    "population": {
-        "strata": Rule(None, "named strata, `{name: {share, control, treatment | effect}}`: "
-                       "population-average live-birth rates (numbers or priors) per stratum, "
-                       "shares summing to 1; replaces the arms' rates", optional(strata_value),
-                       nested=True),
-        "covariates": Rule(None, "named prognostic covariates, `{name: {distribution: normal | "
-                           "truncated_normal | categorical, ...}}` with their effect on the "
-                           "log-odds of live birth", optional(covariates_value), nested=True),
-    },
-    "randomisation": {
-        "method": Rule("fixed", "`fixed` (exactly the planned arm sizes) | `simple` (a coin "
-                       "per woman) | `block` (permuted blocks) | `stratified_block` (permuted "
-                       "blocks within each stratum and centre)",
-                       choice("fixed", "simple", "block", "stratified_block")),
-        "block_sizes": Rule(None, "block sizes, one drawn at random for each block (default: "
-                            "the smallest block that holds the allocation, and twice it)",
-                            optional(block_sizes_value)),
-    },
-    "centres": {
-        "number": Rule(1, "number of centres", integer(1, 1000)),
-        "relative_rates": Rule(None, "relative recruitment rate of each centre, one per centre "
-                               "(default: equal)", optional(positive_numbers_value)),
-        "sd_log_odds": Rule(0.0, "between-centre SD of the log-odds of live birth (random "
-                            "intercepts)", number(0.0, 3.0, what="a standard deviation")),
-    },
-    "recruitment": {
-        "per_centre_month": Rule(None, "women randomised per month at an average centre at full "
-                                 "rate (Poisson)", optional(number(0.0, 1e4, lo_open=True,
-                                                                   what="a rate"))),
-        "ramp_up_months": Rule(0.0, "months of linear ramp-up from the start to the full rate",
-                               number(0.0, 600.0, what="a duration")),
-        "follow_up_months": Rule(0.0, "months from randomisation to the primary outcome",
-                                 number(0.0, 600.0, what="a duration")),
-        "target_months": Rule(None, "enrolment should be complete within this many months: "
-                              "report the centres needed", optional(
-                                  number(0.0, 6000.0, lo_open=True, what="a duration"))),
-        "target_probability": Rule(0.8, "probability with which enrolment must finish within "
-                                   "`recruitment.target_months`",
-                                   number(0.0, 1.0, lo_open=True, hi_open=True,
-                                          what="a probability")),
-    },
-    "adherence": {
-        "treatment_not_receiving": Rule(0.0, "share of the treatment arm not receiving IVIg "
-                                        "(analysed as randomised)",
-                                        number(0.0, 1.0, hi_open=True, what="a share")),
-        "control_receiving": Rule(0.0, "share of the control arm receiving IVIg outside the "
-                                  "trial (analysed as randomised)",
-                                  number(0.0, 1.0, hi_open=True, what="a share")),
-    },
-    "outcomes": {
-        "miscarriage": Rule(None, "`{control: p, treatment: p}`: probability that a woman "
-                            "without a live birth had a miscarriage (the rest: transfer "
-                            "failure); reports the three outcomes' rates per arm",
-                            optional(arm_shares_value), nested=True),
-    },
-    "sample_size": {
-        "n_control": Rule(None, "evaluate power at this control-arm size instead of searching",
-                          optional(integer(1, MAX_CONTROL_LIMIT))),
-        "max_control": Rule(5000, "upper bound of the control-arm size search",
-                            integer(1, MAX_CONTROL_LIMIT)),
-        "propose": Rule(None, "power | assurance | larger: the size the report proposes when "
-                        "both targets are set: the power answer, the assurance answer, or the "
-                        "larger of the two, which meets both targets (default: larger when "
-                        "`target_assurance` is given, else power)",
-                        optional(choice("power", "assurance", "larger"))),
-    },
-    "simulation": {
-        "method": Rule("auto", "auto | exact | monte_carlo", choice("auto", "exact", "monte_carlo")),
-        "n_sims": Rule(10_000, "simulated trials per evaluated size (Monte Carlo)",
-                       integer(100, MAX_N_SIMS)),
-        "seed": Rule(DEFAULT_SEED, "root seed of numpy's SeedSequence",
-                     integer(0, 2**63 - 1)),
-        "confirm": Rule(100_000, "simulated trials that confirm an exact answer at the "
-                        f"proposed size (0: none; else {MIN_CONFIRM:,} to {MAX_N_SIMS:,})",
-                        confirm_value),
-    },
-}
 
 
 # --------------------------------------------------------------------- dataclasses
@@ -348,269 +169,6 @@ def resolve_path(spec: str | os.PathLike) -> Path:
     raise ScenarioError("no such file", file=shown)
 
 
-class _Refused(yaml.MarkedYAMLError):
-    """Valid YAML that no scenario can be: too deep, too large, a value Python
-    cannot build."""
-
-
-_TAG_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
-              "timestamp": "a date", "null": "null", "binary": "binary data"}
-
-
-class _SafeLoaderNoDuplicates(yaml.SafeLoader):
-    """``yaml.safe_load``'s loader, except that a key given twice in one mapping
-    is an error instead of the last value silently winning, nesting deeper
-    than ``MAX_DEPTH`` stops the parse (before Python's recursion limit), and
-    a value Python cannot build (a date like 2024-13-45, a whole number of
-    thousands of digits) is a YAML error at its line.  Composing stops after
-    ``MAX_VALUES`` nodes; aliases are counted by :func:`_check_size`."""
-
-    _depth = 0
-    _nodes = 0
-
-    def compose_node(self, parent, index):
-        self._depth += 1
-        self._nodes += 1
-        try:
-            if self._depth > MAX_DEPTH + 1:     # + 1: the scalars inside the deepest list
-                raise _Refused(None, None, f"nests values more than {MAX_DEPTH} levels deep",
-                               self.peek_event().start_mark)
-            if self._nodes > MAX_VALUES:        # stop parsing early (see _check_size)
-                raise _Refused(None, None, f"has more than {MAX_VALUES:,} values, far more "
-                               "than a scenario needs", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_object(self, node, deep=False):
-        try:
-            return super().construct_object(node, deep=deep)
-        except yaml.YAMLError:
-            raise
-        except Exception as err:     # PyYAML's constructors: `!!timestamp x`, `!!bool x`, ...
-            if not isinstance(node, yaml.ScalarNode):
-                raise
-            shown = node.value if isinstance(node.value, str) else ""
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            kind = node.tag.rsplit(":", 1)[-1]
-            kind = _TAG_WORDS.get(kind, f"`{node.tag}`")
-            detail = f" ({err})" if kind == "a date" and isinstance(err, ValueError) else ""
-            problem = ("has a whole number too large to read" if "digits" in str(err)
-                       else f"cannot read {shown!r} as {kind}{detail}")
-            raise _Refused(None, None, problem, node.start_mark) from None
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue        # `<<: *anchor`: merged by the base loader, explicit keys win
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)):
-                continue        # unhashable keys: the base loader reports them
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _check_size(root, children, where) -> None:
-    """Refuse a value graph (YAML nodes or Python containers) that contains
-    itself, nests deeper than ``MAX_DEPTH`` or holds more than ``MAX_VALUES``
-    values when every shared part (a YAML alias, a Python object referenced
-    twice) is counted each time it occurs: the expanded size, computed once
-    per distinct part so that an alias bomb is measured, never expanded.
-    ``children(x)`` lists a container's (label, part) pairs (None for a
-    scalar); ``where(path)`` turns a dotted path into the error's field."""
-    done: dict[int, tuple[int, int]] = {}       # id -> (expanded values, height)
-    active: set[int] = set()
-
-    def too_big(path):
-        raise ScenarioError(f"has more than {MAX_VALUES:,} values (each use of a YAML anchor "
-                            "or a shared object counts its values again); a scenario needs "
-                            "far fewer", field=where(path))
-
-    first = children(root)
-    if first is None:
-        return
-    stack = [[root, "", iter(first), 1, 1]]      # object, path, parts left, values, height
-    active.add(id(root))
-    while stack:
-        frame = stack[-1]
-        obj, path, parts = frame[0], frame[1], frame[2]
-        part = next(parts, _END)
-        if part is _END:
-            stack.pop()
-            active.discard(id(obj))
-            done[id(obj)] = (frame[3], frame[4])
-            if stack:
-                stack[-1][3] += frame[3]
-                stack[-1][4] = max(stack[-1][4], frame[4] + 1)
-                if stack[-1][3] > MAX_VALUES:
-                    too_big(stack[-1][1])
-            continue
-        label, child = part
-        sub = f"{path}.{label}" if path else str(label)
-        parts_of = children(child)
-        if parts_of is None:
-            frame[3] += 1
-        elif id(child) in active:
-            raise ScenarioError("contains itself (a YAML alias inside its own anchor, or a "
-                                "mapping or list that holds itself)", field=where(sub))
-        elif id(child) in done:
-            values, height = done[id(child)]
-            frame[3] += values
-            frame[4] = max(frame[4], height + 1)
-            if len(stack) + height > MAX_DEPTH:
-                raise ScenarioError(f"nests values more than {MAX_DEPTH} levels deep",
-                                    field=where(sub))
-        else:
-            if len(stack) + 1 > MAX_DEPTH:
-                raise ScenarioError(f"nests values more than {MAX_DEPTH} levels deep",
-                                    field=where(sub))
-            active.add(id(child))
-            stack.append([child, sub, iter(parts_of), 1, 1])
-            continue
-        if frame[3] > MAX_VALUES:
-            too_big(path)
-
-
-_END = object()
-
-
-def _node_parts(node):
-    """Parts of a composed YAML node: (label, node) pairs, keys included."""
-    if isinstance(node, yaml.MappingNode):
-        out = []
-        for key, value in node.value:
-            label = key.value if isinstance(key, yaml.ScalarNode) else "?"
-            out += [(label, key), (label, value)]
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return list(enumerate(node.value))
-    return None
-
-
-def _python_parts(obj):
-    """Parts of a Python value: (label, value) pairs, keys included."""
-    if isinstance(obj, Mapping):
-        out = []
-        for key, value in obj.items():
-            label = key if isinstance(key, str) else _scalar_label(key)
-            out += [(label, key), (label, value)]
-        return out
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return list(enumerate(obj))
-    if isinstance(obj, np.ndarray):
-        return enumerate(obj.flat)
-    return None
-
-
-def _scalar_label(key) -> str:
-    if isinstance(key, int) and not isinstance(key, bool) and key.bit_length() > 64:
-        return "<a large whole number>"
-    return repr(key) if isinstance(key, (tuple, frozenset)) else str(key)
-
-
-def _top(path: str) -> str | None:
-    """The field an error about a whole value graph names: its first two keys."""
-    return ".".join(path.split(".")[:2]) or None
-
-
-def _check_numbers(root, prefix: str = "") -> None:
-    """Refuse whole numbers beyond the range of a float anywhere (as keys or
-    values): no scenario value is that large, and Python cannot even print
-    one of more than 4,300 digits.  Called after :func:`_check_size`."""
-    stack = [(prefix, root)]
-    seen: set[int] = set()
-    while stack:
-        path, obj = stack.pop()
-        if isinstance(obj, int) and not isinstance(obj, bool):
-            if obj.bit_length() > 1024:
-                raise ScenarioError(f"is a whole number of about "
-                                    f"{int(obj.bit_length() * 0.30103):,} digits, beyond any "
-                                    "scenario value (at most 308 digits)", field=path or None)
-            continue
-        parts = _python_parts(obj)
-        if parts is None or id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        stack += [(f"{path}.{label}" if path else str(label), child) for label, child in parts]
-
-
-def _check_value(value, prefix: str = "") -> None:
-    """:func:`_check_size` and :func:`_check_numbers` of a Python value (a
-    scenario mapping or an override's value)."""
-    _check_size(value, _python_parts,
-                lambda path: _top(f"{prefix}.{path}" if prefix and path else prefix or path))
-    _check_numbers(value, prefix)
-
-
-def _plain(value):
-    """A copy of a checked Python value (:func:`_check_value`) in the shapes a
-    YAML file gives: mappings as dicts, tuples and numpy arrays as lists,
-    numpy scalars as Python numbers (``np.int64(500)`` is a whole number)."""
-    if isinstance(value, Mapping):
-        return {k.item() if isinstance(k, np.generic) else k: _plain(v)
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value            # a scalar (or something the rules refuse): never modified
-
-
-def read_yaml(path: Path) -> Any:
-    label = path.name
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):      # a FIFO or a device would block or never end
-            raise ScenarioError("is not a regular file (a directory, FIFO or device); give a "
-                                "scenario file", file=label)
-        if info.st_size > MAX_FILE_BYTES:
-            raise ScenarioError(f"file is larger than {MAX_FILE_BYTES:,} bytes", file=label)
-        with path.open(encoding="utf-8") as handle:     # bounded: /dev/zero is not a file
-            text_ = handle.read(MAX_FILE_BYTES + 1)
-        if len(text_) > MAX_FILE_BYTES:
-            raise ScenarioError(f"file is larger than {MAX_FILE_BYTES:,} bytes", file=label)
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"cannot read the file: {err}", file=label) from None
-    try:
-        return parse_yaml(text_)
-    except ScenarioError as err:
-        raise err.in_file(label) from None
-
-
-def parse_yaml(text_: str) -> Any:
-    """A YAML document as Python values, as ``yaml.safe_load`` reads it but
-    hardened: duplicate keys, nesting deeper than ``MAX_DEPTH``, more than
-    ``MAX_VALUES`` values with aliases expanded (an alias bomb, also through
-    merge keys `<<`), an alias inside its own anchor and values PyYAML cannot
-    build (`2024-13-45`) are :class:`ScenarioError`, raised before anything
-    is expanded.  For scenario files and ``--set`` / ``--sweep`` values."""
-    loader = None
-    try:
-        loader = _SafeLoaderNoDuplicates(text_)     # the reader refuses control characters
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_size(node, _node_parts, _top)
-        return loader.construct_document(node)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        if isinstance(err, _Refused):
-            raise ScenarioError(f"{problem}{where.replace(' at', ' (at', 1)}"
-                                f"{')' * bool(where)}") from None
-        raise ScenarioError(f"YAML syntax error{where}: {problem}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
 def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
                   overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario.
@@ -636,21 +194,21 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
     label = None
     try:
         for key, value in overrides.items():
-            _check_value(value, key)
+            check_value(value, key)
         if isinstance(source, Mapping):
-            _check_value(source)
-            raw = _plain(source)
+            check_value(source)
+            raw = plain(source)
         else:
             path = resolve_path(source)
             raw, label = read_yaml(path), path.name
-            _check_numbers(raw)
+            check_numbers(raw)
         if not isinstance(raw, dict):
             raise ScenarioError("must be a mapping of keys to values at the top level; "
                                 f"got {describe(raw) if raw is not None else 'an empty file'}")
         for key, value in overrides.items():
-            _set_dotted(raw, key, _plain(value))
-        given = frozenset(_given(raw, SCHEMA, ""))
-        return _build(_validate(raw, SCHEMA, ""), label, tuple(overrides), given)
+            _set_dotted(raw, key, plain(value))
+        given = frozenset(given_keys(raw, SCHEMA, ""))
+        return _build(validate(raw, SCHEMA, ""), label, tuple(overrides), given)
     except ScenarioError as err:
         if err.file is not None:            # the file's own errors (reading, YAML)
             raise
@@ -688,56 +246,6 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
                 raise ScenarioError(f"must be a mapping for `{dotted}` to be set inside it; "
                                     f"got {describe(child)}", field=path)
             node = child
-
-
-def _given(raw: Any, schema: dict, prefix: str):
-    """The dotted keys the scenario gives (defaults aside): a key with a value
-    that is not null, or a section even when empty or null (an empty section
-    does nothing, which is an error where it would switch something off)."""
-    if not isinstance(raw, dict):
-        return
-    for key, value in raw.items():
-        if key not in schema:
-            continue
-        path = prefix + key
-        if isinstance(schema[key], dict):
-            yield path
-            yield from _given(value, schema[key], path + ".")
-        elif value is not None:
-            yield path
-
-
-def _validate(raw: Any, schema: dict, prefix: str) -> dict:
-    out = {}
-    for key in raw:
-        if key not in schema:
-            raise ScenarioError(_unknown(key, list(schema)), field=prefix + str(key))
-    for key, spec in schema.items():
-        path = prefix + key
-        if isinstance(spec, dict):
-            value = raw.get(key)
-            if value is None:
-                if key == "arms":
-                    raise ScenarioError("is required (a mapping with `control` and `treatment`)",
-                                        field=path)
-                value = {}
-            if not isinstance(value, dict):
-                raise ScenarioError(f"must be a mapping; got {describe(value)}", field=path)
-            out[key] = _validate(value, spec, path + ".")
-            continue
-        if key not in raw or (raw[key] is None and spec.default is not REQUIRED):
-            if spec.default is REQUIRED:
-                raise ScenarioError("is required", field=path)
-            out[key] = spec.default
-            continue
-        try:
-            out[key] = spec.check(raw[key])
-        except Bad as bad:
-            value = raw[key] if bad.value is Bad._NO_VALUE else bad.value
-            field = f"{path}.{bad.sub}" if bad.sub else path
-            message = f"{bad}; got {describe(value)}" if bad.got else str(bad)
-            raise ScenarioError(message, field=field) from None
-    return out
 
 
 def _source_label(file: str | None, overridden: tuple, field: str | None) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from .build import SCHEMA
+from .schema import SCHEMA
 from .rules import REQUIRED, Rule
 
 

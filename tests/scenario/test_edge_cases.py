@@ -25,7 +25,8 @@ import pytest
 from scipy import integrate, stats
 
 from simulator import NoSolutionError, ScenarioError, load_scenario, run
-from simulator.scenario.build import MAX_ARM_SIZE, MAX_DEPTH, MAX_N_SIMS, MAX_VALUES
+from simulator.scenario.reading import MAX_DEPTH, MAX_VALUES
+from simulator.scenario.schema import MAX_ARM_SIZE, MAX_N_SIMS
 
 BASE = {"name": "edge", "arms": {"control": {"rate": 0.2}, "treatment": {"rate": 0.69}}}
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import Scenario, ScenarioError, load_scenario
-from simulator.scenario.build import SCHEMA
+from simulator.scenario.schema import SCHEMA
 from conftest import REPO
 
 

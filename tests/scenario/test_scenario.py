@@ -2,7 +2,8 @@
 import pytest
 
 from simulator import ScenarioError, bundled_scenarios, load_scenario
-from simulator.scenario.build import SCHEMA, Rule
+from simulator.scenario.rules import Rule
+from simulator.scenario.schema import SCHEMA
 
 MINIMAL = {"name": "m", "arms": {"control": {"rate": 0.2}, "treatment": {"rate": 0.5}}}
 
