@@ -131,6 +131,41 @@ def assurance_limit(ceiling: float, alpha: float) -> float:
 
 
 @dataclass(frozen=True)
+class ArmPrior:
+    """One arm's planning rate, where it comes from, and its prior (the
+    prior's ``to_dict()`` and description; None: a point rate)."""
+    label: str
+    planning_rate: float
+    planning_from: str
+    rate_prior: dict | None
+    description: str | None
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "planning_rate": self.planning_rate,
+                "planning_from": self.planning_from, "rate_prior": self.rate_prior,
+                "description": self.description}
+
+
+@dataclass(frozen=True)
+class PriorSummary:
+    """The priors and planning values, described: each arm, the effect prior
+    (its ``to_dict()`` with a description; None without one), and the prior
+    probabilities that the treatment is better and better by more than ``mcid``."""
+    control: ArmPrior
+    treatment: ArmPrior
+    effect: dict | None
+    probability_treatment_better: float
+    mcid: float | None
+    probability_above_mcid: float | None
+
+    def to_dict(self) -> dict:
+        return {"control": self.control.to_dict(), "treatment": self.treatment.to_dict(),
+                "effect": self.effect,
+                "probability_treatment_better": self.probability_treatment_better,
+                "mcid": self.mcid, "probability_above_mcid": self.probability_above_mcid}
+
+
+@dataclass(frozen=True)
 class AssuranceResult:
     """Assurance of the design under the scenario's priors."""
     method: str                        # exact | monte_carlo
@@ -143,7 +178,7 @@ class AssuranceResult:
     integration_error: float | None    # exact route: estimated numerical integration error
     mcid: float | None
     probability_above_mcid: float | None
-    prior: dict                        # the priors and planning values, described
+    prior: PriorSummary                # the priors and planning values, described
 
     def to_dict(self) -> dict:
         return {
@@ -180,6 +215,52 @@ class AnalysisResult:
 
 
 @dataclass(frozen=True)
+class StratumSummary:
+    """One stratum of the patient-level model: its share of women, the
+    planning rates per arm (prior means when ``prior``)."""
+    name: str
+    share: float
+    treatment_rate: float
+    control_rate: float
+    prior: bool                 # the stratum's rates have a prior
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "share": self.share,
+                "planning_rates": {"treatment": self.treatment_rate,
+                                   "control": self.control_rate},
+                "prior": self.prior}
+
+
+@dataclass(frozen=True)
+class PatientModel:
+    """The patient-level model in words and numbers, for the outputs."""
+    strata: tuple[StratumSummary, ...]
+    covariates: tuple[str, ...]         # names of the prognostic covariates
+    centres: int
+    centre_sd_log_odds: float
+    randomisation: str
+    block_sizes: tuple[int, ...]
+    dropout: float                      # share of women without a primary outcome,
+    dropout_handling: str               # and how they are analysed
+    treatment_not_receiving: float      # non-adherence: treatment arm without it,
+    control_receiving: float            # controls with it
+    adjust: tuple[str, ...]             # covariates the logistic regression adjusts for
+    logistic_test: str
+
+    def to_dict(self) -> dict:
+        return {
+            "strata": [s.to_dict() for s in self.strata],
+            "covariates": list(self.covariates),
+            "centres": self.centres, "centre_sd_log_odds": self.centre_sd_log_odds,
+            "randomisation": self.randomisation, "block_sizes": list(self.block_sizes),
+            "dropout": {"share": self.dropout, "handling": self.dropout_handling},
+            "adherence": {"treatment_not_receiving": self.treatment_not_receiving,
+                          "control_receiving": self.control_receiving},
+            "adjust": list(self.adjust), "logistic_test": self.logistic_test,
+        }
+
+
+@dataclass(frozen=True)
 class PatientResult:
     """The patient-level model's answers at the reported size."""
     primary: str
@@ -195,7 +276,7 @@ class PatientResult:
     target_months: float | None
     target_probability: float
     rule: str                   # how non-estimable trials are counted
-    model: dict
+    model: PatientModel
 
     def analysis(self, name: str) -> AnalysisResult:
         return next(a for a in self.analyses if a.name == name)
@@ -212,8 +293,177 @@ class PatientResult:
                 self.duration.to_dict(), centres_needed=self.centres_needed,
                 target_months=self.target_months, target_probability=self.target_probability),
             "not_estimable_rule": self.rule,
-            "model": self.model,
+            "model": self.model.to_dict(),
         }
+
+
+@dataclass(frozen=True)
+class Look:
+    """One analysis of a sequential design: women analysed and randomised per
+    arm; the rate differences (treatment minus control) that cross the
+    efficacy and futility bounds; the bounds (None: no such stop), z bounds
+    with the cumulative alpha spent for a z design, posterior and predictive
+    thresholds for a Bayesian one, each also as printed."""
+    look: int
+    information: float
+    n_control: int
+    n_treatment: int
+    randomised_control: int
+    randomised_treatment: int
+    efficacy_difference: float | None
+    futility_difference: float | None
+    efficacy_printed: str | None
+    futility_printed: str | None
+    bayesian: bool
+    efficacy_z: float | None = None             # z designs
+    futility_z: float | None = None
+    alpha_spent: float | None = None
+    efficacy_posterior: float | None = None     # Bayesian designs
+    futility_predictive: float | None = None
+
+    def to_dict(self) -> dict:
+        d = {"look": self.look, "information": self.information,
+             "n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+             "n_per_arm_randomised": {"control": self.randomised_control,
+                                      "treatment": self.randomised_treatment},
+             "efficacy_difference": self.efficacy_difference,
+             "futility_difference": self.futility_difference}
+        if self.bayesian:
+            d.update(efficacy_posterior=self.efficacy_posterior,
+                     futility_predictive=self.futility_predictive,
+                     efficacy_printed=self.efficacy_printed,
+                     futility_printed=self.futility_printed)
+        else:
+            d.update(efficacy_z=self.efficacy_z, futility_z=self.futility_z,
+                     efficacy_printed=self.efficacy_printed,
+                     futility_printed=self.futility_printed, alpha_spent=self.alpha_spent)
+        return d
+
+
+@dataclass(frozen=True)
+class OperatingCharacteristics:
+    """A sequential design's operating characteristics under one set of rates:
+    how computed; the probabilities of stopping for efficacy and futility at
+    each look, early and overall; power (rejection rate), its Monte Carlo
+    standard error (0 exact) and the favourable rejections; the probability of
+    stopping at each look; the expected and maximum women analysed and to
+    randomise (both arms)."""
+    method: str                     # exact | monte_carlo
+    n_sims: int | None
+    efficacy: tuple[float, ...]
+    futility: tuple[float, ...]
+    early_efficacy: float
+    any_futility: float
+    power: float
+    power_se: float
+    favourable: float
+    stopping: tuple[float, ...]
+    expected_n_total: float
+    expected_n_total_needed: float
+    max_n_total: int
+    max_n_total_needed: int
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d.update(efficacy=list(self.efficacy), futility=list(self.futility),
+                 stopping=list(self.stopping))
+        return d
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """The fixed design (one look) with the same test and power, and the
+    sequential design's inflation of its size."""
+    n_control: int
+    n_treatment: int
+    inflation_factor: float
+
+    @property
+    def n_total(self) -> int:
+        return self.n_control + self.n_treatment
+
+    def to_dict(self) -> dict:
+        return {"n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+                "n_total": self.n_total, "inflation_factor": self.inflation_factor}
+
+
+@dataclass(frozen=True)
+class CalendarLook:
+    """When a look is expected: the women whose outcomes it awaits, the month,
+    and the women randomised by then."""
+    look: int
+    outcomes_due: int
+    expected_month: float
+    expected_randomised: float
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The calendar of the looks under the recruitment model, and the expected
+    end month and women randomised per operating scenario (by its name in
+    ``SequentialResult.operating``)."""
+    follow_up_months: float
+    looks: tuple[CalendarLook, ...]
+    expected_end_month: dict[str, float]
+    expected_randomised: dict[str, float]
+
+    def to_dict(self) -> dict:
+        d = {"follow_up_months": self.follow_up_months,
+             "looks": [lk.to_dict() for lk in self.looks]}
+        for name, month in self.expected_end_month.items():
+            d[f"expected_end_month_{name}"] = month
+            d[f"expected_randomised_{name}"] = self.expected_randomised[name]
+        return d
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """The interim plan at the reported size: bounds per look, operating
+    characteristics under the planning values, the null (with and without
+    futility stops) and the priors, the fixed design it is compared with, and
+    the calendar of the looks."""
+    looks: tuple[Look, ...]
+    interim: object                  # the scenario's interim section
+    statistic: str
+    sided: str
+    threshold: float | None          # Bayesian: the final posterior threshold
+    calibrated: bool
+    operating: dict[str, OperatingCharacteristics]   # by name: planning, null, ...
+    fixed: FixedDesign | None        # the fixed design with the same test and power
+    analytic_inflation: float | None   # z designs: normal-approximation inflation factor
+    calendar: Calendar | None
+
+    @property
+    def type_one_error_key(self) -> str:
+        """The null row that is the design's type I error: with non-binding
+        futility, the one with every futility stop overruled."""
+        ignored = "null_ignoring_futility"
+        return ignored if ignored in self.operating and not self.interim.binding else "null"
+
+    @property
+    def prior_text(self) -> str | None:
+        if self.interim.bayes_prior is None:
+            return None
+        (a_t, b_t), (a_c, b_c) = self.interim.bayes_prior
+        return f"Beta({a_t:g}, {b_t:g}) treatment, Beta({a_c:g}, {b_c:g}) control"
+
+    def to_dict(self) -> dict:
+        i = self.interim
+        return {"looks": [lk.to_dict() for lk in self.looks], "statistic": self.statistic,
+                "sided": self.sided,
+                "efficacy": {"type": i.efficacy, "spending": i.spending, "gamma": i.gamma},
+                "futility": {"type": i.futility, "binding": i.binding},
+                "posterior_threshold": self.threshold, "threshold_calibrated": self.calibrated,
+                "analysis_prior": None if i.bayes_prior is None else {
+                    "treatment": list(i.bayes_prior[0]), "control": list(i.bayes_prior[1])},
+                "operating_characteristics": {name: oc.to_dict()
+                                              for name, oc in self.operating.items()},
+                "fixed_design": None if self.fixed is None else self.fixed.to_dict(),
+                "analytic_inflation_factor": self.analytic_inflation,
+                "calendar": None if self.calendar is None else self.calendar.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -247,7 +497,7 @@ class PlanResult:
     assurance: AssuranceResult | None = None    # None: point rates, no prior
     sweep: tuple | None = None    # SweepPoint rows of a sensitivity analysis, if one ran
     patient: PatientResult | None = None    # patient-level model: every analysis, recruitment
-    sequential: object | None = None        # sequential_plan.SequentialResult: interim looks
+    sequential: SequentialResult | None = None  # interim looks, operating characteristics
     proposed: str = "power"       # which size is proposed: power | assurance | both | evaluated
     proposal: PowerPoint | None = None          # the proposed size's power (and assurance)
     type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
@@ -258,7 +508,7 @@ class PlanResult:
             return "monte_carlo (null simulation of the primary analysis)"
         if self.sequential is not None:
             key = self.sequential.type_one_error_key
-            return (self.sequential.operating[key]["method"]
+            return (self.sequential.operating[key].method
                     + (", futility stops ignored" if key != "null" else ""))
         return "exact"
 
@@ -349,7 +599,7 @@ class PlanResult:
                                "maximum": None if self.type_one_error_max is None
                                else self.type_one_error_max.to_dict()},
             "confirmation": None if self.confirmation is None else self.confirmation.to_dict(),
-            "prior": self.assurance.prior if self.assurance else None,
+            "prior": self.assurance.prior.to_dict() if self.assurance else None,
             "assurance": self.assurance.to_dict() if self.assurance else None,
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),

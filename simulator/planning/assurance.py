@@ -10,7 +10,7 @@ import numpy as np
 from ..engines.assurance import exact_assurance, monte_carlo_assurance
 from ..engines.design import Design
 from ..errors import NoSolutionError
-from ..results import AssuranceResult, assurance_limit
+from ..results import ArmPrior, AssuranceResult, PriorSummary, assurance_limit
 from ..scenario.build import Scenario
 from ..scenario.priors import describe_effect, describe_rate
 from .search import REACH_TOLERANCE, find_sample_size, memoised
@@ -99,20 +99,20 @@ class AssurancePlan:
         sizes.update(int(m) for m in found.sizes)
         return sample_size_of(found), None
 
-    def describe(self, ceiling: float, above_mcid: float | None) -> dict:
+    def describe(self, ceiling: float, above_mcid: float | None) -> PriorSummary:
         s = self.scenario
         inputs = s.to_dict()["arms"]
 
         def arm(a, spec):
-            return {"label": a.label, "planning_rate": a.rate, "planning_from": a.planning_from,
-                    "rate_prior": a.prior.to_dict() if a.prior else None,
-                    "description": describe_rate(spec["rate"]) if spec.get("rate") is not None
-                    else None}
-        out = {"control": arm(s.control, inputs["control"]),
-               "treatment": arm(s.treatment, inputs["treatment"]),
-               "effect": None, "probability_treatment_better": ceiling,
-               "mcid": s.mcid, "probability_above_mcid": above_mcid}
+            return ArmPrior(a.label, a.rate, a.planning_from,
+                            a.prior.to_dict() if a.prior else None,
+                            describe_rate(spec["rate"]) if spec.get("rate") is not None
+                            else None)
+        effect = None
         if s.effect is not None:
-            out["effect"] = dict(s.effect.to_dict(),
-                                 description=describe_effect(inputs["treatment"]["effect"]))
-        return out
+            effect = dict(s.effect.to_dict(),
+                          description=describe_effect(inputs["treatment"]["effect"]))
+        return PriorSummary(control=arm(s.control, inputs["control"]),
+                            treatment=arm(s.treatment, inputs["treatment"]), effect=effect,
+                            probability_treatment_better=ceiling, mcid=s.mcid,
+                            probability_above_mcid=above_mcid)

@@ -10,7 +10,7 @@ from ..names import TEST_NAMES
 from ..engines.design import Design
 from ..engines.patients import ANALYSES, PatientCounts, simulate_counts
 from ..models.recruitment import centres_needed, duration
-from ..results import AnalysisResult, PatientResult
+from ..results import AnalysisResult, PatientModel, PatientResult, StratumSummary
 from ..scenario.build import Scenario
 
 ANALYSIS_LABELS = {
@@ -135,19 +135,16 @@ def summarise(scenario: Scenario, n_control: int, jobs: int) -> PatientResult:
         model=describe_model(scenario))
 
 
-def describe_model(scenario: Scenario) -> dict:
+def describe_model(scenario: Scenario) -> PatientModel:
     """The patient-level model in words and numbers, for the outputs."""
     m = scenario.patient
-    return {
-        "strata": [{"name": s.name, "share": s.share,
-                    "planning_rates": {"treatment": s.rates.treatment_rate,
-                                       "control": s.rates.control_rate},
-                    "prior": not s.rates.is_point} for s in m.strata],
-        "covariates": [c.name for c in m.covariates],
-        "centres": len(m.centre_weights), "centre_sd_log_odds": m.centre_sd,
-        "randomisation": m.randomisation, "block_sizes": list(m.block_sizes),
-        "dropout": {"share": m.dropout, "handling": m.dropout_handling},
-        "adherence": {"treatment_not_receiving": m.not_receiving,
-                      "control_receiving": m.receiving_outside},
-        "adjust": list(m.adjust), "logistic_test": m.logistic_test,
-    }
+    return PatientModel(
+        strata=tuple(StratumSummary(s.name, s.share, s.rates.treatment_rate,
+                                    s.rates.control_rate, not s.rates.is_point)
+                     for s in m.strata),
+        covariates=tuple(c.name for c in m.covariates),
+        centres=len(m.centre_weights), centre_sd_log_odds=m.centre_sd,
+        randomisation=m.randomisation, block_sizes=tuple(m.block_sizes),
+        dropout=m.dropout, dropout_handling=m.dropout_handling,
+        treatment_not_receiving=m.not_receiving, control_receiving=m.receiving_outside,
+        adjust=tuple(m.adjust), logistic_test=m.logistic_test)

@@ -367,7 +367,7 @@ class SequentialPlanner(Planner):
         if len(self.scenario.interim.looks) > 1 and fixed_wanted:    # the answer's inflation
             fixed = self._fixed_size()
         interim = self.sequential.summarise(reported, fixed)
-        size = interim.operating[interim.type_one_error_key]["power"]
+        size = interim.operating[interim.type_one_error_key].power
         maximum = self.sequential.maximum_type_one_error(reported) if extras else None
         return NullSummary(size, maximum, sequential=interim)
 

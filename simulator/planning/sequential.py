@@ -4,7 +4,7 @@ operating characteristics at the reported size."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from scipy import special
@@ -15,7 +15,8 @@ from ..engines.design import Design
 from ..errors import NoSolutionError, ScenarioError
 from ..engines.exact import SEQUENTIAL_GRID_MAX, MaximumSize, maximum_over_rates, rate_grid
 from ..models.recruitment import look_calendar
-from ..results import randomised
+from ..results import (Calendar, CalendarLook, FixedDesign, Look, OperatingCharacteristics,
+                       SequentialResult, randomised)
 from ..engines.sequential import (BayesRule, SequentialDesign, SequentialOC, calibrate_threshold,
                          crossing_difference, decision_tables, exact_oc, look_sizes,
                          printed_z_bounds, simulate_oc)
@@ -236,7 +237,7 @@ class SequentialPlan:
         return (np.array([o.favourable for o in ocs]),
                 np.array([o.se(o.favourable) for o in ocs]))
 
-    def summarise(self, m: int, fixed_control: int | None) -> "SequentialResult":
+    def summarise(self, m: int, fixed_control: int | None) -> SequentialResult:
         s = self.scenario
         design = self.design_at(m)
         n_t, n_c = self.sizes_of(m)
@@ -246,42 +247,42 @@ class SequentialPlan:
         rand_t = [randomised(int(x), s.dropout) for x in sizes_t]
         rand_c = [randomised(int(x), s.dropout) for x in sizes_c]
         needed = np.add(rand_t, rand_c)
-        looks = []
-        p_c = s.control.rate
-        for k in range(design.n_looks):
-            row = {"look": k + 1, "information": design.looks[k],
-                   "n_per_arm": {"control": int(sizes_c[k]), "treatment": int(sizes_t[k])},
-                   "n_per_arm_randomised": {"control": rand_c[k], "treatment": rand_t[k]},
-                   "efficacy_difference": crossing_difference(
-                       tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, True),
-                   "futility_difference": crossing_difference(
-                       tables[k], int(sizes_t[k]), int(sizes_c[k]), p_c, False)}
-            # the rules as printed decide every table as the rules computed: z
-            # bounds with the decimals that takes; Bayesian thresholds are
-            # the printed decimals themselves (a calibrated one is chosen so)
-            if design.bayes is None:
-                row["efficacy_z"] = _finite(design.upper[k])
-                row["futility_z"] = (_finite(design.lower[k])
-                                     if k < design.n_looks - 1 and design.sided == "one" else None)
-                row["efficacy_printed"], row["futility_printed"] = printed_z_bounds(
-                    design, n_t, n_c, k)
-            else:
-                rule = design.bayes
-                last = k == design.n_looks - 1
-                eff = rule.threshold if last else rule.interim_efficacy(k)
-                row["efficacy_posterior"] = eff
-                row["futility_predictive"] = None if last else rule.futility
-                row["efficacy_printed"] = None if eff is None else repr(float(eff))
-                row["futility_printed"] = (None if row["futility_predictive"] is None
-                                           else repr(float(rule.futility)))
-            looks.append(row)
+        spent = [None] * design.n_looks
         if design.bayes is None:
             t = np.asarray(design.looks)
             # the alpha the bounds spend: with the futility stops when binding
             low = np.asarray(design.lower) if s.interim.binding else np.full(len(t), -np.inf)
             up, _ = crossing(t, np.asarray(design.upper), low, 0.0, design.sided)
-            for row, spent in zip(looks, np.cumsum(up)):
-                row["alpha_spent"] = float(spent)
+            spent = [float(x) for x in np.cumsum(up)]
+        looks = []
+        p_c = s.control.rate
+        for k in range(design.n_looks):
+            a, b = int(sizes_t[k]), int(sizes_c[k])
+            common = dict(
+                look=k + 1, information=design.looks[k], n_control=b, n_treatment=a,
+                randomised_control=rand_c[k], randomised_treatment=rand_t[k],
+                efficacy_difference=crossing_difference(tables[k], a, b, p_c, True),
+                futility_difference=crossing_difference(tables[k], a, b, p_c, False))
+            # the rules as printed decide every table as the rules computed: z
+            # bounds with the decimals that takes; Bayesian thresholds are
+            # the printed decimals themselves (a calibrated one is chosen so)
+            if design.bayes is None:
+                eff_printed, fut_printed = printed_z_bounds(design, n_t, n_c, k)
+                looks.append(Look(
+                    **common, efficacy_printed=eff_printed, futility_printed=fut_printed,
+                    bayesian=False, efficacy_z=_finite(design.upper[k]),
+                    futility_z=(_finite(design.lower[k])
+                                if k < design.n_looks - 1 and design.sided == "one" else None),
+                    alpha_spent=spent[k]))
+            else:
+                rule = design.bayes
+                last = k == design.n_looks - 1
+                eff = rule.threshold if last else rule.interim_efficacy(k)
+                fut = None if last else rule.futility
+                looks.append(Look(
+                    **common, efficacy_printed=None if eff is None else repr(float(eff)),
+                    futility_printed=None if fut is None else repr(float(fut)),
+                    bayesian=True, efficacy_posterior=eff, futility_predictive=fut))
         scenarios = {"planning": (self.planning_rates, None),
                      "null": (self.null_rates, None)}
         if s.interim.futility != "none":
@@ -296,8 +297,7 @@ class SequentialPlan:
         fixed = None
         if fixed_control is not None:
             f_t, f_c = self.sizes_of(fixed_control)
-            fixed = {"n_per_arm": {"control": f_c, "treatment": f_t}, "n_total": f_t + f_c,
-                     "inflation_factor": (n_t + n_c) / (f_t + f_c)}
+            fixed = FixedDesign(f_c, f_t, (n_t + n_c) / (f_t + f_c))
         analytic = None
         if design.bayes is None:
             t = np.asarray(design.looks)
@@ -313,86 +313,42 @@ class SequentialPlan:
             sided=design.sided, threshold=None if design.bayes is None else design.bayes.threshold,
             calibrated=self.calibrate, operating=ocs, fixed=fixed, analytic_inflation=analytic, calendar=calendar)
 
-    def _calendar(self, needed, ocs) -> dict:
+    def _calendar(self, needed, ocs: dict[str, OperatingCharacteristics]) -> Calendar:
         rec = self.scenario.recruitment
         due = [int(j) for j in needed]
         total = due[-1]
         times = [look_calendar(rec, j, total) for j in due]
-        out = {"follow_up_months": rec.follow_up_months,
-               "looks": [{"look": k + 1, "outcomes_due": j, "expected_month": m,
-                          "expected_randomised": r}
-                         for k, (j, (m, r)) in enumerate(zip(due, times))]}
+        looks = tuple(CalendarLook(k + 1, j, m, r)
+                      for k, (j, (m, r)) in enumerate(zip(due, times)))
         months = np.array([m for m, _ in times])
         women = np.array([r for _, r in times])
+        end_month, randomised_by_end = {}, {}
         for name, oc in ocs.items():
             if name == "null_ignoring_futility":
                 continue
-            stop = np.asarray(oc["stopping"])
-            out[f"expected_end_month_{name}"] = float(stop @ months)
-            out[f"expected_randomised_{name}"] = float(stop @ women)
-        return out
+            stop = np.asarray(oc.stopping)
+            end_month[name] = float(stop @ months)
+            randomised_by_end[name] = float(stop @ women)
+        return Calendar(rec.follow_up_months, looks, end_month, randomised_by_end)
 
 
-def _describe(oc: SequentialOC, needed) -> dict:
+def _describe(oc: SequentialOC, needed) -> OperatingCharacteristics:
     """Operating characteristics as output; ``needed``: women to randomise for
     each look (both arms)."""
-    return {"method": "exact" if oc.n_sims is None else "monte_carlo",
-            "n_sims": oc.n_sims,
-            "efficacy": oc.efficacy.tolist(), "futility": oc.futility.tolist(),
-            "early_efficacy": float(oc.efficacy[:-1].sum()),
-            "any_futility": float(oc.futility.sum()),
-            "power": oc.power, "power_se": float(oc.se(oc.power)),
-            "favourable": oc.favourable,
-            "stopping": oc.stopping.tolist(),
-            "expected_n_total": oc.expected_size,
-            "expected_n_total_needed": float(oc.stopping @ needed),
-            "max_n_total": int(oc.sizes[-1]),
-            "max_n_total_needed": int(needed[-1])}
+    return OperatingCharacteristics(
+        method="exact" if oc.n_sims is None else "monte_carlo",
+        n_sims=oc.n_sims,
+        efficacy=tuple(oc.efficacy.tolist()), futility=tuple(oc.futility.tolist()),
+        early_efficacy=float(oc.efficacy[:-1].sum()),
+        any_futility=float(oc.futility.sum()),
+        power=oc.power, power_se=float(oc.se(oc.power)),
+        favourable=oc.favourable,
+        stopping=tuple(oc.stopping.tolist()),
+        expected_n_total=oc.expected_size,
+        expected_n_total_needed=float(oc.stopping @ needed),
+        max_n_total=int(oc.sizes[-1]),
+        max_n_total_needed=int(needed[-1]))
 
 
 def _finite(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
-
-
-@dataclass(frozen=True)
-class SequentialResult:
-    """The interim plan at the reported size: bounds per look, operating
-    characteristics under the planning values, the null (with and without
-    futility stops) and the priors, the fixed design it is compared with, and
-    the calendar of the looks."""
-    looks: tuple[dict, ...]
-    interim: object
-    statistic: str
-    sided: str
-    threshold: float | None          # Bayesian: the final posterior threshold
-    calibrated: bool
-    operating: dict                  # name -> operating characteristics
-    fixed: dict | None               # the fixed design with the same test and power
-    analytic_inflation: float | None   # z designs: normal-approximation inflation factor
-    calendar: dict | None
-
-    @property
-    def type_one_error_key(self) -> str:
-        """The null row that is the design's type I error: with non-binding
-        futility, the one with every futility stop overruled."""
-        ignored = "null_ignoring_futility"
-        return ignored if ignored in self.operating and not self.interim.binding else "null"
-
-    @property
-    def prior_text(self) -> str | None:
-        if self.interim.bayes_prior is None:
-            return None
-        (a_t, b_t), (a_c, b_c) = self.interim.bayes_prior
-        return f"Beta({a_t:g}, {b_t:g}) treatment, Beta({a_c:g}, {b_c:g}) control"
-
-    def to_dict(self) -> dict:
-        i = self.interim
-        return {"looks": list(self.looks), "statistic": self.statistic, "sided": self.sided,
-                "efficacy": {"type": i.efficacy, "spending": i.spending, "gamma": i.gamma},
-                "futility": {"type": i.futility, "binding": i.binding},
-                "posterior_threshold": self.threshold, "threshold_calibrated": self.calibrated,
-                "analysis_prior": None if i.bayes_prior is None else {
-                    "treatment": list(i.bayes_prior[0]), "control": list(i.bayes_prior[1])},
-                "operating_characteristics": self.operating, "fixed_design": self.fixed,
-                "analytic_inflation_factor": self.analytic_inflation,
-                "calendar": self.calendar}

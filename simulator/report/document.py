@@ -229,13 +229,12 @@ def _looks_table(result: PlanResult) -> Table:
     ) + ["Efficacy difference (points)", "Futility difference (points)"]
     rows = []
     for row in sq.looks:
-        bounds = [row["efficacy_printed"] or "-", row["futility_printed"] or "-"]
+        bounds = [row.efficacy_printed or "-", row.futility_printed or "-"]
         if not bayes:
-            bounds.append(f"{row['alpha_spent']:.5f}")
-        rows.append([str(row["look"]), f"{row['information']:.3f}",
-                     str(row["n_per_arm"]["control"]), str(row["n_per_arm"]["treatment"]),
-                     *bounds, diff(row["efficacy_difference"]),
-                     diff(row["futility_difference"])])
+            bounds.append(f"{row.alpha_spent:.5f}")
+        rows.append([str(row.look), f"{row.information:.3f}",
+                     str(row.n_control), str(row.n_treatment),
+                     *bounds, diff(row.efficacy_difference), diff(row.futility_difference)])
     return Table(header, rows, (True,) * len(header))
 
 
@@ -250,13 +249,12 @@ def _operating_table(result: PlanResult) -> Table:
     rows = []
     last = len(sq.looks) - 1
     for name, oc in sq.operating.items():
-        value = oc["favourable"] if name == "prior" else oc["power"]
-        se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
+        value = oc.favourable if name == "prior" else oc.power
+        se = "" if oc.method == "exact" else f" ± {oc.power_se:.4f}"
         # at the last look a trial succeeds or not: no futility stop there
         rows.append([names[name], *(f"{e:.3f} / {f:.3f}" if k < last else f"{e:.3f} / -"
-                                    for k, (e, f) in enumerate(zip(oc["efficacy"],
-                                                                   oc["futility"]))),
-                     f"{value:.4f}{se}", f"{oc['expected_n_total']:.1f}", str(oc["max_n_total"])])
+                                    for k, (e, f) in enumerate(zip(oc.efficacy, oc.futility))),
+                     f"{value:.4f}{se}", f"{oc.expected_n_total:.1f}", str(oc.max_n_total)])
     return Table(header, rows, (False,) + (True,) * (len(header) - 1))
 
 

@@ -253,7 +253,7 @@ def boundaries(result) -> Figure | None:
     if seq is None or len(seq.looks) < 2:
         return None
     looks = seq.looks
-    n = np.array([lk["n_per_arm"]["control"] + lk["n_per_arm"]["treatment"] for lk in looks])
+    n = np.array([lk.n_control + lk.n_treatment for lk in looks])
     bayes = seq.statistic == "bayesian"
     fig, axes = _axes(2, TALL)
     panels = [(axes[0], ("efficacy_posterior", "futility_predictive") if bayes
@@ -266,7 +266,7 @@ def boundaries(result) -> Figure | None:
     last = np.arange(len(n)) == len(n) - 1
     two_sided = seq.sided == "two"
     for ax, keys, factor, ylabel, title in panels:
-        eff, fut = (_numbers((lk[k] for lk in looks), factor) for k in keys)
+        eff, fut = (_numbers((getattr(lk, k) for lk in looks), factor) for k in keys)
         ax.plot(n, eff, marker="^", color=COLOURS["efficacy"], gid=keys[0],
                 label="Efficacy: stop at or above")
         if two_sided and factor == 1:       # symmetric bounds: the mirror stops the other way
@@ -302,8 +302,9 @@ def recruitment(result) -> Figure | None:
         target, looks = result.patient.target_months, []
     elif result.sequential is not None and result.scenario.recruitment is not None:
         model = result.scenario.recruitment
-        total = result.sequential.operating["planning"]["max_n_total_needed"]
-        target, looks = None, (result.sequential.calendar or {}).get("looks", [])
+        total = result.sequential.operating["planning"].max_n_total_needed
+        calendar = result.sequential.calendar
+        target, looks = None, calendar.looks if calendar is not None else []
     else:
         return None
     women = np.arange(1, total + 1)
@@ -319,7 +320,7 @@ def recruitment(result) -> Figure | None:
                 label=f"Outcome known: median (+{f:g} months)")
     ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total:,}")
     if looks:
-        months, due = ([lk[k] for lk in looks] for k in ("expected_month", "outcomes_due"))
+        months, due = [lk.expected_month for lk in looks], [lk.outcomes_due for lk in looks]
         ax.vlines(months, 0, due, color="C3", linewidth=1.2, gid="looks",
                   label="Looks: expected month, outcomes awaited")
         ax.plot(months, due, linestyle="none", marker="o", color="C3", markersize=4,
@@ -331,7 +332,7 @@ def recruitment(result) -> Figure | None:
     if target is not None:
         ax.axvline(target, color="C1", linestyle="-.", linewidth=1.2, gid="target_months",
                    label=f"Target: enrolment complete by month {target:g}")
-    ends = [hi[-1], mid[-1] + f, target or 0] + [lk["expected_month"] for lk in looks]
+    ends = [hi[-1], mid[-1] + f, target or 0] + [lk.expected_month for lk in looks]
     ax.set_xlim(0, 1.04 * max(ends))
     ax.set_ylim(0, total * 1.05)
     _finish(ax, "Months from the start of recruitment",

@@ -275,16 +275,14 @@ def _strata(result: PlanResult) -> str:
     the source observed where the rates are those counts."""
     s = result.scenario
     parts, observed = [], True
-    for st in result.patient.model["strata"]:
-        rates = st["planning_rates"]
-        seen = [None if st["prior"] else stratum_observed(s, st["name"], arm)
+    for st in result.patient.model.strata:
+        rates = (st.control_rate, st.treatment_rate)
+        seen = [None if st.prior else stratum_observed(s, st.name, arm)
                 for arm in ("control", "treatment")]
-        shown = [_pct(rates[arm]) + (f" ({_counts(obs)})" if obs and matches(rates[arm], *obs)
-                                     else "")
-                 for arm, obs in zip(("control", "treatment"), seen)]
-        observed &= all(obs and matches(rates[arm], *obs)
-                        for arm, obs in zip(("control", "treatment"), seen))
-        parts.append(f"{st['name']}, {_pct(st['share'])} of women, {shown[0]} vs {shown[1]}")
+        shown = [_pct(rate) + (f" ({_counts(obs)})" if obs and matches(rate, *obs) else "")
+                 for rate, obs in zip(rates, seen)]
+        observed &= all(obs and matches(rate, *obs) for rate, obs in zip(rates, seen))
+        parts.append(f"{st.name}, {_pct(st.share)} of women, {shown[0]} vs {shown[1]}")
     source = s.source_detail
     where = ""
     if source is not None:
@@ -440,9 +438,9 @@ def _type_one_sentences(result: PlanResult) -> tuple[str | None, str]:
     if result.sequential is not None:
         sq = result.sequential
         reported = sq.operating[sq.type_one_error_key]
-        se = reported["power_se"]
-        obeyed = sq.operating["null"]["power"]
-        simulated = reported["method"] != "exact"
+        se = reported.power_se
+        obeyed = sq.operating["null"].power
+        simulated = reported.method != "exact"
         above = above_alpha(result.type_one_error, se, alpha)
         overruled = obeyed != result.type_one_error
         text = (("With every futility stop overruled, the" if overruled else "The")
@@ -477,12 +475,11 @@ def _interim_sentences(result: PlanResult) -> list[Sentence]:
     if len(sq.looks) == 1:
         return [_said(_bayes_rule_sentence(result), INTERIM)]
     pl, null = sq.operating["planning"], sq.operating["null"]
-    stops = " and ".join(_n(row["n_per_arm"]["control"]) if
-                         row["n_per_arm"]["control"] == row["n_per_arm"]["treatment"] else
-                         f"{_n(row['n_per_arm']['control'])} + {_n(row['n_per_arm']['treatment'])}"
+    stops = " and ".join(_n(row.n_control) if row.n_control == row.n_treatment else
+                         f"{_n(row.n_control)} + {_n(row.n_treatment)}"
                          for row in sq.looks[:-1])
-    shares = " and ".join(f"{100 * row['information']:.0f}%" for row in sq.looks[:-1])
-    equal = all(r["n_per_arm"]["control"] == r["n_per_arm"]["treatment"] for r in sq.looks[:-1])
+    shares = " and ".join(f"{100 * row.information:.0f}%" for row in sq.looks[:-1])
+    equal = all(r.n_control == r.n_treatment for r in sq.looks[:-1])
     cites = interim_cites(result)
     one = len(sq.looks) == 2
     plan = (f"{'An interim analysis is' if one else 'Interim analyses are'} planned when {stops} "
@@ -491,16 +488,16 @@ def _interim_sentences(result: PlanResult) -> list[Sentence]:
             + ".")
     futility = result.scenario.interim.futility != "none"
     oc = (f"At the planning rates the trial stops early for efficacy with probability "
-          f"{_pct(pl['early_efficacy'])}"
-          + (f" and for futility with probability {_pct(pl['any_futility'])}" if futility
+          f"{_pct(pl.early_efficacy)}"
+          + (f" and for futility with probability {_pct(pl.any_futility)}" if futility
              else "")
-          + f", and analyses about {pl['expected_n_total']:.0f} women on average (of "
-          f"{_n(pl['max_n_total'])}); under the null it "
-          + (f"stops for futility with probability {_pct(null['any_futility'])} and "
+          + f", and analyses about {pl.expected_n_total:.0f} women on average (of "
+          f"{_n(pl.max_n_total)}); under the null it "
+          + (f"stops for futility with probability {_pct(null.any_futility)} and "
              if futility else "")
-          + f"analyses about {null['expected_n_total']:.0f} women.")
+          + f"analyses about {null.expected_n_total:.0f} women.")
     if sq.calendar is not None and _all_randomised_by_first_look(sq):
-        oc = oc[:-1] + (f"; but all {_n(pl['max_n_total_needed'])} women are expected to be "
+        oc = oc[:-1] + (f"; but all {_n(pl.max_n_total_needed)} women are expected to be "
                         f"randomised before the first interim analysis, so stopping early "
                         f"shortens the trial without sparing women treatment.")
     return [_said(plan, INTERIM), _said(oc, STOPPING)]
@@ -514,34 +511,33 @@ def _bayes_rule_sentence(result: PlanResult) -> str:
               else f"analysis priors Beta({a_t:g}, {b_t:g}) for {s.treatment.label} and "
                    f"Beta({a_c:g}, {b_c:g}) for {_arm_label(result, 'control')}")
     return (f"The trial succeeds if the posterior probability that the live-birth rate is "
-            f"higher with {s.treatment.label} is at least {sq.looks[-1]['efficacy_printed']} "
+            f"higher with {s.treatment.label} is at least {sq.looks[-1].efficacy_printed} "
             f"({priors}" + (f"; the threshold is calibrated so that the type I error is at most "
                             f"{s.analysis.alpha:g})." if sq.calibrated else ")."))
 
 
 def _all_randomised_by_first_look(sq) -> bool:
-    needed = sq.operating["planning"]["max_n_total_needed"]
-    return sq.calendar["looks"][0]["expected_randomised"] >= needed - 0.5
+    needed = sq.operating["planning"].max_n_total_needed
+    return sq.calendar.looks[0].expected_randomised >= needed - 0.5
 
 
 def _patient_sentence(result: PlanResult) -> str:
     """What the patient-level simulation assumed, in one sentence."""
     s, pr = result.scenario, result.patient
     m = pr.model
-    said = [f"{m['randomisation'].replace('_', ' ')} randomisation"
-            + (f" at {m['centres']} centres (between-centre standard deviation "
-               f"{m['centre_sd_log_odds']:g} on the log-odds scale)" if m["centres"] > 1 else "")]
-    if m["covariates"]:
-        said.append(f"{', '.join(m['covariates'])} as prognostic covariate"
-                    + ("s" if len(m["covariates"]) > 1 else ""))
+    said = [f"{m.randomisation.replace('_', ' ')} randomisation"
+            + (f" at {m.centres} centres (between-centre standard deviation "
+               f"{m.centre_sd_log_odds:g} on the log-odds scale)" if m.centres > 1 else "")]
+    if m.covariates:
+        said.append(f"{', '.join(m.covariates)} as prognostic covariate"
+                    + ("s" if len(m.covariates) > 1 else ""))
     if s.dropout > 0:
         said.append(f"{_pct(s.dropout)} of women without a primary outcome, "
-                    + ("counted as without a live birth" if m["dropout"]["handling"] ==
-                       "as_failure" else "left out of the analysis"))
-    adh = m["adherence"]
-    if adh["treatment_not_receiving"] or adh["control_receiving"]:
-        said.append(f"{_pct(adh['treatment_not_receiving'])} of the {s.treatment.label} arm not "
-                    f"receiving it and {_pct(adh['control_receiving'])} of controls receiving "
+                    + ("counted as without a live birth" if m.dropout_handling == "as_failure"
+                       else "left out of the analysis"))
+    if m.treatment_not_receiving or m.control_receiving:
+        said.append(f"{_pct(m.treatment_not_receiving)} of the {s.treatment.label} arm not "
+                    f"receiving it and {_pct(m.control_receiving)} of controls receiving "
                     "it, analysed as randomised")
     return ("The sizes are women randomised in a patient-level simulation with "
             + "; ".join(said) + ".")
@@ -587,23 +583,23 @@ def _sequential_details(result: PlanResult) -> list[str]:
     out = []
     if sq.fixed is not None:
         f = sq.fixed
-        exact = (f"A fixed design with the same test would need {_n(f['n_total'])} women "
-                 f"(inflation factor {f['inflation_factor']:.3f} on the test's discrete sizes")
+        exact = (f"A fixed design with the same test would need {_n(f.n_total)} women "
+                 f"(inflation factor {f.inflation_factor:.3f} on the test's discrete sizes")
         out.append(exact + (f"; the normal approximation's is {sq.analytic_inflation:.3f})."
                             if sq.analytic_inflation is not None else ")."))
     if sq.calendar is not None:
         c, pl = sq.calendar, sq.operating["planning"]
-        months = [f"{x['expected_month']:.1f}" for x in c["looks"]]
+        months = [f"{x.expected_month:.1f}" for x in c.looks]
         looks = ", ".join(months[:-1]) + " and " + months[-1] if len(months) > 1 else months[0]
-        first = c["looks"][0]["expected_randomised"]
-        by_then = (f"all {_n(pl['max_n_total_needed'])} women" if _all_randomised_by_first_look(sq)
-                   else f"about {first:.0f} of the {_n(pl['max_n_total_needed'])} women")
+        first = c.looks[0].expected_randomised
+        by_then = (f"all {_n(pl.max_n_total_needed)} women" if _all_randomised_by_first_look(sq)
+                   else f"about {first:.0f} of the {_n(pl.max_n_total_needed)} women")
         rec = result.scenario.recruitment
         out.append(f"With the recruitment assumed ({rec.per_centre_month:g} women per month at an "
                    f"average centre, {len(rec.weights)} centre{'s' if len(rec.weights) > 1 else ''}"
                    f", outcome {rec.follow_up_months:g} months after randomisation), the analyses "
                    f"are expected at months {looks}, and the trial is expected to end at month "
-                   f"{c['expected_end_month_planning']:.1f} at the planning rates; by the first "
+                   f"{c.expected_end_month['planning']:.1f} at the planning rates; by the first "
                    f"analysis {by_then} are expected to have been randomised, since "
                    f"randomisation goes on while outcomes are awaited.")
     return out
@@ -613,18 +609,18 @@ def _prior_details(result: PlanResult) -> list[str]:
     s, ar = result.scenario, result.assurance
     prior = ar.prior
     said = []
-    for arm in ("control", "treatment"):
-        if prior[arm]["rate_prior"]:
-            said.append(f"for {_arm_label(result, arm)} a {prior[arm]['description']}")
-    if prior["effect"]:
+    for arm, described in (("control", prior.control), ("treatment", prior.treatment)):
+        if described.rate_prior:
+            said.append(f"for {_arm_label(result, arm)} a {described.description}")
+    if prior.effect:
         said.append(f"for {s.treatment.label} relative to {_arm_label(result, 'control')} the "
-                    f"{prior['effect']['description']}")
+                    f"{prior.effect['description']}")
     out = ["The design priors are: " + "; ".join(said) + "."]
-    if prior["mcid"] is not None:
+    if prior.mcid is not None:
         out.append(f"The prior probability that the true live-birth rate is higher with "
-                   f"{s.treatment.label} by more than {100 * prior['mcid']:.1f} percentage "
+                   f"{s.treatment.label} by more than {100 * prior.mcid:.1f} percentage "
                    f"points (the planners' minimal clinically important difference, `mcid`) is "
-                   f"{_pct(prior['probability_above_mcid'])}.")
+                   f"{_pct(prior.probability_above_mcid)}.")
     if ar.target is not None and ar.sample_size is None:
         if ar.target >= assurance_limit(ar.ceiling, s.analysis.alpha):
             out.append(f"The target assurance of {_pct(ar.target)} cannot be reached at any "

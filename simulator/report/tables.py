@@ -50,7 +50,7 @@ def assumptions_csv(result: PlanResult) -> str:
 
 def looks_csv(result: PlanResult) -> str:
     """One row per look of a sequential design: sizes, bounds, crossing differences."""
-    looks = result.sequential.looks
+    looks = [lk.to_dict() for lk in result.sequential.looks]
     keys = [k for k in looks[0] if k not in ("n_per_arm", "n_per_arm_randomised")]
     rows = [["look", "n_control", "n_treatment", "n_control_randomised",
              "n_treatment_randomised"] + keys[1:]]
@@ -107,7 +107,7 @@ def method_text(result: PlanResult) -> str:
                      "control rates)")
     else:
         sq = result.sequential
-        simulated = sq is not None and sq.operating[sq.type_one_error_key]["method"] != "exact"
+        simulated = sq is not None and sq.operating[sq.type_one_error_key].method != "exact"
         parts.append(("type I error simulated at the control rate, its maximum over common "
                       "rates exact" if simulated else "type I error exact"))
     return "; ".join(parts)
@@ -194,7 +194,7 @@ def _recruitment_rows(result: PlanResult) -> list[tuple[str, str]]:
 def _dropout_handling(result: PlanResult) -> str:
     if result.patient is None:
         return ""
-    handling = result.patient.model["dropout"]["handling"]
+    handling = result.patient.model.dropout_handling
     return (" (simulated; analysed as failures, intention to treat)" if handling == "as_failure"
             else " (simulated; complete-case analysis)")
 
@@ -207,11 +207,11 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
     model = result.scenario.patient
     rows = [("Primary analysis", next(a.description for a in result.patient.analyses
                                       if a.name == result.patient.primary))]
-    if len(m["strata"]) > 1:
+    if len(m.strata) > 1:
         rows.append(("Strata (share: control vs treatment rate)", "; ".join(
-            f"{st['name']} {pct(st['share'])}: {st['planning_rates']['control']:.3g} vs "
-            f"{st['planning_rates']['treatment']:.3g}" + (" (prior means)" if st["prior"] else "")
-            for st in m["strata"])))
+            f"{st.name} {pct(st.share)}: {st.control_rate:.3g} vs "
+            f"{st.treatment_rate:.3g}" + (" (prior means)" if st.prior else "")
+            for st in m.strata)))
     for c in model.covariates:
         if c.categorical:
             what = ", ".join(f"{lv} {p:g} (log-odds {e:+g})" for lv, p, e in
@@ -223,16 +223,15 @@ def _patient_rows(result: PlanResult) -> list[tuple[str, str]]:
                     + (f", recorded to {c.resolution:g}" if c.resolution else "")
                     + f"; {c.log_odds_per_unit:+g} log-odds per unit")
         rows.append((f"Covariate {c.name}", what))
-    rows.append(("Centres", f"{m['centres']}, between-centre SD {m['centre_sd_log_odds']:g} "
+    rows.append(("Centres", f"{m.centres}, between-centre SD {m.centre_sd_log_odds:g} "
                             "on the log-odds scale"))
-    rand = m["randomisation"] + (f", blocks of {' or '.join(map(str, m['block_sizes']))}"
-                                 if m["block_sizes"] else "")
+    rand = m.randomisation + (f", blocks of {' or '.join(map(str, m.block_sizes))}"
+                              if m.block_sizes else "")
     rows.append(("Randomisation", rand))
-    adh = m["adherence"]
-    if adh["treatment_not_receiving"] or adh["control_receiving"]:
+    if m.treatment_not_receiving or m.control_receiving:
         rows.append(("Non-adherence (analysed as randomised)",
-                     f"{pct(adh['treatment_not_receiving'])} of the treatment arm without "
-                     f"IVIg, {pct(adh['control_receiving'])} of controls with it"))
+                     f"{pct(m.treatment_not_receiving)} of the treatment arm without "
+                     f"IVIg, {pct(m.control_receiving)} of controls with it"))
     rec = model.recruitment
     if rec is not None:
         rows.append(("Recruitment", f"{rec.per_centre_month:g} women per centre per month "
@@ -248,20 +247,19 @@ def rate_rows(result: PlanResult) -> list[tuple[str, str]]:
     if result.assurance is None:
         return rows
     prior = result.assurance.prior
-    for arm in ("control", "treatment"):
-        if prior[arm]["description"] and prior[arm]["rate_prior"]:
-            p = prior[arm]["rate_prior"]
+    for arm in (prior.control, prior.treatment):
+        if arm.description and arm.rate_prior:
+            p = arm.rate_prior
             lo, hi = p["interval95"]
-            rows.append((f"{prior[arm]['label']} prior",
-                         f"{prior[arm]['description']}; mean {pct(p['mean'])}, "
+            rows.append((f"{arm.label} prior",
+                         f"{arm.description}; mean {pct(p['mean'])}, "
                          f"95% interval {pct(lo)} to {pct(hi)}"))
-    if prior["effect"]:
-        e = prior["effect"]
-        rows.append((f"{s.treatment.label} effect prior", e["description"]))
-    rows.append(("P(treatment better) under the prior", f"{prior['probability_treatment_better']:.4f}"))
-    if prior["mcid"] is not None:
-        rows.append((f"P(difference > {100 * prior['mcid']:.1f} points) under the prior",
-                     f"{prior['probability_above_mcid']:.4f}"))
+    if prior.effect:
+        rows.append((f"{s.treatment.label} effect prior", prior.effect["description"]))
+    rows.append(("P(treatment better) under the prior", f"{prior.probability_treatment_better:.4f}"))
+    if prior.mcid is not None:
+        rows.append((f"P(difference > {100 * prior.mcid:.1f} points) under the prior",
+                     f"{prior.probability_above_mcid:.4f}"))
     if s.target_assurance is not None:
         rows.append(("Target assurance", pct(s.target_assurance)))
     return rows
@@ -397,9 +395,8 @@ def type_one_error_lines(result: PlanResult) -> list[str]:
     elif result.sequential is not None:
         key = result.sequential.type_one_error_key
         oc = result.sequential.operating[key]
-        se = oc["power_se"]
-        how = (oc["method"].replace("_", " ") + ("" if oc["method"] == "exact"
-                                                 else f" ± {se:.4f}")
+        se = oc.power_se
+        how = (oc.method.replace("_", " ") + ("" if oc.method == "exact" else f" ± {se:.4f}")
                + (", futility stops overruled" if key != "null" else ""))
     line = (f"Type I error at {n_(rep.n_control)} + {n_(rep.n_treatment)} ({how}): {size:.4f} "
             f"at a control rate of {pct(s.control.rate)}")
@@ -474,7 +471,7 @@ def interim_rules(result: PlanResult) -> str:
     i, sq = result.scenario.interim, result.sequential
     rule = ""
     if sq.statistic == "bayesian":
-        rule = (f"success when P(treatment rate > control rate) >= {sq.looks[-1]['efficacy_printed']}"
+        rule = (f"success when P(treatment rate > control rate) >= {sq.looks[-1].efficacy_printed}"
                 + (" (calibrated to the type I error)" if sq.calibrated else "")
                 + f", priors {sq.prior_text}")
     if len(i.looks) == 1:
@@ -515,14 +512,14 @@ def _sequential_lines(result: PlanResult) -> list[str]:
     out.append(f"{'look':>4} {'info':>5} {'control':>7} {'treat':>6}  {head}  "
                "crossing difference, points (eff / fut)")
     for row in sq.looks:
-        e, f = (row[k] or "-" for k in ("efficacy_printed", "futility_printed"))
+        e, f = row.efficacy_printed or "-", row.futility_printed or "-"
         if bayes:
             bounds = f"{e:>7} {f:>7}"
         else:
-            bounds = f"{e:>5} {f:>7} {row['alpha_spent']:>12.5f}"
-        out.append(f"{row['look']:>4} {row['information']:>5.2f} {row['n_per_arm']['control']:>7} "
-                   f"{row['n_per_arm']['treatment']:>6}  {bounds}  "
-                   f"{diff(row['efficacy_difference'])} / {diff(row['futility_difference'])}")
+            bounds = f"{e:>5} {f:>7} {row.alpha_spent:>12.5f}"
+        out.append(f"{row.look:>4} {row.information:>5.2f} {row.n_control:>7} "
+                   f"{row.n_treatment:>6}  {bounds}  "
+                   f"{diff(row.efficacy_difference)} / {diff(row.futility_difference)}")
     out.append(f"({looks_note(result)[:-1].lower()})")
     reported = sq.type_one_error_key
     names = {"planning": "planning rates",
@@ -531,36 +528,37 @@ def _sequential_lines(result: PlanResult) -> list[str]:
     out.append("Stopping probabilities by look, efficacy / futility (null: both arms at the "
                "control rate):")
     for name, oc in sq.operating.items():
-        by_look = "  ".join(f"{e:.3f}/{f:.3f}" for e, f in zip(oc["efficacy"], oc["futility"]))
+        by_look = "  ".join(f"{e:.3f}/{f:.3f}" for e, f in zip(oc.efficacy, oc.futility))
         what = {"planning": "power", "prior": "assurance",
                 reported: "type I error"}.get(name, "rejects")
-        value = oc["favourable"] if name == "prior" else oc["power"]
-        se = "" if oc["method"] == "exact" else f" ± {oc['power_se']:.4f}"
+        value = oc.favourable if name == "prior" else oc.power
+        se = "" if oc.method == "exact" else f" ± {oc.power_se:.4f}"
         if name == reported and value > s.analysis.alpha:
             se += "  <- above alpha"
         out.append(f"  {names[name]:<26} {by_look}  {what} {value:.4f}{se}; "
-                   f"E[N] {oc['expected_n_total']:.1f} of {oc['max_n_total']} analysed")
+                   f"E[N] {oc.expected_n_total:.1f} of {oc.max_n_total} analysed")
+    needed = sq.operating["planning"].max_n_total_needed
     out.append(f"(E[N]: women analysed, averaged over where the trial stops; the women "
-               f"randomised are {sq.operating['planning']['max_n_total_needed']} at most"
+               f"randomised are {needed} at most"
                + (", all of them already randomised by the first look (see the calendar)"
-                  if sq.calendar and sq.calendar["looks"][0]["expected_randomised"]
-                  >= sq.operating["planning"]["max_n_total_needed"] - 0.05 else "")
+                  if sq.calendar and sq.calendar.looks[0].expected_randomised >= needed - 0.05
+                  else "")
                + ")")
     if sq.fixed is not None:
         f = sq.fixed
-        out.append(f"Fixed design with the same test and power: {f['n_per_arm']['control']} + "
-                   f"{f['n_per_arm']['treatment']} = {f['n_total']}; inflation factor "
-                   f"{f['inflation_factor']:.3f}"
+        out.append(f"Fixed design with the same test and power: {f.n_control} + "
+                   f"{f.n_treatment} = {f.n_total}; inflation factor "
+                   f"{f.inflation_factor:.3f}"
                    + (f" (normal approximation {sq.analytic_inflation:.3f})"
                       if sq.analytic_inflation else ""))
     if sq.calendar is not None:
         c = sq.calendar
-        looks = "; ".join(f"look {x['look']} at month {x['expected_month']:.1f} "
-                          f"(about {x['expected_randomised']:,.0f} randomised)" for x in c["looks"])
+        looks = "; ".join(f"look {x.look} at month {x.expected_month:.1f} "
+                          f"(about {x.expected_randomised:,.0f} randomised)" for x in c.looks)
         out.append(f"Calendar (expected): {looks}")
-        out.append(f"Expected end: month {c['expected_end_month_planning']:.1f} at the planning "
-                   f"rates (about {c['expected_randomised_planning']:,.0f} women randomised, "
-                   f"overrunning included), {c['expected_end_month_null']:.1f} under the null")
+        out.append(f"Expected end: month {c.expected_end_month['planning']:.1f} at the planning "
+                   f"rates (about {c.expected_randomised['planning']:,.0f} women randomised, "
+                   f"overrunning included), {c.expected_end_month['null']:.1f} under the null")
     return out
 
 

@@ -45,7 +45,7 @@ def test_maximum_size_agrees_with_rpact_analytic_sample_size():
     exact = run(load_scenario(RPACT))
     per_arm = exact.sample_size.answer.n_control
     assert abs(per_arm - n_max / 2) <= 2          # discreteness of the exact z test
-    assert exact.sequential.operating["planning"]["expected_n_total"] == pytest.approx(
+    assert exact.sequential.operating["planning"].expected_n_total == pytest.approx(
         198.3, rel=0.01)
     assert exact.sequential.analytic_inflation == pytest.approx(n_max / 258.5058, rel=1e-4)
     simulated = run(load_scenario(RPACT, {"simulation.method": "monte_carlo"}))
@@ -61,9 +61,9 @@ def test_simulated_operating_characteristics_match_exact_ones():
                                        "simulation.n_sims": 40_000})).sequential.operating
     for name in ("planning", "null", "null_ignoring_futility"):
         for key in ("efficacy", "futility"):
-            e, s = np.array(exact[name][key]), np.array(sim[name][key])
+            e, s = np.array(getattr(exact[name], key)), np.array(getattr(sim[name], key))
             assert np.all(np.abs(e - s) <= 3 * np.sqrt(e * (1 - e) / 40_000) + 1e-12), name
-    assert sim["null_ignoring_futility"]["power"] <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 40_000)
+    assert sim["null_ignoring_futility"].power <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 40_000)
 
 
 @pytest.mark.slow
@@ -100,9 +100,9 @@ def test_bayesian_interim_rule_with_design_priors():
     assert sq.to_dict()["analysis_prior"] == {"treatment": [11.0, 5.5], "control": [3.5, 11.0]}
     # the informative prior favours the treatment: the calibrated threshold is high
     assert result.type_one_error <= 0.025 and sq.threshold > 0.999
-    assert sq.looks[0]["efficacy_posterior"] == sq.threshold
-    assert sq.looks[0]["futility_predictive"] == 0.05
-    assert "prior" in sq.operating and sq.operating["prior"]["method"] == "monte_carlo"
+    assert sq.looks[0].efficacy_posterior == sq.threshold
+    assert sq.looks[0].futility_predictive == 0.05
+    assert "prior" in sq.operating and sq.operating["prior"].method == "monte_carlo"
     # a fixed interim threshold that alone spends more than alpha has no calibration
     with pytest.raises(NoSolutionError, match="interim.efficacy.threshold"):
         run(load_scenario(scenario, {"interim.efficacy.threshold": 0.999}))
@@ -220,21 +220,21 @@ def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
                     sample_size={"n_control": 150})
     result = run(load_scenario(scenario))
     sq = result.sequential
-    upper = [row["efficacy_z"] for row in sq.looks]
-    lower = [row["futility_z"] for row in sq.looks[:-1]] + [-np.inf]
+    upper = [row.efficacy_z for row in sq.looks]
+    lower = [row.futility_z for row in sq.looks[:-1]] + [-np.inf]
     up, _ = crossing([0.5, 0.75, 1], np.array(upper), np.array(lower), 0.0)
     # the fixed point stops when neither bound moves by 1e-9 on the z scale
     assert up.sum() == pytest.approx(0.025, abs=1e-7)
-    assert sq.looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-7)
+    assert sq.looks[-1].alpha_spent == pytest.approx(0.025, abs=1e-7)
     ops = sq.operating
     # the discrete data: the fixed one-sided z test at 150 per arm has 0.0259 itself
-    assert result.type_one_error == ops["null"]["power"] <= 0.025 * 1.08
+    assert result.type_one_error == ops["null"].power <= 0.025 * 1.08
     # binding bounds are lower: overruling a futility stop would inflate alpha
-    assert ops["null_ignoring_futility"]["power"] > ops["null"]["power"]
+    assert ops["null_ignoring_futility"].power > ops["null"].power
     nonbinding = run(load_scenario(scenario, {"interim.futility.binding": False}))
-    assert nonbinding.sequential.looks[-1]["efficacy_z"] > sq.looks[-1]["efficacy_z"]
+    assert nonbinding.sequential.looks[-1].efficacy_z > sq.looks[-1].efficacy_z
     assert nonbinding.type_one_error == \
-        nonbinding.sequential.operating["null_ignoring_futility"]["power"]
+        nonbinding.sequential.operating["null_ignoring_futility"].power
 
 
 @pytest.mark.parametrize("assumed", ["design", "trend"])
@@ -248,9 +248,9 @@ def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
     sq = result.sequential
     n = result.sample_size.answer.n_control
     theta = 0.2 / math.sqrt(0.6 * 0.4 / n + 0.4 * 0.6 / n)
-    c = sq.looks[-1]["efficacy_z"]
+    c = sq.looks[-1].efficacy_z
     for row in sq.looks[:-1]:
-        t, z = row["information"], row["futility_z"]
+        t, z = row.information, row.futility_z
         drift = theta if assumed == "design" else z / math.sqrt(t)
         cp = stats.norm.sf((c - z * math.sqrt(t) - drift * (1 - t)) / math.sqrt(1 - t))
         assert cp == pytest.approx(0.3, abs=1e-9)
@@ -265,28 +265,28 @@ def test_conditional_power_at_the_futility_bound_is_the_threshold(assumed):
 def test_beta_spending_with_no_efficacy_stop_at_a_look(overrides):
     result = run(load_scenario("severe_sequential.yaml", overrides))
     sq = result.sequential
-    assert sq.looks[0]["efficacy_z"] is None or sq.looks[0]["efficacy_z"] > 5
-    assert sum(sq.operating["planning"]["stopping"]) == pytest.approx(1.0, abs=1e-9)
+    assert sq.looks[0].efficacy_z is None or sq.looks[0].efficacy_z > 5
+    assert sum(sq.operating["planning"].stopping) == pytest.approx(1.0, abs=1e-9)
 
 
 @pytest.mark.slow
 def test_crossing_differences_are_the_first_tables_that_cross():
     result = run(load_scenario(RPACT, {"sample_size.n_control": 100}))
     for row in result.sequential.looks[:-1]:
-        n = row["n_per_arm"]["control"]
+        n = row.n_control
         x_c = round(0.4 * n)
-        z = row["efficacy_z"]
+        z = row.efficacy_z
         # the smallest treatment count whose pooled z reaches the bound, by brute force
         for x_t in range(n + 1):
             p = (x_t + x_c) / (2 * n)
             if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) >= z:
                 break
-        assert row["efficacy_difference"] == pytest.approx((x_t - x_c) / n)
+        assert row.efficacy_difference == pytest.approx((x_t - x_c) / n)
         for x_t in range(n, -1, -1):
             p = (x_t + x_c) / (2 * n)
-            if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) <= row["futility_z"]:
+            if (x_t - x_c) / n / math.sqrt(p * (1 - p) * 2 / n) <= row.futility_z:
                 break
-        assert row["futility_difference"] == pytest.approx((x_t - x_c) / n)
+        assert row.futility_difference == pytest.approx((x_t - x_c) / n)
 
 
 @pytest.mark.parametrize("efficacy", [{"spending": "ld_pocock"},

@@ -140,9 +140,9 @@ def test_boundaries(results, name, scale):
     r = results[name]
     looks = r.sequential.looks
     fig = F.boundaries(r)
-    totals = [lk["n_per_arm"]["control"] + lk["n_per_arm"]["treatment"] for lk in looks]
-    expected = {k: nan_none([lk[k] for lk in looks]) for k in scale}
-    expected.update({k: nan_none([lk[k] for lk in looks], 100)
+    totals = [lk.n_control + lk.n_treatment for lk in looks]
+    expected = {k: nan_none([getattr(lk, k) for lk in looks]) for k in scale}
+    expected.update({k: nan_none([getattr(lk, k) for lk in looks], 100)
                      for k in ("efficacy_difference", "futility_difference")})
     for gid, values in expected.items():
         line = one(fig, gid)
@@ -169,14 +169,14 @@ def check_enrolment(fig, model, total):
 def test_recruitment_sequential(results):
     r = results["sequential"]
     fig = F.recruitment(r)
-    total = r.sequential.operating["planning"]["max_n_total_needed"]
+    total = r.sequential.operating["planning"].max_n_total_needed
     check_enrolment(fig, r.scenario.recruitment, total)
     segments = one(fig, "looks").get_segments()
-    calendar = r.sequential.calendar["looks"]
+    calendar = r.sequential.calendar.looks
     np.testing.assert_allclose([s[0][0] for s in segments],
-                               [lk["expected_month"] for lk in calendar])
+                               [lk.expected_month for lk in calendar])
     np.testing.assert_allclose([s[1][1] for s in segments],
-                               [lk["outcomes_due"] for lk in calendar])
+                               [lk.outcomes_due for lk in calendar])
     assert not artists(fig, "target_months")
 
 
@@ -306,7 +306,7 @@ def test_two_sided_boundaries_mirror_the_efficacy_bound():
     result = run(load_scenario("severe_sequential", {
         "analysis.sided": "two", "analysis.alpha": 0.05, "interim.futility": {"type": "none"}}))
     fig = F.boundaries(result)
-    upper = [lk["efficacy_z"] for lk in result.sequential.looks]
+    upper = [lk.efficacy_z for lk in result.sequential.looks]
     assert np.allclose(one(fig, "efficacy_z").get_ydata(), upper)
     assert np.allclose(one(fig, "efficacy_z_lower").get_ydata(), -np.array(upper))
     assert artists(fig, "futility_z") == [] and artists(fig, "futility_difference") == []

@@ -102,7 +102,7 @@ def test_monte_carlo_calibration_is_exact_so_its_type_one_error_is_not_selected(
     assert simulated.sequential.threshold == at_same.sequential.threshold
     assert at_same.type_one_error <= 0.025
     key = simulated.sequential.type_one_error_key
-    se = simulated.sequential.operating[key]["power_se"]
+    se = simulated.sequential.operating[key].power_se
     assert abs(simulated.type_one_error - at_same.type_one_error) <= 4 * se
     assert exact.type_one_error <= 0.025
 
@@ -116,7 +116,7 @@ def test_printed_z_bounds_decide_every_table_as_the_computed_bounds():
     rows = result.sequential.looks
     text, md = table(result), markdown(result)
     for row in rows:
-        n_t, n_c = row["n_per_arm"]["treatment"], row["n_per_arm"]["control"]
+        n_t, n_c = row.n_treatment, row.n_control
         x_t, x_c = np.arange(n_t + 1)[:, None], np.arange(n_c + 1)[None, :]
         diff = x_t / n_t - x_c / n_c
         pooled = (x_t + x_c) / (n_t + n_c)
@@ -124,8 +124,8 @@ def test_printed_z_bounds_decide_every_table_as_the_computed_bounds():
             z = np.where((pooled > 0) & (pooled < 1),
                          diff / np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c)), 0.0)
         assert np.allclose(z, z_statistic(True, n_t, n_c, x_t, x_c))
-        for computed, printed, side in ((row["efficacy_z"], row["efficacy_printed"], "eff"),
-                                        (row["futility_z"], row["futility_printed"], "fut")):
+        for computed, printed, side in ((row.efficacy_z, row.efficacy_printed, "eff"),
+                                        (row.futility_z, row.futility_printed, "fut")):
             if computed is None:
                 assert printed is None
                 continue

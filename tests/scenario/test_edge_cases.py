@@ -400,7 +400,7 @@ def test_group_sequential_bounds_spend_alpha_at_the_extremes(alpha, efficacy, lo
     result = run(load_scenario("severe_sequential", {
         "analysis.alpha": alpha, "interim.efficacy": efficacy, "interim.looks": looks,
         "interim.futility": {"type": "none"}, "target_power": 0.95}))
-    u1, u2 = (row["efficacy_z"] for row in result.sequential.looks)
+    u1, u2 = (row.efficacy_z for row in result.sequential.looks)
     assert null_crossing(looks[0], u1, u2) == pytest.approx(alpha, rel=tolerance)
 
 
@@ -412,7 +412,7 @@ def test_beta_spent_almost_all_at_the_first_look_is_solved():
         "interim.looks": [0.5, 1], "interim.efficacy": {"type": "none"},
         "interim.futility": {"type": "beta_spending", "spending": "hsd", "gamma": 40}}))
     (first, last), beta = result.sequential.looks, 0.1
-    low, up, t1 = first["futility_z"], last["efficacy_z"], 0.5
+    low, up, t1 = first.futility_z, last.efficacy_z, 0.5
     # the drift theta at which the first look stops for futility with probability beta_1,
     # then (independently) the probability of rejecting at the last look at that drift
     beta_1 = beta * (1 - math.exp(-20)) / (1 - math.exp(-40))
