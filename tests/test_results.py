@@ -4,6 +4,8 @@ whose ``to_dict()`` is what results.json holds (its bytes are checked against
 the committed examples by test_examples.py)."""
 import json
 
+import pytest
+
 from simulator import load_scenario, run
 from simulator.results import (ArmPrior, Calendar, CalendarLook, FixedDesign, Look,
                                OperatingCharacteristics, PatientModel, PriorSummary,
@@ -17,6 +19,7 @@ BAYES_LOOK = ["look", "information", "n_per_arm", "n_per_arm_randomised",
               "futility_predictive", "efficacy_printed", "futility_printed"]
 
 
+@pytest.mark.slow
 def test_a_sequential_result_is_typed_and_its_dict_is_the_json():
     result = run(load_scenario("severe_sequential"))
     sq = result.sequential
@@ -54,6 +57,7 @@ def test_a_bayesian_look_has_thresholds_and_no_alpha_spent():
     assert json.loads(json.dumps(sq.to_dict()))["fixed_design"] is None
 
 
+@pytest.mark.slow
 def test_the_patient_model_and_the_priors_are_typed_and_their_dicts_are_the_json():
     result = run(load_scenario("multicentre", {
         "simulation.n_sims": 400, "sample_size.n_control": 60,
