@@ -1,18 +1,21 @@
-"""One planner per kind of design, chosen once when a scenario is planned.
+"""One planner per kind of design, chosen once when a scenario is planned
+(:func:`planner_for`).
 
-Every planner answers the same small set of questions, so that the run, the
-search and the sweeps never ask which kind they hold:
+Every planner has the same small interface, so that the run, the sweeps and
+whatever compares designs never ask which kind they hold:
 
-- ``power_at(sizes) -> (power, se)`` and, with priors, ``prior.assurance_at``
-  (the priors are a layer, :class:`~simulator.planning.assurance.AssurancePlan`,
-  on any of them), memoised per control-arm size;
-- ``analysis_rates``: the rates the analysis sees, for the first guess;
-- ``randomised(n)``: women to randomise for ``n`` in an arm;
-- ``overview_sizes``: the power curve's sizes beyond the answer's window;
-- ``size_at(reported, ...)``: the type I error at the proposed size, its
-  maximum over the common rate and the kind's own summary;
-- ``confirm(m)``: the exact answer simulated again.
+- ``power_at(sizes)`` and ``assurance_at(sizes)``: ``(values, standard
+  errors)`` at control-arm sizes, memoised per size (the priors are a layer
+  on any kind, :class:`~simulator.planning.assurance.AssurancePlan`, at
+  ``prior``);
+- ``search(target)``: the smallest size reaching a target power;
+- ``point(m)``: power and assurance at one size;
+- ``result()``: the :class:`~simulator.results.PlanResult` of the scenario.
 
+What differs by kind is what the kinds override: how power is computed, the
+rates the analysis sees, what dropout means for the sizes, which sizes the
+power curve shows, how the type I error and its maximum are found
+(``size_at``) and how an exact answer is simulated again (``confirm``).
 :class:`FixedPlanner` is the fixed design on its 2x2 table (exact or
 simulated, frequentist or Bayesian), :class:`SequentialPlanner` the design
 with interim looks, :class:`PatientPlanner` the patient-level model.
