@@ -268,6 +268,9 @@ def _quiet_stdout() -> None:
         pass
 
 
+RESOURCE_TRACKER = "joblib.externals.loky.backend.resource_tracker"
+
+
 def main(argv=None) -> int:
     """Entry point: runs the command and turns errors into one line and an
     exit status (2: the scenario or an option; 1: the run failed; 130 and 143:
@@ -277,6 +280,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     # joblib's warnings about workers stopped by a signal: the run says it itself
     warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+    # and those of loky's resource tracker, a process of its own started with
+    # this environment, about the semaphores it cleans up after a signal
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [
+        os.environ.get("PYTHONWARNINGS"), f"ignore::UserWarning:{RESOURCE_TRACKER}"]))
     status = 0
     try:
         simulate.main(args=argv, prog_name="simulate", standalone_mode=False)
