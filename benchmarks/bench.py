@@ -179,6 +179,12 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+# timings are the best of this many calls (1 with --quick, which only checks that
+# every section runs)
+REPEATS = 3
+UNIFORM_RATES = 9801        # section 11's uniform grid of common rates (981 with --quick)
+
+
 def best_of(reps, fn, *args, **kwargs):
     """(best seconds, result of the last call) over ``reps`` calls."""
     runs = [timed(fn, *args, **kwargs) for _ in range(reps)]
@@ -282,8 +288,8 @@ def bench_engine_and_loop(n_sims, n_loop):
     rows = []
     for test in TESTS:
         design = Design(test, "two", ALPHA, 1.0)
-        t_cold, (p_cold, _) = best_of(3, cold(mc), design, n_sims)
-        t_warm, (p_warm, _) = best_of(3, mc, design, n_sims)
+        t_cold, (p_cold, _) = best_of(REPEATS, cold(mc), design, n_sims)
+        t_warm, (p_warm, _) = best_of(REPEATS, mc, design, n_sims)
         assert p_cold[0] == p_warm[0]
         loop, p_loop = timed(loop_power, test, n_loop)
         cold_rate, warm_rate, loop_rate = n_sims / t_cold, n_sims / t_warm, n_loop / loop
@@ -303,13 +309,13 @@ def bench_engine_and_loop(n_sims, n_loop):
 
 def bench_exact_vs_mc():
     design, rows = Design("fisher", "two", ALPHA, 1.0), []
-    ex_cold, p_exact = best_of(3, cold(exact_power), design, P_T, P_C, [N])
-    ex_warm, _ = best_of(3, exact_power, design, P_T, P_C, [N])
+    ex_cold, p_exact = best_of(REPEATS, cold(exact_power), design, P_T, P_C, [N])
+    ex_warm, _ = best_of(REPEATS, exact_power, design, P_T, P_C, [N])
     rows.append(row("3 exact vs MC", "exact cold", ex_cold, note=f"power {p_exact[0]:.6f}"))
     rows.append(row("3 exact vs MC", "exact warm", ex_warm))
     for n_sims in (10_000, 1_000_000):
-        t_cold, _ = best_of(3, cold(mc), design, n_sims)
-        t_warm, (p, se) = best_of(3, mc, design, n_sims)
+        t_cold, _ = best_of(REPEATS, cold(mc), design, n_sims)
+        t_warm, (p, se) = best_of(REPEATS, mc, design, n_sims)
         rows.append(row("3 exact vs MC", f"MC {n_sims:,} cold", t_cold, n_sims, t_cold / ex_cold,
                         "ratio = MC s / exact s (cold)"))
         rows.append(row("3 exact vs MC", f"MC {n_sims:,} warm", t_warm, n_sims, t_warm / ex_warm,
@@ -323,7 +329,7 @@ def bench_scenarios():
         seconds = {}
         for method in ("exact", "monte_carlo"):
             overrides = {"simulation.method": method, "simulation.n_sims": 10_000}
-            seconds[method], result = best_of(3, cold(lambda: simulator.run(
+            seconds[method], result = best_of(REPEATS, cold(lambda: simulator.run(
                 simulator.load_scenario(name, overrides=overrides))))
             answer = (result.sample_size.answer if result.sample_size else result.evaluated)
             ratio = seconds[method] / seconds["exact"] if method == "monte_carlo" else None
@@ -336,9 +342,9 @@ def bench_scenarios():
 def bench_parallel(n_sims):
     design = Design("fisher", "two", ALPHA, 1.0)
     mc(design, 10_000)  # warm the parent's decision-table cache
-    one, r1 = best_of(3, mc, design, n_sims, jobs=1)
+    one, r1 = best_of(REPEATS, mc, design, n_sims, jobs=1)
     first, r2a = timed(mc, design, n_sims, jobs=2)
-    two, r2 = best_of(3, mc, design, n_sims, jobs=2)
+    two, r2 = best_of(REPEATS, mc, design, n_sims, jobs=2)
     same = all(np.array_equal(a, b) for r in (r2a, r2) for a, b in zip(r1, r))
     return [
         row("5 parallel", "jobs=1", one, n_sims),
@@ -352,10 +358,10 @@ def bench_assurance_exact():
     design, rows = Design("fisher", "two", ALPHA, 1.0), []
     for name, model in ASSURANCE_MODELS.items():
         p_t, p_c = model.treatment_rate, model.control_rate
-        pw_cold, power = best_of(3, cold_all(exact_power), design, p_t, p_c, [N])
-        pw_warm, _ = best_of(3, exact_power, design, p_t, p_c, [N])
-        as_cold, result = best_of(3, cold_all(exact_assurance), design, model, [N])
-        as_warm, _ = best_of(3, exact_assurance, design, model, [N])
+        pw_cold, power = best_of(REPEATS, cold_all(exact_power), design, p_t, p_c, [N])
+        pw_warm, _ = best_of(REPEATS, exact_power, design, p_t, p_c, [N])
+        as_cold, result = best_of(REPEATS, cold_all(exact_assurance), design, model, [N])
+        as_warm, _ = best_of(REPEATS, exact_assurance, design, model, [N])
         value, error = result.assurance[0], result.integration_error
         rows += [
             row("6 assurance exact", f"{name}: point power cold", pw_cold,
@@ -379,8 +385,8 @@ def bench_assurance_mc(n_sims, n_loop):
         # fill the tables (and any lazy set-up) before timing: both rows are warm
         monte_carlo_assurance(design, model, [N], 10_000, SEED)
         monte_carlo_power(design, p_t, p_c, [N], 10_000, SEED)
-        t_point, (power, _) = best_of(3, monte_carlo_power, design, p_t, p_c, [N], n_sims, SEED)
-        t_assur, res = best_of(3, monte_carlo_assurance, design, model, [N], n_sims, SEED)
+        t_point, (power, _) = best_of(REPEATS, monte_carlo_power, design, p_t, p_c, [N], n_sims, SEED)
+        t_assur, res = best_of(REPEATS, monte_carlo_assurance, design, model, [N], n_sims, SEED)
         exact = exact_assurance(design, model, [N]).assurance[0]
         loop, a_loop = timed(loop_assurance, model, n_loop)
         point_rate, assur_rate, loop_rate = n_sims / t_point, n_sims / t_assur, n_loop / loop
@@ -399,8 +405,8 @@ def bench_assurance_mc(n_sims, n_loop):
         window, trials = list(range(N - 10, N + 11)), n_sims // 5
         monte_carlo_assurance(design, model, window, 10_000, SEED)
         monte_carlo_power(design, p_t, p_c, window, 10_000, SEED)
-        t_point, _ = best_of(3, monte_carlo_power, design, p_t, p_c, window, trials, SEED)
-        t_assur, _ = best_of(3, monte_carlo_assurance, design, model, window, trials, SEED)
+        t_point, _ = best_of(REPEATS, monte_carlo_power, design, p_t, p_c, window, trials, SEED)
+        t_assur, _ = best_of(REPEATS, monte_carlo_assurance, design, model, window, trials, SEED)
         rows += [
             row("7 assurance MC", f"{name}: point power, 21 sizes", t_point, trials * 21,
                 note="trials/s counts trial-sizes"),
@@ -452,7 +458,7 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
 
         def batched():
             return logistic_pvalues(*_logistic_data(model, trials, None), 1, "two")
-        seconds, (p, ok, _) = best_of(3, batched)
+        seconds, (p, ok, _) = best_of(REPEATS, batched)
         age = model.covariates[0].value(trials.covariates[0])
         X = np.stack([np.ones(age.shape), trials.treated, trials.stratum == 1, age - 37.0],
                      axis=-1).astype(float)
@@ -471,8 +477,8 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
                 ratio=(n_batch / seconds) / (n_loop / loop), note="trials/s ratio"),
         ]
     sc = simulator.load_scenario("multicentre", {"simulation.n_sims": n_engine})
-    one, c1 = best_of(3, patient_counts, sc, [N], "planning", ANALYSES, 1)
-    two, c2 = best_of(3, patient_counts, sc, [N], "planning", ANALYSES, 2)
+    one, c1 = best_of(REPEATS, patient_counts, sc, [N], "planning", ANALYSES, 1)
+    two, c2 = best_of(REPEATS, patient_counts, sc, [N], "planning", ANALYSES, 2)
     same = bool(np.array_equal(c1.counts, c2.counts))
     rows += [row("8 patient-level", "multicentre engine, 3 analyses, jobs=1", one, n_engine,
                  note=f"logistic power {c1.rate('logistic')[0][0]:.4f}"),
@@ -492,15 +498,15 @@ def bench_sequential(n_sims, n_loop):
     from simulator.engines.sequential import (SequentialDesign, decision_tables, exact_oc, look_sizes,
                                       simulate_oc)
     looks, lower = (0.5, 0.75, 1.0), (0.0, 0.5, -math.inf)
-    t_bounds, upper = best_of(3, efficacy_bounds, looks, 0.025, "obrien_fleming")
+    t_bounds, upper = best_of(REPEATS, efficacy_bounds, looks, 0.025, "obrien_fleming")
     design = SequentialDesign(looks, "z_pooled", "one", tuple(upper), lower)
 
     def fresh(engine, *args, **kwargs):      # decision tables built inside the timing
         decision_tables.cache_clear()
         return engine(design, N, N, *args, **kwargs)
     fresh(simulate_oc, (P_T, P_C), 1_000, SEED)      # warm-up
-    seconds, oc = best_of(3, fresh, simulate_oc, (P_T, P_C), n_sims, SEED)
-    t_exact, exact = best_of(3, fresh, exact_oc, P_T, P_C)
+    seconds, oc = best_of(REPEATS, fresh, simulate_oc, (P_T, P_C), n_sims, SEED)
+    t_exact, exact = best_of(REPEATS, fresh, exact_oc, P_T, P_C)
     sizes = look_sizes(N, looks)
 
     def loop():
@@ -588,11 +594,11 @@ def bench_scaling(n_sims, n_patient, n_memory):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
         for name, (trials, fn) in work.items():
-            one, r1 = best_of(3, fn, 1)
-            loky, r2 = best_of(3, fn, 2)
+            one, r1 = best_of(REPEATS, fn, 1)
+            loky, r2 = best_of(REPEATS, fn, 2)
             with execution.configured("dask", cluster.scheduler_address) as cores:
                 fn(cores)                                   # warm the workers
-                dask, r3 = best_of(3, fn, cores)
+                dask, r3 = best_of(REPEATS, fn, cores)
             same = bool(np.array_equal(r1, r2) and np.array_equal(r1, r3))
             rows += [
                 row("10 scaling", f"{name}, loky jobs=1", one, trials),
@@ -633,14 +639,14 @@ def bench_report_extras():
 
         def uniform():
             decision_table.cache_clear()
-            grid = np.linspace(0.01, 0.99, 9801)
+            grid = np.linspace(0.01, 0.99, UNIFORM_RATES)
             values = [exact_power(design, p, p, [n])[0] for p in grid]
             return max(values)
-        fast, found = best_of(3, ours)
+        fast, found = best_of(REPEATS, ours)
         slow, reference = timed(uniform)
         rows.append(row("11 report extras", f"maximum type I error, {test}, {n} per arm",
                         fast, ratio=slow / fast,
-                        note=f"ours {found.value:.6f} at {found.rate:.4f}; a 0.0001 grid with "
+                        note=f"ours {found.value:.6f} at {found.rate:.4f}; a {0.98 / (UNIFORM_RATES - 1):g} grid with "
                              f"exact_power at each rate {reference:.6f} in {slow:.1f} s"))
     rule = BayesRule((1.0, 1.0), (1.0, 1.0), 0.5)
     bayes = SequentialDesign((1.0,), "bayesian", bayes=rule)
@@ -649,7 +655,7 @@ def bench_report_extras():
     def size(d):
         calls[0] += 1
         return exact_oc(d, 37, 37, 0.2, 0.2).power
-    steps_seconds, threshold = best_of(3, calibrate_threshold, bayes, 0.025, size, 37, 37)
+    steps_seconds, threshold = best_of(REPEATS, calibrate_threshold, bayes, 0.025, size, 37, 37)
     by_steps = calls[0] // 3
 
     def bisection():
@@ -661,22 +667,22 @@ def bench_report_extras():
                 break
         return hi
     calls[0] = 0
-    bisect_seconds, old = best_of(3, bisection)
+    bisect_seconds, old = best_of(REPEATS, bisection)
     rows.append(row("11 report extras", "Bayesian threshold, 37 per arm", steps_seconds,
                     ratio=bisect_seconds / steps_seconds,
                     note=f"steps: {by_steps} exact type I errors, threshold {threshold!r}; "
                          f"bisection: {calls[0] // 3}, threshold {old!r}"))
     scenario = simulator.load_scenario("severe")
     design = Design("fisher", "two", 0.05, 1.0)
-    seconds, _ = best_of(3, monte_carlo_power, design, 0.69, 0.20, [24], 100_000,
+    seconds, _ = best_of(REPEATS, monte_carlo_power, design, 0.69, 0.20, [24], 100_000,
                          scenario.simulation.seed)
     rows.append(row("11 report extras", "Monte Carlo check, 100,000 trials at 24 per arm",
                     seconds, 100_000))
     result = simulator.run(simulator.load_scenario("severe_sequential"))
-    seconds, written = best_of(3, outputs.files, result)
+    seconds, written = best_of(REPEATS, outputs.files, result)
     images = {stem: figures.png_bytes(fig) for stem, fig in figures.figures(result).items()}
     doc = document.build(result, images)
-    docx_seconds, _ = best_of(3, word.to_docx, doc, images)
+    docx_seconds, _ = best_of(REPEATS, word.to_docx, doc, images)
     rows.append(row("11 report extras", "every output of severe_sequential", seconds,
                     note=f"{len(written)} files; report.docx alone {docx_seconds:.2f} s"))
     return rows
@@ -697,6 +703,9 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", nargs="?", const=str(DEFAULT_JSON),
                         help=f"also write the results as JSON (default PATH: {DEFAULT_JSON})")
     args = parser.parse_args(argv)
+    global REPEATS, UNIFORM_RATES
+    if args.quick:
+        REPEATS, UNIFORM_RATES = 1, 981
     n_sims, n_loop, n_par = ((200_000, 500, 400_000) if args.quick
                              else (2_000_000, 2_000, 4_000_000))
     n_assur, n_assur_loop = (200_000, 300) if args.quick else (1_000_000, 2_000)
