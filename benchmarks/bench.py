@@ -646,7 +646,8 @@ def bench_report_extras():
         slow, reference = timed(uniform)
         rows.append(row("11 report extras", f"maximum type I error, {test}, {n} per arm",
                         fast, ratio=slow / fast,
-                        note=f"ours {found.value:.6f} at {found.rate:.4f}; a {0.98 / (UNIFORM_RATES - 1):g} grid with "
+                        note=f"ours {found.value:.6f} at {found.rate:.4f}; a "
+                             f"{0.98 / (UNIFORM_RATES - 1):g} grid with "
                              f"exact_power at each rate {reference:.6f} in {slow:.1f} s"))
     rule = BayesRule((1.0, 1.0), (1.0, 1.0), 0.5)
     bayes = SequentialDesign((1.0,), "bayesian", bayes=rule)
