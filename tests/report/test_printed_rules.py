@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from simulator import load_scenario, run
 from simulator.stats.analysis import z_statistic
@@ -28,19 +28,30 @@ THRESHOLD = (r"P\(treatment rate > control rate\) >= ([0-9.]+)"
              r"([0-9.]+)")
 
 
-def posterior_by_quadrature(n_t, n_c, prior_t=(1, 1), prior_c=(1, 1)):
-    """P(p_t > p_c | data) for every table by numerical integration of
-    f_t(x) F_c(x): independent of the engine's recurrences."""
-    out = np.empty((n_t + 1, n_c + 1))
-    for x_t in range(n_t + 1):
-        a, b = prior_t[0] + x_t, prior_t[1] + n_t - x_t
-        for x_c in range(n_c + 1):
-            c, d = prior_c[0] + x_c, prior_c[1] + n_c - x_c
+def posterior_by_quadrature(n_t, n_c):
+    """P(p_t > p_c | data) for every table with uniform priors, by
+    Gauss-Legendre quadrature of f_t(x) F_c(x) over [0, 1]: independent of
+    the engine's recurrences, and exact up to rounding, since the integrand
+    is a polynomial of degree n_t + n_c + 1 and m nodes integrate degree
+    2m - 1 exactly."""
+    nodes, weights = special.roots_legendre(n_t + n_c + 8)
+    x, w = (nodes + 1) / 2, weights / 2
+    x_t, x_c = np.arange(n_t + 1), np.arange(n_c + 1)
+    f_t = stats.beta.pdf(x[:, None], 1 + x_t, 1 + n_t - x_t)
+    cdf_c = stats.beta.cdf(x[:, None], 1 + x_c, 1 + n_c - x_c)
+    return (w[:, None] * f_t).T @ cdf_c
 
-            def f(x):
-                return stats.beta.pdf(x, a, b) * stats.beta.cdf(x, c, d)
-            out[x_t, x_c] = integrate.quad(f, 0, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
-    return out
+
+def posterior_by_adaptive_quadrature(n_t, n_c, tables):
+    """The same by scipy's adaptive ``quad``, for a few tables: a check of
+    the Gauss-Legendre values."""
+    out = []
+    for x_t, x_c in tables:
+        def f(x):
+            return (stats.beta.pdf(x, 1 + x_t, 1 + n_t - x_t)
+                    * stats.beta.cdf(x, 1 + x_c, 1 + n_c - x_c))
+        out.append(integrate.quad(f, 0, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0])
+    return np.array(out)
 
 
 def printed_thresholds(result):
@@ -58,6 +69,10 @@ def test_the_printed_bayesian_threshold_has_the_reported_type_one_error(source, 
     (printed,) = printed_thresholds(result)
     ss = result.sample_size.answer
     posterior = posterior_by_quadrature(ss.n_treatment, ss.n_control)
+    some = [(a, c) for a in (0, ss.n_treatment // 3, ss.n_treatment)
+            for c in (0, ss.n_control // 2)]
+    assert posterior[tuple(zip(*some))] == pytest.approx(
+        posterior_by_adaptive_quadrature(ss.n_treatment, ss.n_control, some), abs=1e-11)
     p_c = result.scenario.control.rate
     null_t = stats.binom.pmf(np.arange(ss.n_treatment + 1), ss.n_treatment, p_c)
     null_c = stats.binom.pmf(np.arange(ss.n_control + 1), ss.n_control, p_c)
