@@ -90,8 +90,8 @@ def bounded_cache(max_entries: int, max_bytes: int):
     return decorate
 
 
-# 128 tables (a search's window and bisection), 512 MB at most in all.
-@bounded_cache(max_entries=128, max_bytes=512 * 2 ** 20)
+# 1,024 tables (a few searches: their windows and bisections, the curve), 512 MB at most in all.
+@bounded_cache(max_entries=1024, max_bytes=512 * 2 ** 20)
 def decision_table(design: Design, n_t: int, n_c: int,
                    t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
     """Boolean table ``reject[x_t - t_lo, x_c - c_lo]`` over the given count ranges."""
