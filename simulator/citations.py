@@ -8,6 +8,10 @@ from .scenario.source import planned_on_observed_effect
 # short form (cited in the text) -> full reference
 WORKS = {
     "Fisher 1935": "Fisher RA. The Design of Experiments. Edinburgh: Oliver and Boyd; 1935.",
+    "Boschloo 1970": "Boschloo RD. Raised conditional level of significance for the 2 x 2-table "
+                     "when testing the equality of two probabilities. Stat Neerl. "
+                     "1970;24(1):1-35.",
+    "Barnard 1945": "Barnard GA. A new test for 2 x 2 tables. Nature. 1945;156:177.",
     "Yates 1934": "Yates F. Contingency tables involving small numbers and the chi-square test. "
                   "Suppl J R Stat Soc. 1934;1(2):217-235.",
     "Fleiss et al. 2003": "Fleiss JL, Levin B, Paik MC. Statistical Methods for Rates and "
@@ -60,6 +64,7 @@ WORKS = {
 OVERSTATED = ("Ioannidis 2001", "Gelman and Carlin 2014")
 
 TEST_CITES = {"fisher": "Fisher 1935", "chi2_yates": "Yates 1934", "z_pooled": "Fleiss et al. 2003",
+              "boschloo": "Boschloo 1970", "barnard": "Barnard 1945",
               "z_unpooled": "Fleiss et al. 2003", "bayesian": "Cook 2005",
               "cmh": "Mantel and Haenszel 1959"}
 EFFICACY_CITES = {"obrien_fleming": ("O'Brien and Fleming 1979",), "pocock": ("Pocock 1977",)}

@@ -5,5 +5,7 @@ TEST_NAMES = {
     "z_pooled": "two-proportion z test (pooled variance)",
     "z_unpooled": "two-proportion z test (unpooled variance)",
     "chi2_yates": "chi-square test with Yates' continuity correction",
+    "boschloo": "Boschloo's exact unconditional test",
+    "barnard": "Barnard's exact unconditional test (pooled z ordering)",
     "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
 }

@@ -74,3 +74,21 @@ def test_every_command_runs(code, tmp_path):
         ran += 1
     if not ran:
         pytest.skip("no command to run here (installation or a cluster)")
+
+
+@pytest.mark.slow
+def test_the_readme_table_of_bundled_answers_is_what_the_runs_give():
+    """The README's point-rate table: per arm, power and women to randomise,
+    with Fisher's test as bundled and with Boschloo's."""
+    from simulator import load_scenario, run
+    readme = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| `(\w+)\.yaml` \| [^|]+\| (\d+) \(power ([0-9.]+)\) \| "
+                      r"(\d+) \+ \d+ = \d+ \| (\d+) \(power ([0-9.]+)\) \| (\d+) \+ \d+ = \d+ \|$",
+                      readme, re.M)
+    assert [r[0] for r in rows] == ["severe", "overall", "moderate"]
+    for name, *numbers in rows:
+        for test, (n, power, randomised) in (("fisher", numbers[:3]), ("boschloo", numbers[3:])):
+            ss = run(load_scenario(name, {"analysis.test": test,
+                                          "simulation.confirm": 0})).sample_size
+            assert (ss.answer.n_control, f"{ss.answer.power:.3f}", ss.randomised_control) == (
+                int(n), power, int(randomised)), (name, test)

@@ -10,7 +10,8 @@ from functools import wraps
 import numpy as np
 from scipy import stats
 
-from ..stats.analysis import pvalue_grid, pvalues
+from ..errors import ScenarioError
+from ..stats.analysis import MAX_UNCONDITIONAL_TABLES, UNCONDITIONAL, rejection_grid, rejects
 
 # Each arm's event count is enumerated between its 1e-13 and 1 - 1e-13
 # quantiles; the mass left out is below 2e-13 per arm, so an "exact" power is
@@ -32,6 +33,17 @@ class Design:
         is Python's ``round(allocation * n_control)`` (halves to even)."""
         return round(self.allocation * n_control), int(n_control)
 
+    def check_size(self, n_t: int, n_c: int) -> None:
+        """An unconditional test tabulates every table of the arm sizes: beyond
+        ``MAX_UNCONDITIONAL_TABLES`` it is an error naming the test."""
+        if self.test in UNCONDITIONAL and (n_t + 1) * (n_c + 1) > MAX_UNCONDITIONAL_TABLES:
+            raise ScenarioError(
+                f"= {self.test} is tabulated over every 2x2 table of the arm sizes, up to "
+                f"{MAX_UNCONDITIONAL_TABLES:,} tables (about 500 women per arm); the run "
+                f"reached {n_c:,} + {n_t:,}: use fisher for a trial this large (the "
+                "unconditional test's advantage shrinks as the arms grow)",
+                field="analysis.test")
+
     def smallest_control(self) -> int:
         """Smallest control-arm size that gives both arms at least one woman."""
         m = 1
@@ -41,7 +53,8 @@ class Design:
 
     def reject(self, n_t: int, n_c: int, x_t, x_c) -> np.ndarray:
         """Decisions for arbitrary tables (no tabulation)."""
-        return pvalues(self.test, self.sided, n_t, n_c, x_t, x_c) <= self.alpha
+        self.check_size(n_t, n_c)
+        return rejects(self.test, self.sided, self.alpha, n_t, n_c, x_t, x_c)
 
 
 def support(n: int, rate: float) -> tuple[int, int]:
@@ -95,7 +108,8 @@ def bounded_cache(max_entries: int, max_bytes: int):
 def decision_table(design: Design, n_t: int, n_c: int,
                    t_range: tuple[int, int], c_range: tuple[int, int]) -> np.ndarray:
     """Boolean table ``reject[x_t - t_lo, x_c - c_lo]`` over the given count ranges."""
-    table = pvalue_grid(design.test, design.sided, n_t, n_c, t_range, c_range) <= design.alpha
+    design.check_size(n_t, n_c)
+    table = rejection_grid(design.test, design.sided, design.alpha, n_t, n_c, t_range, c_range)
     table.setflags(write=False)
     return table
 

@@ -420,6 +420,11 @@ def _check_model(v: dict, given: frozenset, interim: bool) -> None:
     the recruitment rate, for their calendar); `model: patient` is not for
     interim designs, which are analysed on the 2x2 table."""
     patient = v["model"] == "patient"
+    if patient and v["analysis"]["test"] in ("boschloo", "barnard"):
+        raise ScenarioError(f"= {v['analysis']['test']} is tabulated over every 2x2 table of "
+                            "the planned arm sizes, which the patient-level model does not fix "
+                            "(simple randomisation, dropout): use fisher, z_pooled, z_unpooled "
+                            "or chi2_yates with `model: patient`", field="analysis.test")
     if patient and interim:
         raise ScenarioError("must be `table` with interim looks or the bayesian test (they are "
                             "analysed on the 2x2 table)", field="model")

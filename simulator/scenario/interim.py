@@ -221,7 +221,7 @@ def interim_of(v: dict, arms, given: frozenset = frozenset()) -> Interim | None:
             return None
         looks = (1.0,)
         eff = dict(eff, type="none")
-    if an["test"] in ("fisher", "chi2_yates"):
+    if an["test"] in ("fisher", "chi2_yates", "boschloo", "barnard"):
         _fail(f"must be z_pooled, z_unpooled or bayesian with interim looks (group-sequential "
               f"bounds are on the z scale); got {an['test']!r}", "analysis.test")
     if not bayesian and an["alpha"] < MIN_SEQUENTIAL_ALPHA:

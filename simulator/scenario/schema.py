@@ -73,10 +73,12 @@ SCHEMA: dict = {
     "allocation": Rule(1.0, "treatment:control ratio; treatment size = round(allocation x control size)",
                        number(0.05, 20.0, what="a ratio")),
     "analysis": {
-        "test": Rule("fisher", "fisher | z_pooled | z_unpooled | chi2_yates | bayesian "
-                     "(posterior probability that the treatment rate is higher, "
-                     "`analysis.bayesian`)",
-                     choice("fisher", "z_pooled", "z_unpooled", "chi2_yates", "bayesian")),
+        "test": Rule("fisher", "fisher | boschloo | barnard | z_pooled | z_unpooled | "
+                     "chi2_yates | bayesian (posterior probability that the treatment rate is "
+                     "higher, `analysis.bayesian`); boschloo and barnard are exact "
+                     "unconditional tests, on the 2x2 table of a fixed design",
+                     choice("fisher", "boschloo", "barnard", "z_pooled", "z_unpooled",
+                            "chi2_yates", "bayesian")),
         "alpha": Rule(0.05, "significance level (for the chosen sidedness)",
                       number(0.0, 0.5, lo_open=True, what="a level")),
         "sided": Rule("two", "two | one (one-sided: treatment better than control)",
