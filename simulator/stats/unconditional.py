@@ -16,17 +16,22 @@ The supremum, in two steps:
    binomial standard deviation at a rate of one half), where every table's
    f is evaluated at once: the tables sorted by key, one cumulative sum per
    rate;
-2. from each table's best grid rate, safeguarded Newton steps on f'(pi) = 0
-   within the two grid cells around it, every table at its own rate.  A
-   table's region is, in each row of treatment counts, a run of the
-   smallest and a run of the largest control counts (the keys of a row rise
-   then fall: checked), so f and its first two derivatives are sums over
-   rows of binomial tail sums, at a cost of one row per table and rate.
+2. from every grid peak that could hold the supremum (its value, raised by
+   what the curvature there allows between grid rates, reaches the table's
+   best grid value), safeguarded Newton steps on f'(pi) = 0 within the two
+   grid cells around it, every table at its own rate.  A table's region is,
+   in each row of treatment counts, a run of the smallest and a run of the
+   largest control counts (a row's keys rise, then fall), so f and its first
+   two derivatives are sums over rows of binomial tail sums, at a cost of
+   one row per table and rate.  Where rounding of a few ulps makes a row
+   misread (f at the start differs from the grid's), the table is refined
+   by bisection through the sorted tables instead.
 
 The result is the largest f found at any rate evaluated, a lower bound of
-the supremum that converges quadratically (tests compare with a brute-force
-search and with scipy).  Tables whose f is within ``SETTLED`` of 0 or 1 at
-the grid are not refined.
+the supremum that converges quadratically (tests compare with a dense grid
+of rates and with scipy).  Tables whose f is within ``SETTLED`` of 0 or 1 at
+the grid are not refined, and with ``level`` only the tables whose p-value
+could cross it.
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ import math
 import numpy as np
 from scipy import special
 
-NEWTON_STEPS = 12
-CONVERGED = 1e-10        # a step this small ends a table's Newton iteration
-EDGE = 1e-12             # rates kept this far inside (0, 1)
+NEWTON_STEPS = 12          # at most, per table and start
+CONVERGED = 1e-10           # a step this small ends a table's Newton iteration
+EDGE = 1e-12                # rates kept this far inside (0, 1)
 SETTLED = 1e-12             # grid values this close to 0 or 1 are final
 CHUNK_ENTRIES = 2 ** 22     # rates x tables (grid) or tables x counts (Newton) at once
 
@@ -56,6 +61,8 @@ def _pmf(log_comb: np.ndarray, rates: np.ndarray) -> np.ndarray:
 
 
 def grid_of(n_t: int, n_c: int) -> np.ndarray:
+    """Rates 0..1 at most a quarter of the pooled proportion's standard
+    deviation at one half apart (129 at least)."""
     sd = 0.5 / math.sqrt(n_t + n_c)
     points = max(129, int(math.ceil(4.0 / sd)) + 1)
     return np.linspace(0.0, 1.0, points)
