@@ -741,10 +741,10 @@ def main(argv=None):
     global REPEATS, UNIFORM_RATES
     if args.quick:
         REPEATS, UNIFORM_RATES = 1, 981
-    n_sims, n_loop, n_par = ((200_000, 500, 400_000) if args.quick
+    n_sims, n_loop, n_par = ((50_000, 200, 100_000) if args.quick
                              else (2_000_000, 2_000, 4_000_000))
-    n_assur, n_assur_loop = (200_000, 300) if args.quick else (1_000_000, 2_000)
-    n_patient = (2_560, 200, 5_000, 5_000) if args.quick else (10_240, 1_000, 20_000, 100_000)
+    n_assur, n_assur_loop = (50_000, 100) if args.quick else (1_000_000, 2_000)
+    n_patient = (1_280, 100, 2_500, 2_500) if args.quick else (10_240, 1_000, 20_000, 100_000)
 
     start = time.perf_counter()
     info = machine_info()
@@ -760,10 +760,10 @@ def main(argv=None):
     rows += bench_assurance_exact()
     rows += bench_assurance_mc(n_assur, n_assur_loop)
     rows += bench_patient(*n_patient)
-    rows += bench_sequential(100_000, 2_000 if args.quick else 20_000)
-    rows += bench_scaling(10 * n_par, n_patient[2], 100_000 if args.quick else 1_000_000)
+    rows += bench_sequential(20_000 if args.quick else 100_000, 500 if args.quick else 20_000)
+    rows += bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000)
     rows += bench_report_extras()
-    rows += bench_unconditional((20, 100) if args.quick else (20, 100, 300))
+    rows += bench_unconditional((20, 50) if args.quick else (20, 100, 300))
     total = time.perf_counter() - start
 
     print(markdown(rows))

@@ -10,6 +10,7 @@ from scipy import optimize, stats
 
 from simulator import load_scenario, run
 from simulator.stats.boundaries import crossing, efficacy_bounds
+from simulator.planning.planners import planner_for
 from simulator.errors import NoSolutionError, ScenarioError
 from simulator.models.recruitment import Recruitment, look_calendar
 from simulator.report.justification import justification_text
@@ -216,9 +217,14 @@ def test_bayesian_calibration_that_cannot_reach_alpha_names_alpha():
 ])
 @pytest.mark.slow
 def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
-    scenario = dict(RPACT, interim=dict(RPACT["interim"], futility=futility),
-                    sample_size={"n_control": 150})
-    result = run(load_scenario(scenario))
+    scenario = dict(RPACT, interim=dict(RPACT["interim"], futility=futility))
+
+    def plan_at(overrides=None):
+        """The interim plan at 150 per arm alone (a run would also evaluate
+        the power curve around it, bounds solved again at every size)."""
+        planner = planner_for(load_scenario(scenario, overrides))
+        return planner.size_at(150, fixed_wanted=False, extras=False)
+    result = plan_at()
     sq = result.sequential
     upper = [row.efficacy_z for row in sq.looks]
     lower = [row.futility_z for row in sq.looks[:-1]] + [-np.inf]
@@ -228,13 +234,12 @@ def test_binding_futility_spends_exactly_alpha_with_the_stops(futility):
     assert sq.looks[-1].alpha_spent == pytest.approx(0.025, abs=1e-7)
     ops = sq.operating
     # the discrete data: the fixed one-sided z test at 150 per arm has 0.0259 itself
-    assert result.type_one_error == ops["null"].power <= 0.025 * 1.08
+    assert result.size == ops["null"].power <= 0.025 * 1.08
     # binding bounds are lower: overruling a futility stop would inflate alpha
     assert ops["null_ignoring_futility"].power > ops["null"].power
-    nonbinding = run(load_scenario(scenario, {"interim.futility.binding": False}))
+    nonbinding = plan_at({"interim.futility.binding": False})
     assert nonbinding.sequential.looks[-1].efficacy_z > sq.looks[-1].efficacy_z
-    assert nonbinding.type_one_error == \
-        nonbinding.sequential.operating["null_ignoring_futility"].power
+    assert nonbinding.size == nonbinding.sequential.operating["null_ignoring_futility"].power
 
 
 @pytest.mark.parametrize("assumed", ["design", "trend"])
