@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
+from .binomial import binomial_pmf
 
 NEWTON_STEPS = 12          # at most, per table and start
 CONVERGED = 1e-10           # a step this small ends a table's Newton iteration
@@ -47,17 +47,9 @@ SETTLED = 1e-12             # grid values this close to 0 or 1 are final
 CHUNK_ENTRIES = 2 ** 22     # rates x tables (grid) or tables x counts (Newton) at once
 
 
-def _log_binomial_coefficients(n: int) -> np.ndarray:
-    k = np.arange(n + 1)
-    return special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
-
-
-def _pmf(log_comb: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """Bin(x; n, rate) for x = 0..n (n = len(log_comb) - 1), one row per rate."""
-    n = log_comb.size - 1
-    x = np.arange(n + 1)
-    r = rates[:, None]
-    return np.exp(log_comb + special.xlogy(x, r) + special.xlog1py(n - x, -r))
+def _pmf(n: int, rates: np.ndarray) -> np.ndarray:
+    """Bin(x; n, rate) for x = 0..n, one row per rate (0 and 1 exact)."""
+    return binomial_pmf(n, np.arange(n + 1), rates)
 
 
 def grid_of(n_t: int, n_c: int) -> np.ndarray:
@@ -80,7 +72,6 @@ def maximise(key: np.ndarray, n_t: int, n_c: int, tie_rtol: float = 0.0,
     already, or below it by more than the curvature allows)."""
     flat = key.ravel()
     bound = flat * (1.0 + tie_rtol) if tie_rtol else flat
-    log_t, log_c = _log_binomial_coefficients(n_t), _log_binomial_coefficients(n_c)
 
     # 1. the grid, every table at each rate, in blocks of rates (each block
     # with one rate of overlap either side, to tell its peaks)
@@ -94,7 +85,7 @@ def maximise(key: np.ndarray, n_t: int, n_c: int, tie_rtol: float = 0.0,
     for first in range(0, grid.size, step - 2):
         index = np.arange(max(first - 1, 0), min(first + step - 1, grid.size))
         rates = grid[index]
-        prob = _pmf(log_t, rates)[:, x_t] * _pmf(log_c, rates)[:, x_c]
+        prob = _pmf(n_t, rates)[:, x_t] * _pmf(n_c, rates)[:, x_c]
         values = np.cumsum(prob, axis=1)[:, end]
         best = np.maximum(best, values.max(axis=0))
         padded = np.pad(values, ((1, 1), (0, 0)), constant_values=-1.0)
@@ -124,15 +115,14 @@ def maximise(key: np.ndarray, n_t: int, n_c: int, tie_rtol: float = 0.0,
     start = (reach >= best[tables]) & todo[tables]
     if start.any():
         found = _refine(key, bound, tables[start], grid[rate_index[start]], value[start],
-                        grid[1] - grid[0], log_t, log_c, (x_t, x_c, end))
+                        grid[1] - grid[0], n_t, n_c, (x_t, x_c, end))
         np.maximum.at(best, tables[start], found)
     return np.minimum(best, 1.0).reshape(key.shape)
 
 
-def _refine(key, bound, tables, start, grid_value, h, log_t, log_c, sorted_tables):
+def _refine(key, bound, tables, start, grid_value, h, n_t, n_c, sorted_tables):
     """The largest f found by Newton from each (table, start rate) pair
     (``grid_value``: f there)."""
-    n_t, n_c = log_t.size - 1, log_c.size - 1
     found = np.empty(tables.size)
     chunk = max(1, CHUNK_ENTRIES // (n_t + n_c + 2))
     for i in range(0, tables.size, chunk):
@@ -141,28 +131,28 @@ def _refine(key, bound, tables, start, grid_value, h, log_t, log_c, sorted_table
         # the runs must give the grid's value at the start (else a tie of a
         # few ulps across the bound was misread: those go through the sorted
         # tables instead)
-        value = _region_sum(start[sel], low, high, log_t, log_c)
+        value = _region_sum(start[sel], low, high, n_t, n_c)
         same = np.abs(value - grid_value[sel]) <= 1e-13
         out = np.empty(same.size)
         out[same] = _newton(start[sel][same], grid_value[sel][same], h, low[same], high[same],
-                            log_t, log_c)
+                            n_t, n_c)
         out[~same] = _bisect(tables[sel][~same], start[sel][~same], grid_value[sel][~same], h,
-                             log_t, log_c, *sorted_tables)
+                             n_t, n_c, *sorted_tables)
         found[sel] = out
     return found
 
 
-def _sorted_sum(rates, tables, log_t, log_c, x_t, x_c, end):
+def _sorted_sum(rates, tables, n_t, n_c, x_t, x_c, end):
     """f of each table at its rate, through the tables sorted by key."""
     out = np.empty(tables.size)
     for rate in np.unique(rates):
         pick = rates == rate
-        prob = _pmf(log_t, np.array([rate]))[0, x_t] * _pmf(log_c, np.array([rate]))[0, x_c]
+        prob = _pmf(n_t, np.array([rate]))[0, x_t] * _pmf(n_c, np.array([rate]))[0, x_c]
         out[pick] = np.cumsum(prob)[end[tables[pick]]]
     return out
 
 
-def _bisect(tables, at, best, h, log_t, log_c, x_t, x_c, end, rounds=30):
+def _bisect(tables, at, best, h, n_t, n_c, x_t, x_c, end, rounds=30):
     """Tables whose region the row runs misread: rates half a step either
     side of the best, halving the step each round, through the sorted tables."""
     at, best = at.copy(), best.copy()
@@ -170,7 +160,7 @@ def _bisect(tables, at, best, h, log_t, log_c, x_t, x_c, end, rounds=30):
         h /= 2
         for sign in (-1.0, 1.0):
             rate = np.clip(at + sign * h, 0.0, 1.0)
-            value = _sorted_sum(rate, tables, log_t, log_c, x_t, x_c, end)
+            value = _sorted_sum(rate, tables, n_t, n_c, x_t, x_c, end)
             move = value > best
             best = np.where(move, value, best)
             at = np.where(move, rate, at)
@@ -195,10 +185,9 @@ def _row_runs(key: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return low, high
 
 
-def _region_sum(rate, low, high, log_t, log_c):
+def _region_sum(rate, low, high, n_t, n_c):
     """f at one rate per table, from the row runs."""
-    n_c = log_c.size - 1
-    bt, bc = _pmf(log_t, rate), _pmf(log_c, rate)
+    bt, bc = _pmf(n_t, rate), _pmf(n_c, rate)
     prefix = np.zeros((bc.shape[0], n_c + 2))
     np.cumsum(bc, axis=1, out=prefix[:, 1:])
     tables = np.arange(rate.size)[:, None]
@@ -206,7 +195,7 @@ def _region_sum(rate, low, high, log_t, log_c):
     return np.sum(bt * c0, axis=1)
 
 
-def _newton(start, best, h, low, high, log_t, log_c):
+def _newton(start, best, h, low, high, n_t, n_c):
     """Safeguarded Newton steps on f' = 0 for each table at its own rate,
     kept within [start - h, start + h] and (0, 1), until the step is below
     ``CONVERGED`` (or ``NEWTON_STEPS``); returns the largest f seen (with
@@ -217,7 +206,7 @@ def _newton(start, best, h, low, high, log_t, log_c):
     active = np.arange(start.size)
     for _ in range(NEWTON_STEPS):
         r = rate[active]
-        m0, first, second = _moments(r, low[active], high[active], log_t, log_c)
+        m0, first, second = _moments(r, low[active], high[active], n_t, n_c)
         best[active] = np.maximum(best[active], m0)
         # Newton where f is concave and the step stays inside, else half-way
         # to the bracket's end uphill
@@ -231,18 +220,17 @@ def _newton(start, best, h, low, high, log_t, log_c):
         active = active[np.abs(proposal - r) > CONVERGED]
         if active.size == 0:
             break
-    return np.maximum(best, _region_sum(rate, low, high, log_t, log_c))
+    return np.maximum(best, _region_sum(rate, low, high, n_t, n_c))
 
 
-def _moments(rate, low, high, log_t, log_c):
+def _moments(rate, low, high, n_t, n_c):
     """f, f' and f'' at one rate per table: with d = s - N pi (s events in
     all, N women) and u = pi (1 - pi), f' = sum b d / u and
     f'' = sum b (d^2 - (1 - 2 pi) d) / u^2 - N f / u, the sums over the
     region, each a sum over rows of control tail sums weighted by 1, e_c and
     e_c^2 (e = x - n pi per arm, d = e_t + e_c)."""
-    n_t, n_c = log_t.size - 1, log_c.size - 1
     r = rate[:, None]
-    bt, bc = _pmf(log_t, rate), _pmf(log_c, rate)
+    bt, bc = _pmf(n_t, rate), _pmf(n_c, rate)
     et, ec = np.arange(n_t + 1) - n_t * r, np.arange(n_c + 1) - n_c * r
     tables = np.arange(rate.size)[:, None]
     c = []
