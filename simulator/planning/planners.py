@@ -78,13 +78,6 @@ class NullSummary:
     sequential: object = None
 
 
-@dataclass(frozen=True)
-class Confirmed:
-    """A simulated check of an exact answer: power and its standard error."""
-    power: float
-    se: float
-
-
 class Planner:
     """What every kind shares: the engine, the design, memoised power, the
     priors layer, the search and the result; the kinds below say what
@@ -143,8 +136,9 @@ class Planner:
         design reaching the target power, to compare with."""
         raise NotImplementedError
 
-    def confirm(self, m: int, n_sims: int, seed: int) -> Confirmed:
-        """The exact power at control-arm size m simulated again."""
+    def confirm(self, m: int, n_sims: int, seed: int) -> tuple[float, float]:
+        """The exact power at control-arm size m simulated again: the estimate
+        and its Monte Carlo standard error."""
         raise NotImplementedError(f"{type(self).__name__} has no exact answer to confirm")
 
     # -- the same for every kind ---------------------------------------------
@@ -288,11 +282,11 @@ class Planner:
         trials from the scenario's seed, power (and an exact assurance) with
         their Monte Carlo standard errors."""
         n_sims, seed = self.scenario.simulation.confirm, self.scenario.simulation.seed
-        power = self.confirm(m, n_sims, seed)
+        power, power_se = self.confirm(m, n_sims, seed)
         a = a_se = None
         if self.prior is not None and self.prior.method == "exact":
             a, a_se = self.prior.confirm(m, n_sims, seed)
-        return Confirmation(n_sims, seed, power.power, power.se, a, a_se)
+        return Confirmation(n_sims, seed, power, power_se, a, a_se)
 
     def _sample_size(self, found) -> SampleSizeResult:
         by_size = {int(m): self.point(m) for m in found.sizes}
@@ -343,11 +337,11 @@ class FixedPlanner(Planner):
                                          rate_grid(max(n_t, n_c)))
         return NullSummary(size, maximum)
 
-    def confirm(self, m: int, n_sims: int, seed: int) -> Confirmed:
+    def confirm(self, m: int, n_sims: int, seed: int) -> tuple[float, float]:
         s = self.scenario
         (power,), (se,) = monte_carlo_power(self.design, s.treatment.rate, s.control.rate, [m],
                                             n_sims, seed, self.jobs)
-        return Confirmed(float(power), float(se))
+        return float(power), float(se)
 
 
 class SequentialPlanner(Planner):
@@ -387,11 +381,11 @@ class SequentialPlanner(Planner):
             return None
         return int(found.first)
 
-    def confirm(self, m: int, n_sims: int, seed: int) -> Confirmed:
+    def confirm(self, m: int, n_sims: int, seed: int) -> tuple[float, float]:
         sq = self.sequential
         n_t, n_c = sq.sizes_of(m)
         oc = simulate_oc(sq.design_at(m), n_t, n_c, sq.planning_rates, n_sims, seed, self.jobs)
-        return Confirmed(oc.power, float(oc.se(oc.power)))
+        return float(oc.power), float(oc.se(oc.power))
 
 
 class PatientPlanner(Planner):

@@ -6,15 +6,14 @@ from ..errors import ScenarioError
 from ..execution.backends import configured, scope
 from ..results import PlanResult
 from ..scenario.build import Scenario
-from .planners import choose_method, planner_for
-
-__all__ = ["run", "choose_method", "planner_for"]
+from .planners import planner_for
 
 
 def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
         scheduler: str | None = None, cache=None) -> PlanResult:
-    """Answer the scenario's question (see :meth:`~.planners.Planner.result`); an error found while
-    running (bounds that do not fit together, no answer) names the file.
+    """Answer the scenario's question (see :meth:`~.planners.Planner.result`);
+    an error found while running (bounds that do not fit together, no
+    answer) names the file.
 
     ``jobs``: parallel workers for Monte Carlo chunks (``-1``: all cores).
     ``backend``: ``"loky"`` (processes on this machine, the default) or
