@@ -21,9 +21,10 @@ import click
 from .errors import OPTION_FIELDS, RunFailed, ScenarioError
 from .execution import backends as execution
 from .execution import progress
+from .planning.compare import compare, designs, parse_vary
 from .planning.run import run
 from .planning.sweep import parse_set, parse_sweep, run_with_sweep
-from .report import outputs
+from .report import comparison as compared, outputs
 from .report import tables as report
 from .scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
 from .scenario.reference import template
@@ -151,7 +152,101 @@ def _write_template(ctx, param, value):
     ctx.exit(0)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def _options(*options):
+    """Apply click options in the order listed (as a stack of decorators would)."""
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+# the options of a run, shared by `simulate` and `simulate compare`
+RUN_OPTIONS = _options(
+    click.option("--n-sims", type=int,
+                 help="Simulated trials per size (overrides simulation.n_sims)."),
+    click.option("--seed", type=int, help="Root seed (overrides simulation.seed)."),
+    click.option("--jobs", type=int, default=1, show_default=True,
+                 help=f"Parallel jobs for Monte Carlo chunks (-1: all cores; at most "
+                      f"{execution.JOBS_PER_CORE} per core)."),
+    click.option("--method", type=click.Choice(["auto", "exact", "monte_carlo"]),
+                 help="Engine (overrides simulation.method)."))
+OUTPUT_OPTIONS = _options(
+    click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                 default="table", show_default=True, help="What to print on stdout."),
+    click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="Directory for the report (report.html, report.md with its PNG figures, "
+                      "report.docx), results.json and the CSV tables."),
+    click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                 help="Override any scenario value by its dotted key; VALUE is read as YAML "
+                      "(repeatable), e.g. --set arms.treatment.rate.discount=0.3."))
+EXECUTION_OPTIONS = _options(
+    click.option("--force", is_flag=True,
+                 help="Write into an --out directory that is not empty, replacing the outputs "
+                      "of an earlier run."),
+    click.option("--backend", type=click.Choice(execution.BACKENDS), default="loky",
+                 show_default=True,
+                 help="Where chunks run: loky worker processes on this machine, or a dask "
+                      "cluster (pip install '.[dask]'): the one at --scheduler, or a local "
+                      "cluster of --jobs workers."),
+    click.option("--scheduler", metavar="ADDRESS",
+                 help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                      "(with --backend dask)."),
+    click.option("--scheduler-timeout", type=float, default=execution.SCHEDULER_TIMEOUT,
+                 show_default=True, metavar="SECONDS",
+                 help="Seconds to reach the dask scheduler, to see its first worker, and to "
+                      "reconnect to it during the run."),
+    click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="Directory keeping each finished chunk of simulated trials; a run that "
+                      "was interrupted and is started again with the same options reuses "
+                      "them."),
+    click.option("--quiet", "-q", is_flag=True,
+                 help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
+                      "runs longer than a second)."))
+
+
+def _overrides(settings, n_sims, seed, method, n_control=None) -> dict:
+    """--set values, then the options that stand for scenario keys."""
+    overrides = dict(parse_set(spec) for spec in settings)
+    options = {"simulation.n_sims": n_sims, "simulation.seed": seed,
+               "simulation.method": method, "sample_size.n_control": n_control}
+    overrides.update({k: v for k, v in options.items() if v is not None})
+    return overrides
+
+
+def _computed(compute, jobs, backend, scheduler, scheduler_timeout, cache_dir, quiet):
+    """``compute(workers)`` under the configured backend, jobs, cache and
+    progress bar; says on stderr how much of the cache was reused."""
+    bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
+    with execution.configured(backend, scheduler, jobs, cache_dir,
+                              scheduler_timeout) as workers, progress.reporting(bar):
+        result = compute(workers)
+        cache = execution.active_cache()
+        if cache is not None and not quiet:
+            click.echo(f"simulate: cache {printable(str(cache_dir), False)}: {cache.reused:,} of "
+                       f"{cache.chunks:,} chunks reused"
+                       + (f"; {cache.recomputed:,} recomputed (damaged, or not the chunk their "
+                          "name says)" if cache.recomputed else ""), err=True)
+    return result
+
+
+def _written(result, out_dir) -> list[str]:
+    if out_dir is None:
+        return []
+    try:
+        return outputs.write(result, out_dir, on_commit=_commit)
+    except OSError as err:
+        raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
+
+
+def _show_table(text: str, written: list[str], out_dir) -> None:
+    _echo(printable(text))
+    if written:
+        _echo(printable(f"Wrote {', '.join(written)} to {out_dir}\n"))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="Several designs side by side: simulate compare --help.")
 @click.version_option(__version__, "--version", prog_name="simulate",
                       message="%(prog)s (ivig-trial-simulator) %(version)s")
 @click.option("--list", "list_scenarios", is_flag=True, expose_value=False, is_eager=True,
@@ -162,85 +257,65 @@ def _write_template(ctx, param, value):
 @click.option("--scenario", "scenario_spec", default=DEFAULT_SCENARIO, show_default=True,
               metavar="FILE|NAME",
               help="Scenario file; a bare name that is not a file names a bundled scenario.")
-@click.option("--n-sims", type=int, help="Simulated trials per size (overrides simulation.n_sims).")
-@click.option("--seed", type=int, help="Root seed (overrides simulation.seed).")
-@click.option("--jobs", type=int, default=1, show_default=True,
-              help=f"Parallel jobs for Monte Carlo chunks (-1: all cores; at most "
-                   f"{execution.JOBS_PER_CORE} per core).")
-@click.option("--method", type=click.Choice(["auto", "exact", "monte_carlo"]),
-              help="Engine (overrides simulation.method).")
+@RUN_OPTIONS
 @click.option("--n-control", type=int,
               help="Evaluate power at this control-arm size instead of searching.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="What to print on stdout.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the report (report.html, report.md with its PNG figures, "
-                   "report.docx), results.json and the CSV tables.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Override any scenario value by its dotted key; VALUE is read as YAML "
-                   "(repeatable), e.g. --set arms.treatment.rate.discount=0.3.")
+@OUTPUT_OPTIONS
 @click.option("--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
               help="Sensitivity analysis over a scenario value (repeatable, at most two keys: "
                    "a grid), e.g. --sweep arms.treatment.rate=0.30:0.70:0.05.")
-@click.option("--force", is_flag=True,
-              help="Write into an --out directory that is not empty, replacing the outputs "
-                   "of an earlier run.")
-@click.option("--backend", type=click.Choice(execution.BACKENDS), default="loky",
-              show_default=True,
-              help="Where chunks run: loky worker processes on this machine, or a dask "
-                   "cluster (pip install '.[dask]'): the one at --scheduler, or a local "
-                   "cluster of --jobs workers.")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                   "(with --backend dask).")
-@click.option("--scheduler-timeout", type=float, default=execution.SCHEDULER_TIMEOUT,
-              show_default=True, metavar="SECONDS",
-              help="Seconds to reach the dask scheduler, to see its first worker, and to "
-                   "reconnect to it during the run.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory keeping each finished chunk of simulated trials; a run that was "
-                   "interrupted and is started again with the same options reuses them.")
-@click.option("--quiet", "-q", is_flag=True,
-              help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
-                   "runs longer than a second).")
+@EXECUTION_OPTIONS
 def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
              sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
-    overrides = dict(parse_set(spec) for spec in settings)
-    options = {"simulation.n_sims": n_sims, "simulation.seed": seed,
-               "simulation.method": method, "sample_size.n_control": n_control}
-    overrides.update({k: v for k, v in options.items() if v is not None})
+    overrides = _overrides(settings, n_sims, seed, method, n_control)
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
-    bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
-    with execution.configured(backend, scheduler, jobs, cache_dir,
-                              scheduler_timeout) as workers, progress.reporting(bar):
+
+    def compute(workers):
         if axes:
-            result = run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
-        else:
-            result = run(scenario, jobs=workers)
-        cache = execution.active_cache()
-        if cache is not None and not quiet:
-            click.echo(f"simulate: cache {printable(str(cache_dir), False)}: {cache.reused:,} of "
-                       f"{cache.chunks:,} chunks reused"
-                       + (f"; {cache.recomputed:,} recomputed (damaged, or not the chunk their "
-                          "name says)" if cache.recomputed else ""), err=True)
-    written = []
-    if out_dir is not None:
-        try:
-            written = outputs.write(result, out_dir, on_commit=_commit)
-        except OSError as err:
-            raise OutputError(f"`--out` {out_dir}: cannot write the results ({err})") from None
+            return run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
+        return run(scenario, jobs=workers)
+    result = _computed(compute, jobs, backend, scheduler, scheduler_timeout, cache_dir, quiet)
+    written = _written(result, out_dir)
     if fmt == "json":
         _echo(report.to_json(result))
     elif fmt == "csv":
         _echo(report.sweep_csv(result) if axes else report.curve_csv(result))
     else:
-        _echo(printable(report.table(result)))
-        if written:
-            _echo(printable(f"Wrote {', '.join(written)} to {out_dir}\n"))
+        _show_table(report.table(result), written, out_dir)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("scenarios", nargs=-1, metavar="FILE|NAME...")
+@click.option("--vary", "variations", multiple=True, metavar="KEY=V1,V2,...",
+              help="Plan each scenario with each of these values of a key (read as YAML; "
+                   "null removes the key; a section such as interim takes on,off). "
+                   "Repeatable: every combination. E.g. --vary analysis.test=fisher,boschloo.")
+@RUN_OPTIONS
+@OUTPUT_OPTIONS
+@EXECUTION_OPTIONS
+def compare_command(scenarios, variations, n_sims, seed, jobs, method, fmt, out_dir, settings,
+                    force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
+    """Several designs planned in one run and shown side by side: scenario
+    files, and variants of them (--vary).  Each design's column is its single
+    run (simulate --scenario FILE --set KEY=VALUE)."""
+    overrides = _overrides(settings, n_sims, seed, method)
+    candidates = designs(list(scenarios) or [DEFAULT_SCENARIO],
+                         [parse_vary(spec) for spec in variations], overrides)
+    if out_dir is not None:
+        check_out_dir(out_dir, force, cache_dir)
+    result = _computed(lambda workers: compare(candidates, jobs=workers), jobs, backend,
+                       scheduler, scheduler_timeout, cache_dir, quiet)
+    written = _written(result, out_dir)
+    if fmt == "json":
+        _echo(compared.to_json(result))
+    elif fmt == "csv":
+        _echo(compared.to_csv(result))
+    else:
+        _show_table(compared.table(result), written, out_dir)
 
 
 def _error(message: str) -> None:
@@ -286,7 +361,12 @@ def main(argv=None) -> int:
         os.environ.get("PYTHONWARNINGS"), f"ignore::UserWarning:{RESOURCE_TRACKER}"]))
     status = 0
     try:
-        simulate.main(args=argv, prog_name="simulate", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        if args[:1] == ["compare"]:
+            compare_command.main(args=args[1:], prog_name="simulate compare",
+                                 standalone_mode=False)
+        else:
+            simulate.main(args=args, prog_name="simulate", standalone_mode=False)
     except RunFailed as err:
         _error(str(_option_name(err)))
         status = 1

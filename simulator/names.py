@@ -9,3 +9,10 @@ TEST_NAMES = {
     "barnard": "Barnard's exact unconditional test (pooled z ordering)",
     "bayesian": "a Bayesian rule (posterior probability that the treatment rate is higher)",
 }
+
+# in the columns of a comparison
+SHORT_TEST_NAMES = {
+    "fisher": "Fisher", "z_pooled": "z (pooled)", "z_unpooled": "z (unpooled)",
+    "chi2_yates": "chi-square (Yates)", "boschloo": "Boschloo", "barnard": "Barnard",
+    "bayesian": "Bayesian",
+}

@@ -340,6 +340,40 @@ def recruitment(result) -> Figure | None:
     return fig
 
 
+def comparison_curves(comparison) -> Figure:
+    """Every design's power against the total number of women (analysed, or
+    randomised for patient-level designs), one colour per design, each
+    design's proposed size marked; the legend below names the designs."""
+    fig, (ax,) = _axes(height=TALL + 0.3 * len(comparison.designs) / 2)
+    styles = ("-", "--", "-.", ":")
+    randomised = False
+    for i, (d, r) in enumerate(comparison):
+        points = sorted(r.power_curve, key=lambda p: p.n_total)
+        x = np.array([p.n_total for p in points], float)
+        gap = np.diff([p.n_control for p in points], prepend=points[0].n_control) > 1
+        xs = np.insert(x, np.flatnonzero(gap), np.nan)
+        y = np.insert(np.array([p.power for p in points], float), np.flatnonzero(gap), np.nan)
+        colour = f"C{i % 10}"
+        rep = r.reported
+        ax.plot(xs, y, color=colour, linestyle=styles[(i // 10) % 4], linewidth=1.4,
+                gid=f"design_{d.letter}", label=f"{d.letter}: {d.label}")
+        ax.plot([rep.n_control + rep.n_treatment], [rep.power], color=colour, marker="o",
+                markersize=6, linestyle="none", gid=f"proposed_{d.letter}")
+        ax.annotate(d.letter, (rep.n_control + rep.n_treatment, rep.power),
+                    textcoords="offset points", xytext=(4, -10), fontsize=SMALL, color=colour)
+        randomised |= r.patient is not None
+    sizes = [p.n_total for r in comparison.results for p in r.power_curve]
+    ax.set_xlim(min(sizes) - 1, max(sizes) + 1)
+    targets = sorted({r.scenario.target_power for r in comparison.results})
+    for t in targets:
+        ax.axhline(t, gid="target_power", label=f"Target power {t:.0%}", **TARGET)
+    ax.set_ylim(0, 1)
+    _finish(ax, "Women, both arms (" + ("analysed; randomised for patient-level designs"
+                                        if randomised else "with a known outcome") + ")",
+            "Power", legend="outside")
+    return fig
+
+
 def figures(result) -> dict[str, Figure]:
     """The figures that apply to ``result``, by file stem, in report order."""
     made = {name: fn(result) for name, fn in (

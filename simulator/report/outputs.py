@@ -27,7 +27,7 @@ MANIFEST = ".simulate-outputs"
 # every file name a run can write (figures: <stem>.png)
 KNOWN = ("results.json", "report.html", "report.md", "report.docx", "power_curve.csv",
          "assumptions.csv", "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png",
-         "boundaries.png", "recruitment.png")
+         "boundaries.png", "recruitment.png", "comparison.csv", "power_curves.png")
 
 
 def files(result: PlanResult) -> dict[str, bytes]:
@@ -44,6 +44,23 @@ def files(result: PlanResult) -> dict[str, bytes]:
         texts["looks.csv"] = report.looks_csv(result)
     if result.sweep is not None:
         texts["sweep.csv"] = report.sweep_csv(result)
+    out = {name: text.encode("utf-8") for name, text in texts.items()}
+    out["report.docx"] = word.to_docx(doc, images)
+    out.update({f"{stem}.png": png for stem, png in images.items()})
+    return out
+
+
+def comparison_files(comparison) -> dict[str, bytes]:
+    """File name -> content of every output of a comparison: the report with
+    every design's power curve on one figure, results.json (a ``designs``
+    list of single-run results) and comparison.csv."""
+    from . import comparison as compared, figures as figs
+    images = {"power_curves": figs.png_bytes(figs.comparison_curves(comparison))}
+    doc = compared.build(comparison, images)
+    texts = {"results.json": compared.to_json(comparison),
+             "report.html": document.to_html(doc, images),
+             "report.md": document.to_markdown(doc),
+             "comparison.csv": compared.to_csv(comparison)}
     out = {name: text.encode("utf-8") for name, text in texts.items()}
     out["report.docx"] = word.to_docx(doc, images)
     out.update({f"{stem}.png": png for stem, png in images.items()})
@@ -95,9 +112,10 @@ def _unchanged(path: Path, digest: str | None) -> bool:
         return False
 
 
-def write(result: PlanResult, out_dir: str | os.PathLike,
+def write(result, out_dir: str | os.PathLike,
           on_commit: Callable[[], None] | None = None) -> list[str]:
-    """Write every output into ``out_dir`` (created if needed), atomically
+    """Write every output of ``result`` (a PlanResult, or a Comparison of
+    several) into ``out_dir`` (created if needed), atomically
     file by file; returns the names written.  Raises OSError.
 
     ``on_commit`` is called, with SIGINT and SIGTERM held, just before the
@@ -108,7 +126,7 @@ def write(result: PlanResult, out_dir: str | os.PathLike,
     file the user has put there since is kept.  A directory this call created
     is removed again if writing fails."""
     out_dir = Path(out_dir)
-    contents = files(result)
+    contents = files(result) if isinstance(result, PlanResult) else comparison_files(result)
     previous = _previous(out_dir)
     contents[MANIFEST] = "".join(f"{name} {_digest(data)}\n"
                                  for name, data in contents.items()).encode("utf-8")

@@ -30,6 +30,18 @@ from .source import Source, source_of
 DEFAULT_SCENARIO = "severe.yaml"
 
 
+class _Removed:
+    """An override value that removes the key from the scenario (its default
+    applies; a removed section is off), as ``simulate compare --vary`` does
+    for ``null`` and ``off``."""
+
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+REMOVED = _Removed()
+
+
 # --------------------------------------------------------------------- dataclasses
 @dataclass(frozen=True)
 class Arm:
@@ -194,7 +206,8 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
     label = None
     try:
         for key, value in overrides.items():
-            check_value(value, key)
+            if value is not REMOVED:
+                check_value(value, key)
         if isinstance(source, Mapping):
             check_value(source)
             raw = plain(source)
@@ -206,7 +219,7 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
             raise ScenarioError("must be a mapping of keys to values at the top level; "
                                 f"got {describe(raw) if raw is not None else 'an empty file'}")
         for key, value in overrides.items():
-            _set_dotted(raw, key, plain(value))
+            _set_dotted(raw, key, value if value is REMOVED else plain(value))
         given = frozenset(given_keys(raw, SCHEMA, ""))
         return _build(validate(raw, SCHEMA, ""), label, tuple(overrides), given)
     except ScenarioError as err:
@@ -234,12 +247,19 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
                                     field=path)
             key = int(part)
         if i == len(parts) - 1:
-            if value is None and inside_prior and isinstance(node, dict):
+            if value is REMOVED:
+                if isinstance(node, dict):
+                    node.pop(key, None)
+                else:
+                    raise ScenarioError("cannot be removed (it is an item of a list)", field=path)
+            elif value is None and inside_prior and isinstance(node, dict):
                 node.pop(key, None)         # null removes a key inside a prior
             else:
                 node[key] = value
         else:
             child = node[key] if isinstance(node, list) else node.get(key)
+            if child is None and value is REMOVED:
+                return                      # nothing there to remove
             if child is None:
                 child = node[key] = {}
             if not isinstance(child, (dict, list)) or (isinstance(child, list) and not inside_prior):

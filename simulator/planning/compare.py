@@ -1,0 +1,288 @@
+"""Several designs planned in one run, to be laid side by side
+(``simulate compare``).
+
+A design is a scenario file, or a variant of one: the file with some of its
+values replaced (``--vary KEY=V1,V2,...``; several ``--vary`` give every
+combination).  Every design is validated before anything runs, then each is
+planned exactly as ``simulate --scenario FILE --set KEY=VALUE ...`` would plan
+it (its own planner, seed and engine), so that each entry of a comparison is,
+bit for bit, the single run of that design.  Designs run in parallel, one per
+task; a design that simulates runs its chunks in its own task (results do not
+depend on the number of jobs).
+"""
+from __future__ import annotations
+
+import itertools
+import string
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import yaml
+from joblib import delayed
+
+from ..errors import ScenarioError
+from ..execution.backends import active_cache, configured, exit_with_parent, on_cluster, run_tasks
+from ..models.recruitment import centres_needed, duration
+from ..results import PlanResult, randomised
+from ..scenario.build import REMOVED, Scenario, load_scenario
+from ..scenario.reading import parse_yaml
+from ..scenario.schema import SCHEMA
+from .run import run
+
+MAX_DESIGNS = 12
+LETTERS = string.ascii_uppercase[:MAX_DESIGNS]
+
+
+@dataclass(frozen=True)
+class Variation:
+    """``--vary``: a dotted key and the values to try, in order (``REMOVED``:
+    the key removed, its default applying; for a section, ``off``)."""
+    key: str
+    values: tuple
+
+
+def _section(key: str) -> bool:
+    node: Any = SCHEMA
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return isinstance(node, dict)
+
+
+def parse_vary(spec: str) -> Variation:
+    """``KEY=V1,V2,...``: each value read as YAML (``[V1,V2,...]`` as a flow
+    list, so a value may itself be a list or mapping); ``null`` removes the
+    key; a section (``interim``) takes ``on`` (as in the file) and ``off``."""
+    key, sep, text = spec.partition("=")
+    key = key.strip()
+    rule = "must be KEY=V1,V2,... (values read as YAML)"
+    if not sep or not key or not text.strip():
+        raise ScenarioError(f"{rule}; got {spec!r}", field="--vary")
+    try:
+        values = parse_yaml(f"[{text}]")
+    except ScenarioError as err:
+        raise ScenarioError(f"{rule}; the values of {key} are not valid YAML ({err.message})",
+                            field="--vary") from None
+    if not isinstance(values, list) or not values:
+        raise ScenarioError(f"{rule}; got {spec!r}", field="--vary")
+    if _section(key):
+        if not all(isinstance(v, bool) for v in values):
+            raise ScenarioError(f"{key} is a section: vary it with on,off (off removes it); "
+                                f"got {text.strip()!r}", field="--vary")
+        values = [True if v else REMOVED for v in values]
+    else:
+        values = [REMOVED if v is None else v for v in values]
+    if len(set(map(repr, values))) != len(values):
+        raise ScenarioError(f"gives a value of {key} twice; got {text.strip()!r}",
+                            field="--vary")
+    return Variation(key, tuple(values))
+
+
+def _shown(value) -> str:
+    if value is REMOVED:
+        return "off"
+    if value is True:
+        return "on"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix(
+        "\n...").strip()           # a list or mapping as one line of flow YAML
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One design of a comparison: its letter, its label, the file it comes
+    from, the values it varies and the validated scenario."""
+    letter: str
+    label: str
+    source: str
+    varied: dict            # dotted key -> value (REMOVED shown as null / off)
+    scenario: Scenario
+
+    def varied_json(self) -> dict:
+        return {k: (None if v is REMOVED else v) for k, v in self.varied.items()}
+
+
+def designs(sources: Sequence, variations: Sequence[Variation] = (),
+            overrides: Mapping[str, Any] | None = None) -> list[Candidate]:
+    """Every design: each source (a file, a bundled name, or a mapping) with
+    every combination of the variations, validated now; an invalid one is an
+    error naming the design and the key."""
+    sources = list(sources)
+    if not sources:
+        raise ScenarioError("needs at least one scenario file", field="compare")
+    keys = [v.key for v in variations]
+    if len(set(keys)) != len(keys):
+        raise ScenarioError("varies the same key twice", field="--vary")
+    overridden = set(overrides or {})
+    for key in keys:
+        if any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
+               for k in overridden):
+            raise ScenarioError(f"{key} is also set with --set: vary it or set it, not both",
+                                field="--vary")
+    combos = list(itertools.product(*(v.values for v in variations)))
+    count = len(sources) * len(combos)
+    if count < 2:
+        raise ScenarioError("compares two designs or more: give a second scenario file or "
+                            "--vary KEY=V1,V2", field="compare")
+    if count > MAX_DESIGNS:
+        raise ScenarioError(f"gives {count} designs, more than {MAX_DESIGNS} (a table of more "
+                            "columns cannot be read): compare fewer", field="compare")
+    out = []
+    for source, combo in itertools.product(sources, combos):
+        varied = dict(zip(keys, combo))
+        letter = LETTERS[len(out)]
+        changes = {k: v for k, v in varied.items() if v is not True}    # `on`: as in the file
+        described = ", ".join(f"{k}={_shown(v)}" if not _section(k) else f"{k} {_shown(v)}"
+                              for k, v in varied.items())
+        name = source if isinstance(source, str) else (source.get("name") or "scenario")
+        try:
+            scenario = load_scenario(source, {**(overrides or {}), **changes})
+        except ScenarioError as err:
+            raise ScenarioError(f"design {letter} ({name}{', ' + described if described else ''})"
+                                f": {err}", field=None) from None
+        label = scenario.name + (f", {described}" if described else "")
+        out.append(Candidate(letter, label, str(name), varied, scenario))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The designs compared and each one's result (in the same order)."""
+    designs: tuple[Candidate, ...]
+    results: tuple[PlanResult, ...]
+
+    def __iter__(self):
+        return iter(zip(self.designs, self.results))
+
+    def to_dict(self) -> dict:
+        """``designs``: each design's results as its single run gives them;
+        ``comparison``: the letters, labels and varied values, and the rows
+        of the side-by-side table."""
+        return {"comparison": {
+                    "designs": [{"design": d.letter, "label": d.label, "source": d.source,
+                                 "varied": d.varied_json()} for d in self.designs],
+                    "fewest_women": fewest(self),
+                    "table": summary_rows(self)},
+                "designs": [r.to_dict() for r in self.results]}
+
+
+def _design_task(scenario: Scenario, cache_directory) -> tuple[PlanResult, tuple[int, int, int]]:
+    """One design in a task of its own (a worker process opens the cache itself)."""
+    exit_with_parent()
+    with configured(cache=cache_directory):
+        result, cache = run(scenario), active_cache()
+        return result, ((0, 0, 0) if cache is None
+                        else (cache.reused, cache.chunks, cache.recomputed))
+
+
+def compare(candidates: Sequence[Candidate], jobs: int = 1, **execution) -> Comparison:
+    """Plan every design; ``jobs`` designs at a time on this machine (on a dask
+    cluster, one after the other, each spreading its chunks over the
+    cluster).  ``execution``: ``backend``, ``scheduler``, ``cache`` as for
+    :func:`~.run.run`."""
+    candidates = list(candidates)
+    with configured(jobs=jobs, **execution) as workers:
+        if on_cluster():
+            results = [run(c.scenario, jobs=workers) for c in candidates]
+        else:
+            cache = active_cache()
+            directory = None if cache is None else cache.directory
+            tasks = (delayed(_design_task)(c.scenario, directory) for c in candidates)
+            done = run_tasks(tasks, min(workers, len(candidates)), [1] * len(candidates),
+                             "designs")
+            if cache is not None:
+                cache.count(sum(c[0] for _, c in done), sum(c[1] for _, c in done))
+                cache.recomputed += sum(c[2] for _, c in done)
+            results = [r for r, _ in done]
+    return Comparison(tuple(candidates), tuple(results))
+
+
+# ------------------------------------------------------------ the designs' figures
+
+def _recruitment(result: PlanResult):
+    """(recruitment model, target months, target probability) of a design, or Nones."""
+    s = result.scenario
+    holder = s.patient if s.patient is not None else s
+    rec = getattr(holder, "recruitment", None)
+    return (rec, getattr(holder, "target_months", None),
+            getattr(holder, "target_probability", 0.8))
+
+
+def _kind(result: PlanResult) -> str:
+    if result.patient is not None:
+        return "patient-level"
+    sq = result.sequential
+    if sq is not None and len(sq.looks) > 1:
+        return f"group-sequential, {len(sq.looks)} looks"
+    return "fixed"
+
+
+def _type_one(result: PlanResult) -> tuple[float, float]:
+    """The type I error at the proposed size and its Monte Carlo standard error."""
+    if result.patient is not None:
+        primary = result.patient.analysis(result.patient.primary)
+        return result.type_one_error, primary.type_one_error_se
+    if result.sequential is not None:
+        oc = result.sequential.operating[result.sequential.type_one_error_key]
+        return result.type_one_error, oc.power_se
+    return result.type_one_error, 0.0
+
+
+def design_row(letter: str, label: str, result: PlanResult) -> dict:
+    """One design's figures as a flat mapping (a row of comparison.csv, an
+    entry of the JSON's ``comparison.table``)."""
+    s, rep = result.scenario, result.reported
+    if result.patient is not None:      # its sizes are women randomised
+        r_c, r_t = rep.n_control, rep.n_treatment
+    else:
+        r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
+    t1, t1_se = _type_one(result)
+    m = result.type_one_error_max
+    row = {"design": letter, "label": label, "scenario": s.name, "model": "table" if s.patient is None else "patient",
+           "kind": _kind(result), "test": s.analysis.test, "sided": s.analysis.sided,
+           "alpha": s.analysis.alpha, "control_rate": s.control.rate,
+           "treatment_rate": s.treatment.rate, "target_power": s.target_power,
+           "dropout": s.dropout, "method": result.method,
+           "proposed": result.proposed,
+           "n_control": rep.n_control, "n_treatment": rep.n_treatment,
+           "n_total": rep.n_control + rep.n_treatment,
+           "n_control_randomised": r_c, "n_treatment_randomised": r_t,
+           "n_total_randomised": r_c + r_t,
+           "power": rep.power, "power_se": rep.power_se,
+           "assurance": rep.assurance, "assurance_se": rep.assurance_se,
+           "expected_randomised_planning": None, "expected_randomised_null": None,
+           "type_one_error": t1, "type_one_error_se": t1_se,
+           "type_one_error_max": None if m is None else m.value,
+           "type_one_error_max_rate": None if m is None else m.rate,
+           "months_to_enrol": None, "months_to_enrol_interval80": None,
+           "months_to_last_outcome": None, "target_months": None,
+           "target_probability": None, "centres_needed": None}
+    sq = result.sequential
+    if sq is not None and len(sq.looks) > 1:
+        row["expected_randomised_planning"] = sq.operating["planning"].expected_n_total_needed
+        row["expected_randomised_null"] = sq.operating["null"].expected_n_total_needed
+    rec, months, probability = _recruitment(result)
+    if rec is not None:
+        d = duration(rec, r_c + r_t)
+        row.update(months_to_enrol=d.enrol_median,
+                   months_to_enrol_interval80=list(d.enrol_interval80),
+                   months_to_last_outcome=d.last_outcome_median)
+        if months is not None:
+            row.update(target_months=months, target_probability=probability)
+            row["centres_needed"] = centres_needed(rec, r_c + r_t, months, probability)
+    return row
+
+
+def summary_rows(comparison: Comparison) -> list[dict]:
+    return [design_row(d.letter, d.label, r) for d, r in comparison]
+
+
+def fewest(comparison: Comparison) -> list[str]:
+    """The letters of the designs that randomise the fewest women (at most)."""
+    rows = summary_rows(comparison)
+    least = min(r["n_total_randomised"] for r in rows)
+    return [r["design"] for r in rows if r["n_total_randomised"] == least]
