@@ -529,6 +529,37 @@ class PlanResult:
         return write(self, out_dir)
 
     @property
+    def centres(self) -> int:
+        """Centres the trial opens: the patient-level model's, those of the
+        looks' calendar, else one."""
+        s = self.scenario
+        if s.patient is not None:
+            return len(s.patient.centre_weights)
+        return len(s.recruitment.weights) if s.recruitment is not None else 1
+
+    @property
+    def cost(self) -> dict | None:
+        """The proposed design's cost (``costs``), item by item; a sequential
+        design's at its maximum size, with the expected total under the
+        planning rates and the null (None without ``costs``)."""
+        s, rep = self.scenario, self.reported
+        if s.costs is None:
+            return None
+        if self.patient is not None:        # its sizes are women randomised
+            r_c, r_t = rep.n_control, rep.n_treatment
+        else:
+            r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
+        out = s.costs.of(r_c, r_t, self.centres).to_dict()
+        sq = self.sequential
+        if sq is not None and len(sq.looks) > 1:
+            share = r_t / (r_c + r_t)
+            for name in ("planning", "null"):
+                n = sq.operating[name].expected_n_total_needed
+                out[f"expected_total_{name}"] = s.costs.of(n * (1 - share), n * share,
+                                                           self.centres).total
+        return out
+
+    @property
     def reported(self) -> PowerPoint:
         """The proposed design, which the type I error, the interim plan and
         the paragraph are about: the power answer, the assurance answer, the
@@ -604,6 +635,7 @@ class PlanResult:
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "cost": self.cost,
             "references": references(self),
             "inputs": s.to_dict(),
         }

@@ -260,7 +260,13 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
            "type_one_error_max_rate": None if m is None else m.rate,
            "months_to_enrol": None, "months_to_enrol_interval80": None,
            "months_to_last_outcome": None, "target_months": None,
-           "target_probability": None, "centres_needed": None}
+           "target_probability": None, "centres_needed": None,
+           "cost": None, "expected_cost_planning": None, "expected_cost_null": None,
+           "currency": None}
+    cost = result.cost
+    if cost is not None:
+        row.update(cost=cost["total"], expected_cost_planning=cost.get("expected_total_planning"),
+                   expected_cost_null=cost.get("expected_total_null"), currency=cost["currency"])
     sq = result.sequential
     if sq is not None and len(sq.looks) > 1:
         row["expected_randomised_planning"] = sq.operating["planning"].expected_n_total_needed

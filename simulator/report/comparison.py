@@ -10,6 +10,7 @@ import json
 import yaml
 
 from ..citations import references
+from ..models.costs import money
 from ..names import SHORT_TEST_NAMES
 from ..planning.compare import Comparison, fewest, summary_rows
 from ..version import SOFTWARE
@@ -66,6 +67,9 @@ def _cells(row: dict) -> list[tuple[str, str]]:
          "" if row["target_months"] is None else
          f"{row['centres_needed'] or 'over 1,000'} (within {row['target_months']:g} months, "
          f"probability {row['target_probability']:g})"),
+        ("Cost", "" if row["cost"] is None else money(row["cost"], row["currency"])
+         + ("" if row["expected_cost_planning"] is None else
+            f" at most; expected {money(row['expected_cost_planning'], row['currency'])}")),
     ]
 
 
@@ -204,6 +208,11 @@ def paragraph(comparison: Comparison) -> str:
                          f"{b} gives up nothing measured here (power, type I error, alpha, "
                          "the assumed rates and dropout)")
         text += f" Against {nxt['design']}, " + "; and ".join(parts) + "."
+        if first["cost"] is not None and nxt["cost"] is not None:
+            saved = nxt["cost"] - first["cost"]
+            text += (f" At the unit costs given, {best[0]} costs {money(first['cost'], first['currency'])}"
+                     f", {money(abs(saved), first['currency'])} "
+                     f"{'less' if saved >= 0 else 'more'} than {nxt['design']}.")
     others = [d for d in invalid if d not in best or len(best) == len(rows)]
     if others:
         text += (f" {_names(others)} exceed{'s' if len(others) == 1 else ''} alpha at some "

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from ..models.costs import money
 from ..results import PlanResult, randomised
 from ..names import TEST_NAMES
 from ..planning.search import MAX_WINDOW
@@ -137,10 +138,51 @@ def assumptions(result: PlanResult) -> list[tuple[str, str]]:
         *_recruitment_rows(result),
         ("Target power", pct(s.target_power)),
         ("Dropout", pct(s.dropout) + _dropout_handling(result)),
+        *([("Unit costs", unit_costs(s.costs, result.centres))] if s.costs else []),
         ("Method", method_text(result)),
         ("Seed", str(result.seed)),
         ("Scenario SHA-256", s.digest),
     ]
+
+
+def unit_costs(costs, centres: int) -> str:
+    """The `costs` section in words."""
+    def m(x):
+        return money(x, costs.currency)
+    parts = []
+    if costs.per_woman:
+        parts.append(f"{m(costs.per_woman)} per woman randomised")
+    if costs.per_course:
+        parts.append(f"{m(costs.per_course)} per IVIg course, {costs.courses_per_woman:g} "
+                     f"course{'s' if costs.courses_per_woman != 1 else ''} per woman on IVIg")
+    if costs.per_centre:
+        parts.append(f"{m(costs.per_centre)} per centre ({centres} "
+                     f"centre{'s' if centres != 1 else ''})")
+    return "; ".join(parts)
+
+
+def cost_line(result: PlanResult) -> str | None:
+    """"Cost: CAD 832,000 (48 women x 5,000 + ...)" for the proposed design."""
+    c = result.cost
+    if c is None:
+        return None
+    costs = result.scenario.costs
+    m = (lambda x: money(x, None))
+    items = []
+    if costs.per_woman:
+        items.append(f"{c['women']:,} women x {m(costs.per_woman)}")
+    if costs.per_course:
+        items.append(f"{c['courses']:,g} IVIg courses x {m(costs.per_course)}")
+    if costs.per_centre:
+        items.append(f"{c['centres']} centre{'s' if c['centres'] != 1 else ''} x "
+                     f"{m(costs.per_centre)}")
+    line = f"Cost: {money(c['total'], costs.currency)} ({' + '.join(items)})"
+    if "expected_total_planning" in c:
+        line = (line.replace("Cost:", "Cost at the maximum size:")
+                + f"; expected {money(c['expected_total_planning'], costs.currency)} under the "
+                f"planning rates, {money(c['expected_total_null'], costs.currency)} under the "
+                "null")
+    return line
 
 
 def effect_text(result: PlanResult, sign: str = "+") -> str:
@@ -356,6 +398,8 @@ def headline(result: PlanResult) -> list[str]:
         r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
         out.append(f"To randomise with {pct(s.dropout)} dropout: {n_(r_c)} + {n_(r_t)} = "
                    f"{n_(r_c + r_t)} women" + (" at most" if seq else ""))
+    if result.cost is not None:
+        out.append(cost_line(result))
     out += type_one_error_lines(result)
     conf = result.confirmation
     if conf is not None:

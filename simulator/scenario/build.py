@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ScenarioError
 from ..models.population import Covariate, PatientModel, Stratum
 from ..models.priors import BetaMixture, Effect, RateModel
+from ..models.costs import Costs
 from ..models.recruitment import Recruitment
 from .interim import APPLIES, Interim, interim_of, resolved_efficacy
 from .priors import effect_of, prior_of
@@ -102,6 +103,7 @@ class Scenario:
     recruitment: Recruitment | None = None    # with `interim`: when the looks happen
     references: tuple[str, ...] = ()      # full citations of the sources
     source_detail: Source | None = None   # `source` as given: citation, design, observed counts
+    costs: Costs | None = None            # unit costs: the trial's cost for every plan
 
     def source_of(self, field: str | None) -> str | None:
         """How an error about ``field`` names its origin (see :func:`_source_label`)."""
@@ -344,6 +346,7 @@ def _build(v: dict, label: str | None, overridden: tuple = (),
         inputs=json.dumps(_applicable(v, interim), sort_keys=True), overridden=overridden,
         patient=patient,
         interim=interim, recruitment=recruitment, references=tuple(v["references"]),
+        costs=_costs(v["costs"], given),
     )
 
 
@@ -395,6 +398,12 @@ def _applicable(v: dict, interim) -> dict:
     an, spec = v["analysis"], v["interim"]
     if an["test"] != "bayesian":
         del an["bayesian"]
+    if all(v["costs"][k] is None for k in COSTS):
+        del v["costs"]
+    else:
+        if v["costs"]["per_course"] is None:
+            del v["costs"]["courses_per_woman"]
+        v["costs"] = {k: x for k, x in v["costs"].items() if x is not None}
     if spec["looks"] is None:
         del v["interim"]
     else:
@@ -536,6 +545,23 @@ def _patient_model(v: dict, strata, given: frozenset) -> PatientModel:
                             "effects push every woman's chance towards 0 or 1); use smaller "
                             "effects", field="population.covariates")
     return model
+
+
+COSTS = ("per_woman", "per_course", "per_centre")
+
+
+def _costs(costs: dict, given: frozenset) -> Costs | None:
+    """The unit costs, or None; a cost key that would do nothing is refused."""
+    if all(costs[k] is None for k in COSTS):
+        if "costs" in given:
+            raise ScenarioError("gives no cost: set `per_woman`, `per_course` or `per_centre`",
+                                field="costs")
+        return None
+    if "costs.courses_per_woman" in given and costs["per_course"] is None:
+        raise ScenarioError("needs `costs.per_course` (the cost of a course)",
+                            field="costs.courses_per_woman")
+    return Costs(**{k: (0.0 if costs[k] is None and k in COSTS else v)
+                    for k, v in costs.items()})
 
 
 def _centre_weights(cen: dict) -> list:

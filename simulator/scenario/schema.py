@@ -167,6 +167,19 @@ SCHEMA: dict = {
                             "failure); reports the three outcomes' rates per arm",
                             optional(arm_shares_value), nested=True),
     },
+    "costs": {
+        "per_woman": Rule(None, "cost of each woman randomised, either arm (screening, visits, "
+                          "follow-up)", optional(number(0.0, 1e12, what="a cost"))),
+        "per_course": Rule(None, "cost of one course of IVIg", optional(
+            number(0.0, 1e12, what="a cost"))),
+        "courses_per_woman": Rule(1.0, "IVIg courses per woman randomised to IVIg (all of them "
+                                  "are counted, whatever the adherence)",
+                                  number(0.0, 1000.0, what="a number of courses")),
+        "per_centre": Rule(None, "cost of opening one centre (the centres of `centres.number`; "
+                           "1 without it)", optional(number(0.0, 1e12, what="a cost"))),
+        "currency": Rule(None, "label of the amounts in outputs, e.g. CAD", optional(
+            text(r"[^\x00-\x1f\x7f]{1,12}", "must be a label of 1 to 12 characters"))),
+    },
     "sample_size": {
         "n_control": Rule(None, "evaluate power at this control-arm size instead of searching",
                           optional(integer(1, MAX_CONTROL_LIMIT))),
