@@ -123,8 +123,15 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    obvious alternative: scipy's ``boschloo_exact`` / ``barnard_exact`` (32
    sampling points, their default) table by table, timed on 40 tables and
    scaled to all of them; ``ratio`` = scipy's estimated seconds / ours.
+13. ``comparison``: ``simulate compare`` of six designs (the severe scenario
+   with Fisher's, Boschloo's and the pooled z test, at 10% and 15% dropout;
+   two with --quick) as one process with ``--jobs 2``, against the obvious
+   alternative, one ``simulate --scenario severe --set ...`` process per
+   design, one after the other (one measurement each; processes start cold,
+   as a user's would); ``ratio`` = the separate processes' seconds / the
+   comparison's.
 
-Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11 and 12 mean "faster";
+Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11, 12 and 13 mean "faster";
 in sections 3 and 4 they mean "Monte Carlo takes that many times as long as
 exact"; in section 6, "assurance costs that many times as much as point
 power" (above 1: slower); on section 7's assurance rows, the share of point
@@ -723,6 +730,26 @@ def bench_unconditional(sizes):
     return rows
 
 
+def bench_comparison(quick):
+    import subprocess
+    tests = ("fisher", "boschloo") if quick else ("fisher", "boschloo", "z_pooled")
+    dropouts = ("0.1",) if quick else ("0.1", "0.15")
+    command = [sys.executable, "-m", "cli"]
+
+    def process(*args):
+        start = time.perf_counter()
+        subprocess.run([*command, *args], cwd=ROOT, capture_output=True, check=True)
+        return time.perf_counter() - start
+    together = process("compare", "severe", "--vary", "analysis.test=" + ",".join(tests),
+                       "--vary", "dropout=" + ",".join(dropouts), "--jobs", "2")
+    apart = sum(process("--scenario", "severe", "--set", f"analysis.test={t}", "--set",
+                        f"dropout={d}") for t in tests for d in dropouts)
+    designs = len(tests) * len(dropouts)
+    return [row("13 comparison", f"simulate compare, {designs} designs, --jobs 2", together),
+            row("13 comparison", f"{designs} separate simulate processes", apart,
+                ratio=apart / together, note="ratio = separate s / compare s")]
+
+
 def markdown(rows):
     lines = ["| section | case | seconds | trials/s | ratio | note |",
              "|---|---|---:|---:|---:|---|"]
@@ -764,6 +791,7 @@ def main(argv=None):
     rows += bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000)
     rows += bench_report_extras()
     rows += bench_unconditional((20, 50) if args.quick else (20, 100, 300))
+    rows += bench_comparison(args.quick)
     total = time.perf_counter() - start
 
     print(markdown(rows))
