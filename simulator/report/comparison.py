@@ -244,8 +244,8 @@ def build(comparison: Comparison, figures=()) -> Document:
     ]
     if "power_curves" in figures:
         sections.append(Section("power-curves", "Power curves", [Figure(
-            "power_curves", "Power against the total number of women, every design; each "
-            "design's proposed size is marked")]))
+            "power_curves", "Power against the women to randomise (both arms, after dropout), "
+            "every design; each design's proposed size is marked with its letter")]))
     sections += [Section(f"design-{d.letter}", f"{d.letter}: {d.label}",
                          [justification_text(r).paragraph]) for d, r in comparison]
     cited = []

@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from ..results import randomised
 from .tables import RATE_KEYS
 
 WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
@@ -340,37 +341,44 @@ def recruitment(result) -> Figure | None:
     return fig
 
 
+def to_randomise(result, point) -> int:
+    """Women to randomise, both arms, for a power-curve point (patient-level
+    sizes are women randomised already)."""
+    if result.patient is not None:
+        return point.n_total
+    d = result.scenario.dropout
+    return randomised(point.n_control, d) + randomised(point.n_treatment, d)
+
+
 def comparison_curves(comparison) -> Figure:
-    """Every design's power against the total number of women (analysed, or
-    randomised for patient-level designs), one colour per design, each
-    design's proposed size marked; the legend below names the designs."""
-    fig, (ax,) = _axes(height=TALL + 0.3 * len(comparison.designs) / 2)
+    """Every design's power against the women it randomises (so that designs
+    with different dropout, allocation or model share the axis), one colour
+    per design, each design's proposed size marked and lettered; the legend
+    below names the designs."""
+    fig, (ax,) = _axes(height=TALL + 0.15 * len(comparison.designs))
     styles = ("-", "--", "-.", ":")
-    randomised = False
+    sizes = []
     for i, (d, r) in enumerate(comparison):
         points = sorted(r.power_curve, key=lambda p: p.n_total)
-        x = np.array([p.n_total for p in points], float)
+        x = np.array([to_randomise(r, p) for p in points], float)
         gap = np.diff([p.n_control for p in points], prepend=points[0].n_control) > 1
         xs = np.insert(x, np.flatnonzero(gap), np.nan)
         y = np.insert(np.array([p.power for p in points], float), np.flatnonzero(gap), np.nan)
         colour = f"C{i % 10}"
         rep = r.reported
-        ax.plot(xs, y, color=colour, linestyle=styles[(i // 10) % 4], linewidth=1.4,
-                gid=f"design_{d.letter}", label=f"{d.letter}: {d.label}")
-        ax.plot([rep.n_control + rep.n_treatment], [rep.power], color=colour, marker="o",
-                markersize=6, linestyle="none", gid=f"proposed_{d.letter}")
-        ax.annotate(d.letter, (rep.n_control + rep.n_treatment, rep.power),
-                    textcoords="offset points", xytext=(4, -10), fontsize=SMALL, color=colour)
-        randomised |= r.patient is not None
-    sizes = [p.n_total for r in comparison.results for p in r.power_curve]
+        at = to_randomise(r, rep)
+        ax.plot(xs, y, color=colour, linestyle=styles[i % 4], linewidth=1.4, marker="o",
+                markersize=2, gid=f"design_{d.letter}", label=f"{d.letter}: {d.label}")
+        ax.plot([at], [rep.power], color=colour, marker="o", markersize=6, linestyle="none",
+                gid=f"proposed_{d.letter}")
+        ax.annotate(d.letter, (at, rep.power), textcoords="offset points",
+                    xytext=(4, -11 - 8 * (i % 3)), fontsize=SMALL, color=colour)
+        sizes += list(x)
     ax.set_xlim(min(sizes) - 1, max(sizes) + 1)
-    targets = sorted({r.scenario.target_power for r in comparison.results})
-    for t in targets:
+    for t in sorted({r.scenario.target_power for r in comparison.results}):
         ax.axhline(t, gid="target_power", label=f"Target power {t:.0%}", **TARGET)
     ax.set_ylim(0, 1)
-    _finish(ax, "Women, both arms (" + ("analysed; randomised for patient-level designs"
-                                        if randomised else "with a known outcome") + ")",
-            "Power", legend="outside")
+    _finish(ax, "Women to randomise, both arms", "Power", legend="outside")
     return fig
 
 

@@ -4,6 +4,8 @@ import csv
 import io
 import itertools
 import json
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -93,10 +95,12 @@ def test_the_figure_has_each_designs_power_curve(tests_compared):
         x, y = lines[f"design_{d.letter}"].get_data()
         keep = ~np.isnan(np.asarray(x, float))
         points = sorted(result.power_curve, key=lambda p: p.n_total)
-        assert np.array_equal(np.asarray(x)[keep], [p.n_total for p in points])
+        women = [2 * math.ceil(Fraction(p.n_control) / Fraction(9, 10)) for p in points]  # 10%
+        assert np.array_equal(np.asarray(x)[keep], women)
         assert np.array_equal(np.asarray(y)[keep], [p.power for p in points])
         px, py = lines[f"proposed_{d.letter}"].get_data()
-        assert (px[0], py[0]) == (result.reported.n_total, result.reported.power)
+        assert (px[0], py[0]) == (result.to_dict()["sample_size"]["n_total_randomised"],
+                                  result.reported.power)
 
 
 @pytest.mark.parametrize("spec,values", [
