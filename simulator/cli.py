@@ -21,6 +21,7 @@ import click
 from .errors import OPTION_FIELDS, RunFailed, ScenarioError
 from .execution import backends as execution
 from .execution import progress
+from .planning.feasibility import check_detectable
 from .planning.run import run
 from .planning.sweep import parse_set, parse_sweep, run_with_sweep
 from .report import outputs
@@ -171,6 +172,9 @@ def _write_template(ctx, param, value):
               help="Engine (overrides simulation.method).")
 @click.option("--n-control", type=int,
               help="Evaluate power at this control-arm size instead of searching.")
+@click.option("--detectable", is_flag=True,
+              help="Also the smallest treatment rate that reaches the target power at "
+                   "--n-control: exact, fixed 2x2 designs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -203,8 +207,8 @@ def _write_template(ctx, param, value):
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress bar (it is shown on stderr, when stderr is a terminal, for "
                    "runs longer than a second).")
-def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
+def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, detectable, fmt, out_dir,
+             settings, sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     overrides = dict(parse_set(spec) for spec in settings)
     options = {"simulation.n_sims": n_sims, "simulation.seed": seed,
@@ -212,15 +216,18 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     overrides.update({k: v for k, v in options.items() if v is not None})
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
+    if detectable:
+        check_detectable(scenario)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
     bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)
     with execution.configured(backend, scheduler, jobs, cache_dir,
                               scheduler_timeout) as workers, progress.reporting(bar):
         if axes:
-            result = run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
+            result = run_with_sweep(scenario_spec, overrides, axes, jobs=workers,
+                                    detectable=detectable)
         else:
-            result = run(scenario, jobs=workers)
+            result = run(scenario, jobs=workers, detectable=detectable)
         cache = execution.active_cache()
         if cache is not None and not quiet:
             click.echo(f"simulate: cache {printable(str(cache_dir), False)}: {cache.reused:,} of "

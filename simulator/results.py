@@ -480,6 +480,55 @@ class Confirmation:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+DETECTABLE_DEFINITION = (
+    "the smallest treatment rate above the control rate at which exact power at this size "
+    "reaches the target power and stays at or above it at every higher rate, the control "
+    "rate held at its planning value; found by bisection on the rate")
+
+
+@dataclass(frozen=True)
+class Detectable:
+    """The smallest treatment rate that a fixed 2x2 design detects with the
+    target power at one size (exact; see ``engines.detectable``), and the
+    assurance at that size with priors."""
+    n_control: int
+    n_treatment: int
+    control_rate: float                 # the planning control rate
+    treatment_rate: float | None        # None: not even a rate of 1 reaches the target
+    power: float                        # exact power at treatment_rate (at 1 when None)
+    target_power: float
+    power_at_rate_one: float            # power when every treated woman has a live birth
+    tolerance: float                    # of the rate: within this above the exact crossing
+    single_crossing: bool               # one crossing of the target above control, proved
+    assurance: float | None = None      # with priors, at this size
+    assurance_se: float | None = None
+
+    @property
+    def n_total(self) -> int:
+        return self.n_control + self.n_treatment
+
+    def effects(self) -> dict:
+        """``relative_effects`` of the detectable rate (None entries without one)."""
+        if self.treatment_rate is None:
+            return {"difference_points": None, "risk_ratio": None, "odds_ratio": None}
+        return relative_effects(self.control_rate, self.treatment_rate)
+
+    def to_dict(self) -> dict:
+        e = self.effects()
+        return {
+            "n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+            "control_rate": self.control_rate, "treatment_rate": self.treatment_rate,
+            "difference": None if self.treatment_rate is None
+            else self.treatment_rate - self.control_rate,
+            "difference_points": e["difference_points"], "risk_ratio": e["risk_ratio"],
+            "odds_ratio": e["odds_ratio"], "power": self.power,
+            "target_power": self.target_power, "power_at_rate_one": self.power_at_rate_one,
+            "assurance": self.assurance, "assurance_se": self.assurance_se,
+            "method": "exact", "tolerance": self.tolerance,
+            "single_crossing": self.single_crossing, "definition": DETECTABLE_DEFINITION,
+        }
+
+
 @dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
@@ -502,6 +551,7 @@ class PlanResult:
     proposal: PowerPoint | None = None          # the proposed size's power (and assurance)
     type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
     confirmation: Confirmation | None = None    # the exact answer simulated again
+    detectable: Detectable | None = None        # --detectable: the smallest rate detected
 
     def _size_method(self) -> str:
         if self.patient is not None:
@@ -604,6 +654,7 @@ class PlanResult:
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "detectable": None if self.detectable is None else self.detectable.to_dict(),
             "references": references(self),
             "inputs": s.to_dict(),
         }

@@ -281,17 +281,18 @@ def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
 
 
 def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[SweepAxis],
-                   jobs: int = 1, base: Scenario | None = None, **execution) -> PlanResult:
+                   jobs: int = 1, base: Scenario | None = None, detectable: bool = False,
+                   **execution) -> PlanResult:
     """The base scenario's result with ``sweep`` filled in: every point is
     validated first, then the base runs (its proposed size, or its
     ``sample_size.n_control``, is the planned size), then the points.
     ``base``: the base scenario when the caller holds it (what overrides
-    set stays known); ``execution``: ``backend``, ``scheduler``, ``cache``, as
-    for :func:`run`."""
+    set stays known); ``detectable`` and ``execution`` (``backend``,
+    ``scheduler``, ``cache``) as for :func:`run`."""
     points = sweep_scenarios(source, overrides, axes)
     base = base or load_scenario(source, overrides)
     with configured(jobs=jobs, **execution) as workers:
-        result = run(base, jobs=workers)
+        result = run(base, jobs=workers, detectable=detectable)
         return replace(result, sweep=run_sweep(points, result.reported.n_control, workers))
 
 

@@ -14,8 +14,8 @@ import yaml
 from ..version import SOFTWARE
 from ..citations import references
 from .justification import justification_text, sweep_sentence
-from .tables import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
-                     looks_note, patient_lines, pct)
+from .tables import (RATE_KEYS, assumptions, assurance_lines, diff, feasibility_lines, headline,
+                     interim_plan, looks_note, patient_lines, pct)
 from ..results import PlanResult
 from ..planning.sweep import sweep_table
 
@@ -98,6 +98,9 @@ def build(result: PlanResult, figures=()) -> Document:
     ]
     if result.assurance is not None:        # (the priors are in the assumptions)
         sections.append(Section("assurance", "Assurance", [Bullets(assurance_lines(result))]))
+    if result.detectable is not None:
+        sections.append(Section("feasibility", "What the trial can detect",
+                                [Bullets(feasibility_lines(result))]))
     if result.sequential is not None:
         sections.append(Section("interim", "Interim analyses", [
             interim_plan(result) + ".", *figure("boundaries"), _looks_table(result),

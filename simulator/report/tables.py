@@ -311,6 +311,8 @@ def table(result: PlanResult) -> str:
         out += ["", *patient_lines(result)]
     elif result.sequential is not None:
         out += ["", *_sequential_lines(result)]
+    if result.detectable is not None:
+        out += ["", *feasibility_lines(result)]
     if result.sweep is not None:
         out += ["", *_sweep_lines(result)]
     return "\n".join(out) + "\n"
@@ -641,4 +643,43 @@ def _sweep_lines(result: PlanResult) -> list[str]:
     if any(p.error or p.assurance_unreachable for p in points):
         out.append("none: no size reaches the target, or no planned design, at that point (the "
                    "reason is in the JSON and sweep.csv)")
+    return out
+
+
+def detectable_text(result: PlanResult, d) -> str:
+    """"73.8% or more with IVIg against 20.0% with Standard care: +53.8
+    percentage points (risk ratio 3.69, odds ratio 11.26), power 0.9000 there"."""
+    s = result.scenario
+    e = d.effects()
+    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
+                                                        ("odds ratio", e["odds_ratio"]))
+              if value is not None]
+    return (f"{pct(d.treatment_rate)} or more with {s.treatment.label} against "
+            f"{pct(d.control_rate)} with {s.control.label}: {e['difference_points']:+.1f} "
+            f"percentage points" + (f" ({', '.join(ratios)})" if ratios else "")
+            + f", exact power {d.power:.4f} there")
+
+
+def _detectable_lines(result: PlanResult, d, where: str) -> list[str]:
+    if d.treatment_rate is None:
+        return []
+    out = [f"Detectable {where} with power {pct(d.target_power)}: {detectable_text(result, d)}"]
+    if d.assurance is not None:
+        out.append(f"  assurance at this size {d.assurance:.4f}"
+                   + ("" if not d.assurance_se else f" ± {d.assurance_se:.4f}"))
+    return out
+
+
+def feasibility_lines(result: PlanResult) -> list[str]:
+    """The detectable rate (``--detectable``)."""
+    out = []
+    d = result.detectable
+    if d is not None:
+        out += _detectable_lines(result, d, f"at {n_(d.n_control)} + {n_(d.n_treatment)} "
+                                            "women with an outcome")
+        out.append("(the smallest treatment rate at which, and above which, exact power reaches "
+                   "the target, the control rate held at its planning value; bisection on the "
+                   f"rate to {d.tolerance:g}"
+                   + ("" if d.single_crossing else "; one crossing not proved, checked on a grid")
+                   + ")")
     return out
