@@ -174,7 +174,8 @@ def _write_template(ctx, param, value):
               help="Evaluate power at this control-arm size instead of searching.")
 @click.option("--detectable", is_flag=True,
               help="Also the smallest treatment rate that reaches the target power at "
-                   "--n-control: exact, fixed 2x2 designs.")
+                   "--n-control (or at the capacity of the recruitment within "
+                   "recruitment.target_months): exact, fixed 2x2 designs.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print on stdout.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),

@@ -530,6 +530,52 @@ class Detectable:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """A fixed design's recruitment: how long the proposed design takes, the
+    centres it needs to enrol within the target months, and the capacity:
+    the most women the given centres randomise within the target months with
+    the target probability, the design that number allows (per arm, after
+    allocation and dropout), its power, assurance and detectable rate."""
+    recruitment: object                 # models.recruitment.Recruitment
+    target_months: float | None
+    target_probability: float
+    planned: object                     # models.recruitment.Duration of the proposed design
+    planned_within_target: float | None     # P(its women are randomised within target_months)
+    centres_needed: int | None          # to enrol the proposed design within target_months
+    n_women: int | None                 # the capacity (None without target_months)
+    design: PowerPoint | None = None    # the design at capacity (analysed sizes), its power
+    randomised_control: int | None = None
+    randomised_treatment: int | None = None
+    detectable: Detectable | None = None
+    note: str | None = None             # why there is no design or no detectable rate
+
+    def to_dict(self) -> dict:
+        rec, d = self.recruitment, self.design
+        return {
+            "recruitment": {"per_centre_month": rec.per_centre_month,
+                            "centres": len(rec.weights),
+                            "ramp_up_months": rec.ramp_up_months,
+                            "follow_up_months": rec.follow_up_months},
+            "target_months": self.target_months, "target_probability": self.target_probability,
+            "planned": dict(self.planned.to_dict(),
+                            probability_within_target=self.planned_within_target,
+                            centres_needed=self.centres_needed),
+            "n_women": self.n_women,
+            "n_per_arm_randomised": None if d is None else {
+                "control": self.randomised_control, "treatment": self.randomised_treatment},
+            "n_per_arm": None if d is None else {"control": d.n_control,
+                                                 "treatment": d.n_treatment},
+            "n_total": None if d is None else d.n_total,
+            "power": None if d is None else d.power,
+            "power_se": None if d is None else d.power_se,
+            "assurance": None if d is None else d.assurance,
+            "assurance_se": None if d is None else d.assurance_se,
+            "detectable": None if self.detectable is None else self.detectable.to_dict(),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
     scenario: Scenario
@@ -552,6 +598,7 @@ class PlanResult:
     type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
     confirmation: Confirmation | None = None    # the exact answer simulated again
     detectable: Detectable | None = None        # --detectable: the smallest rate detected
+    capacity: Capacity | None = None            # a fixed design's recruitment and capacity
 
     def _size_method(self) -> str:
         if self.patient is not None:
@@ -655,6 +702,7 @@ class PlanResult:
             "patient_level": None if self.patient is None else self.patient.to_dict(),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
             "detectable": None if self.detectable is None else self.detectable.to_dict(),
+            "capacity": None if self.capacity is None else self.capacity.to_dict(),
             "references": references(self),
             "inputs": s.to_dict(),
         }

@@ -1,6 +1,9 @@
-"""What a feasible trial can detect: the detectable rate at a given size.
+"""What a feasible trial can detect: the detectable rate at a given size, and
+a fixed design's recruitment time and capacity (the women its centres can
+randomise within the target months), with the power, assurance and
+detectable rate at that number.
 
-It is for the fixed design analysed on its 2x2 table, where exact power at
+Both are for the fixed design analysed on its 2x2 table, where exact power at
 a size is a polynomial in the treatment rate (``engines.detectable``).  With
 interim looks, the bayesian test or the patient-level model, power at each
 rate would have to be enumerated look by look or simulated again for every
@@ -13,7 +16,9 @@ from dataclasses import replace
 
 from ..engines.detectable import TOLERANCE, detectable_rate
 from ..errors import ScenarioError
-from ..results import Detectable, PlanResult
+from ..models.recruitment import capacity as capacity_of, centres_needed, duration
+from ..models.recruitment import probability_within
+from ..results import Capacity, Detectable, PlanResult, PowerPoint, randomised
 from ..scenario.build import Scenario
 
 FIELD = "detectable"        # the option's field: `--detectable` on the command line
@@ -21,7 +26,7 @@ FIELD = "detectable"        # the option's field: `--detectable` on the command 
 
 def check_detectable(scenario: Scenario) -> None:
     """Before anything runs: ``--detectable`` needs a fixed 2x2 design and a
-    size (``sample_size.n_control``)."""
+    size (``sample_size.n_control``, or the capacity of its recruitment)."""
     if scenario.patient is not None or scenario.interim is not None:
         kind = ("the patient-level model simulates its power" if scenario.patient is not None
                 else "with interim looks or the bayesian test power is enumerated look by look")
@@ -30,10 +35,12 @@ def check_detectable(scenario: Scenario) -> None:
             f"a polynomial in the treatment rate; {kind} at every rate, which a bisection "
             f"would repeat: evaluate rates with `--sweep arms.treatment.rate=START:STOP:STEP` "
             f"at `--n-control M` instead", field=FIELD)
-    if scenario.sample_size.n_control is None:
+    if scenario.sample_size.n_control is None and (scenario.recruitment is None
+                                                   or scenario.target_months is None):
         raise ScenarioError(
-            "needs a size: `--n-control M` (women with an outcome per control arm)",
-            field=FIELD)
+            "needs a size: `--n-control M` (women with an outcome per control arm), or "
+            "`recruitment.per_centre_month` with `recruitment.target_months` (the women the "
+            "centres can randomise in that time)", field=FIELD)
 
 
 def detectable_at(planner, m: int) -> Detectable:
@@ -60,12 +67,74 @@ def nothing_detectable(d: Detectable) -> str:
             f"{d.power_at_rate_one:.4f} (control rate {100 * d.control_rate:.1f}%)")
 
 
+def design_for(planner, women: int) -> int | None:
+    """The largest control-arm size (women with an outcome) whose two arms,
+    randomised after dropout, take at most ``women`` in all; None when not even
+    the smallest design fits."""
+    dropout, sizes = planner.dropout, planner.design.sizes
+
+    def total(m):
+        n_t, n_c = sizes(m)
+        return randomised(n_c, dropout) + randomised(n_t, dropout)
+    m = max(planner.smallest, int(women * (1 - dropout) / (1 + planner.scenario.allocation)))
+    while m > planner.smallest and total(m) > women:
+        m -= 1
+    while total(m + 1) <= women:
+        m += 1
+    return m if total(m) <= women else None
+
+
+def capacity_at(planner, reported: PowerPoint) -> Capacity | None:
+    """The recruitment view of a fixed design (None without a recruitment model)."""
+    s = planner.scenario
+    rec = s.recruitment
+    if rec is None or s.interim is not None or s.patient is not None:
+        return None
+    dropout = planner.dropout
+    planned_women = (randomised(reported.n_control, dropout)
+                     + randomised(reported.n_treatment, dropout))
+    target, probability = s.target_months, s.target_probability
+    within = need = women = None
+    if target is not None:
+        within = probability_within(rec, planned_women, target)
+        need = centres_needed(rec, planned_women, target, probability)
+        women = capacity_of(rec, target, probability)
+    out = Capacity(rec, target, probability, duration(rec, planned_women), within, need, women)
+    if women is None:
+        return out
+    m = design_for(planner, women) if women > 0 else None
+    if m is None:
+        return replace(out, note=f"{women:,} women randomised within {target:g} months "
+                                 "do not make a design with at least one woman with an "
+                                 "outcome per arm")
+    try:
+        point = planner.point(m)
+        detectable = detectable_at(planner, m)
+    except ScenarioError as err:        # (an unconditional test beyond its table limit)
+        return replace(out, note=f"no design evaluated at capacity: {err}")
+    n_t, n_c = planner.design.sizes(m)
+    return replace(out, design=point, randomised_control=randomised(n_c, dropout),
+                   randomised_treatment=randomised(n_t, dropout), detectable=detectable,
+                   note=None if detectable.treatment_rate is not None
+                   else nothing_detectable(detectable))
+
+
 def extend(planner, result: PlanResult, detectable: bool = False) -> PlanResult:
-    """``result`` with, when asked, the detectable rate at
-    ``sample_size.n_control``; an error when that size detects nothing."""
-    if not detectable:
+    """``result`` with its capacity (a fixed design with a recruitment model)
+    and, when asked, the detectable rate at ``sample_size.n_control`` or at
+    the capacity; an error when that size detects nothing."""
+    capacity = capacity_at(planner, result.reported)
+    found = None
+    if detectable:
+        if result.evaluated is not None:
+            found = detectable_at(planner, result.evaluated.n_control)
+        elif capacity is not None and capacity.design is not None:
+            found = capacity.detectable
+        else:
+            raise ScenarioError(f"has no size to work at: {capacity.note}", field=FIELD)
+        if found.treatment_rate is None:
+            raise ScenarioError(f"{nothing_detectable(found)}; give a larger size",
+                                field=FIELD)
+    if capacity is None and found is None:
         return result
-    found = detectable_at(planner, result.evaluated.n_control)
-    if found.treatment_rate is None:
-        raise ScenarioError(f"{nothing_detectable(found)}; give a larger size", field=FIELD)
-    return replace(result, detectable=found)
+    return replace(result, capacity=capacity, detectable=found)

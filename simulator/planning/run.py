@@ -14,10 +14,13 @@ def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
         scheduler: str | None = None, cache=None, detectable: bool = False) -> PlanResult:
     """Answer the scenario's question (see :meth:`~.planners.Planner.result`);
     an error found while running (bounds that do not fit together, no
-    answer) names the file.
+    answer) names the file.  A fixed design with a recruitment model also
+    gets its recruitment time and capacity (``capacity``).
 
     ``detectable``: also the smallest treatment rate that reaches the target
-    power at ``sample_size.n_control``: see :mod:`.feasibility`.
+    power at ``sample_size.n_control`` (or, without one, at the capacity of
+    the recruitment within ``recruitment.target_months``): see
+    :mod:`.feasibility`.
 
     ``jobs``: parallel workers for Monte Carlo chunks (``-1``: all cores).
     ``backend``: ``"loky"`` (processes on this machine, the default) or

@@ -98,7 +98,7 @@ def build(result: PlanResult, figures=()) -> Document:
     ]
     if result.assurance is not None:        # (the priors are in the assumptions)
         sections.append(Section("assurance", "Assurance", [Bullets(assurance_lines(result))]))
-    if result.detectable is not None:
+    if result.detectable is not None or result.capacity is not None:
         sections.append(Section("feasibility", "What the trial can detect",
                                 [Bullets(feasibility_lines(result))]))
     if result.sequential is not None:

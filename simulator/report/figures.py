@@ -300,6 +300,9 @@ def recruitment(result) -> Figure | None:
     if result.patient is not None and result.patient.duration is not None:
         model, total = result.scenario.patient.recruitment, result.patient.duration.n_women
         target, looks = result.patient.target_months, []
+    elif result.capacity is not None:       # a fixed design with a recruitment model
+        model, total = result.capacity.recruitment, result.capacity.planned.n_women
+        target, looks = result.capacity.target_months, []
     elif result.sequential is not None and result.scenario.recruitment is not None:
         model = result.scenario.recruitment
         total = result.sequential.operating["planning"].max_n_total_needed
@@ -307,7 +310,9 @@ def recruitment(result) -> Figure | None:
         target, looks = None, calendar.looks if calendar is not None else []
     else:
         return None
-    women = np.arange(1, total + 1)
+    cap = result.capacity
+    most = cap.n_women if cap is not None and cap.n_women else None
+    women = np.arange(1, max(total, most or 0) + 1)
     lo, mid, hi = model.months_to_enrol(women, [[0.1], [0.5], [0.9]])
     f = model.follow_up_months
     fig, (ax,) = _axes(1, TALL)
@@ -319,6 +324,10 @@ def recruitment(result) -> Figure | None:
         ax.plot(mid + f, women, color="C2", linestyle="--", linewidth=1.4, gid="outcome_median",
                 label=f"Outcome known: median (+{f:g} months)")
     ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total:,}")
+    if most:
+        ax.axhline(most, color="C4", linestyle="--", linewidth=1.2, gid="capacity",
+                   label=f"Capacity: {most:,} by month {cap.target_months:g} "
+                         f"(probability {cap.target_probability:.0%})")
     if looks:
         months, due = [lk.expected_month for lk in looks], [lk.outcomes_due for lk in looks]
         ax.vlines(months, 0, due, color="C3", linewidth=1.2, gid="looks",
@@ -334,7 +343,7 @@ def recruitment(result) -> Figure | None:
                    label=f"Target: enrolment complete by month {target:g}")
     ends = [hi[-1], mid[-1] + f, target or 0] + [lk.expected_month for lk in looks]
     ax.set_xlim(0, 1.04 * max(ends))
-    ax.set_ylim(0, total * 1.05)
+    ax.set_ylim(0, max(total, most or 0) * 1.05)
     _finish(ax, "Months from the start of recruitment",
             "Women (cumulative): randomised,\nor with the outcome known", legend="outside")
     return fig

@@ -103,7 +103,7 @@ def test_json_shape_and_priors_give_the_assurance_at_the_size():
 def test_without_the_flag_nothing_is_added():
     doc = run(load_scenario("severe", {"sample_size.n_control": 30,
                                        "simulation.confirm": 0})).to_dict()
-    assert doc["detectable"] is None
+    assert doc["detectable"] is None and doc["capacity"] is None
 
 
 @pytest.mark.parametrize("scenario, overrides, needle", [

@@ -26,9 +26,12 @@ PRIORS_AND_LOOKS = ("severe_prior", {
     "recruitment.follow_up_months": 10})
 
 
-# what a size detects (--detectable)
+# what a size detects (--detectable), and the capacity of a recruitment with priors
 DETECTABLE = ("severe", {"sample_size.n_control": 30})
-EXTRA = {"priors_and_looks": PRIORS_AND_LOOKS, "detectable": DETECTABLE}
+CAPACITY = ("severe_prior", {"recruitment.per_centre_month": 7 / 12, "centres.number": 4,
+                             "recruitment.ramp_up_months": 6, "recruitment.follow_up_months": 10,
+                             "recruitment.target_months": 36})
+EXTRA = {"priors_and_looks": PRIORS_AND_LOOKS, "detectable": DETECTABLE, "capacity": CAPACITY}
 
 
 # severe alone in the fast selection (-m "not slow"); the rest take seconds each
@@ -41,7 +44,7 @@ def bundled(request):
     else:
         name, overrides = request.param, FAST.get(request.param, {})
     result = run(load_scenario(name, overrides),
-                 detectable=request.param == "detectable")
+                 detectable=request.param in ("detectable", "capacity"))
     return result, json.loads(json.dumps(result.to_dict()))
 
 
