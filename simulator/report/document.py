@@ -69,6 +69,8 @@ FIGURE_CAPTIONS = {
     "boundaries": "Stopping boundaries of the group-sequential design, on the z scale and as "
                   "differences in live-birth rates",
     "recruitment": "Women randomised over time: median and 80% interval",
+    "feasibility": "What the trial can do within the recruitment: power at the capacity and "
+                   "the smallest treatment rate it detects, against the swept value",
 }
 
 
@@ -117,7 +119,7 @@ def build(result: PlanResult, figures=()) -> Document:
         table = _sweep_table(result)
         thinned = len(table.rows) < len(result.sweep)
         sections.append(Section("sensitivity", "Sensitivity analysis", [
-            sweep_sentence(result), *figure("sensitivity"), table]
+            sweep_sentence(result), *figure("sensitivity"), *figure("feasibility"), table]
             + ([f"Every {-(-len(result.sweep) // MAX_SWEEP_ROWS)}th of the "
                 f"{len(result.sweep):,} points; sweep.csv has them all."] if thinned else [])))
     sections += [
@@ -150,7 +152,12 @@ SWEEP_HEADERS = {
     "assurance_at_planned_se": "MC SE", "assurance_n_control": "{control} arm for target "
     "assurance", "probability_treatment_better": "P(treatment better)",
     "probability_above_mcid": "P(difference above MCID)", "error": "Why no size",
-    "assurance_unreachable": "Why no size for the assurance target"}
+    "assurance_unreachable": "Why no size for the assurance target",
+    "capacity_n_women": "Capacity (women randomised)", "capacity_n_control": "{control} arm "
+    "at capacity", "capacity_n_treatment": "{treatment} arm at capacity",
+    "power_at_capacity": "Power at capacity", "assurance_at_capacity": "Assurance at capacity",
+    "detectable_rate_at_capacity": "Detectable {treatment} rate at capacity",
+    "centres_needed": "Centres for the planned size"}
 
 
 def _sweep_table(result: PlanResult) -> Table:
@@ -172,7 +179,7 @@ def _sweep_table(result: PlanResult) -> Table:
     def cell(i, v):
         if v is None:
             return ""
-        if header[i] in RATE_KEYS:
+        if header[i] in RATE_KEYS or header[i] == "detectable_rate_at_capacity":
             return pct(v)
         if header[i].startswith(("power", "assurance_at", "probability")):
             return f"{v:.4f}"

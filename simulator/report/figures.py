@@ -129,6 +129,11 @@ def power_curve(result) -> Figure:
 def _key_label(result, key: str) -> str:
     """A swept key in words (rates in percent)."""
     arm = RATE_KEYS.get(key)
+    words = {"recruitment.target_months": "Months of recruitment",
+             "centres.number": "Centres", "recruitment.per_centre_month":
+             "Women per centre per month"}.get(key)
+    if words:
+        return f"{words} ({key})"
     return f"Live-birth rate, {_arm(result, arm)} (%)" if arm else key
 
 
@@ -175,6 +180,49 @@ def _sensitivity_line(result, points, key: str) -> Figure:
     _finish(left, _key_label(result, key),
             _size_label(result, "") if dropout else _size_label(result), legend=None)
     _finish(right, _key_label(result, key), f"Power at the planned {planned:,} women",
+            legend="outside")
+    return fig
+
+
+def feasibility(result) -> Figure | None:
+    """The feasibility curve of a one-key sweep of a fixed design with a
+    recruitment target: the power (and assurance) at the capacity, each
+    point labelled with the capacity in women, and the smallest treatment
+    rate the capacity detects, against the swept value; None otherwise."""
+    if result.sweep is None or len(result.sweep[0].values) != 1 or not any(
+            p.capacity is not None for p in result.sweep):
+        return None
+    s = result.scenario
+    (key,) = result.sweep[0].values
+    points = sorted(result.sweep, key=lambda p: p.values[key])
+    x = _key_values(key, [p.values[key] for p in points])
+    rows = [p.capacity_row() for p in points]
+    women, power, assurance, rate = (_numbers(r[i] for r in rows) for i in (0, 3, 4, 5))
+    fig, (left, right) = _axes(2, TALL)
+    left.plot(x, power, marker="o", markersize=4, color=COLOURS["power"], gid="power_at_capacity",
+              label="Power at the capacity (planning rates)")
+    if not np.isnan(assurance).all():
+        left.plot(x, assurance, marker="s", markersize=3, color=COLOURS["assurance"],
+                  gid="assurance_at_capacity", label="Assurance at the capacity")
+    for xi, yi, n in zip(x, power, women):
+        if np.isfinite(yi) and np.isfinite(n):
+            left.annotate(f"{n:.0f}", (xi, yi), xytext=(0, 5), textcoords="offset points",
+                          ha="center", fontsize=SMALL, color="0.3")
+    left.axhline(s.target_power, **TARGET, gid="target_power",
+                 label=f"Target power {s.target_power:.0%}")
+    left.set_ylim(0, 1.08)
+    left.set_title("Power at the capacity (labels: women randomised)", fontsize=LABEL)
+    right.plot(x, 100 * rate, marker="o", markersize=4, color="C4", gid="detectable_rate",
+               label=f"Smallest {s.treatment.label} rate detected with {s.target_power:.0%} power")
+    right.axhline(100 * s.treatment.rate, color=COLOURS["power"], linestyle="--", linewidth=1.2,
+                  gid="planning_rate",
+                  label=f"Planning {s.treatment.label} rate {100 * s.treatment.rate:.1f}%")
+    right.axhline(100 * s.control.rate, color="0.35", linestyle="-.", linewidth=1.2,
+                  gid="control_rate", label=f"{s.control.label} rate {100 * s.control.rate:.1f}%")
+    right.set_ylim(0, 100)
+    right.set_title("Detectable rate at the capacity", fontsize=LABEL)
+    _finish(left, _key_label(result, key), "Probability", legend=None)
+    _finish(right, _key_label(result, key), f"Live-birth rate, {s.treatment.label} (%)",
             legend="outside")
     return fig
 
@@ -352,7 +400,7 @@ def recruitment(result) -> Figure | None:
 def figures(result) -> dict[str, Figure]:
     """The figures that apply to ``result``, by file stem, in report order."""
     made = {name: fn(result) for name, fn in (
-        ("power_curve", power_curve), ("sensitivity", sensitivity),
+        ("power_curve", power_curve), ("sensitivity", sensitivity), ("feasibility", feasibility),
         ("boundaries", boundaries), ("recruitment", recruitment))}
     return {name: fig for name, fig in made.items() if fig is not None}
 

@@ -640,6 +640,19 @@ def _sweep_lines(result: PlanResult) -> list[str]:
                          else f"{'none':>17}")
             cells.append(f"{p.assurance_n_control if p.assurance_n_control else 'none':>19}")
         out.append("  ".join(cells))
+    if any(p.capacity is not None for p in points):
+        out.append("Feasibility: the capacity within `recruitment.target_months` (women "
+                   "randomised), the design it allows, its power and detectable rate")
+        out.append("  ".join(f"{k:>{w}}" for k, w in zip(keys, widths)) + "  capacity  "
+                   "per arm  power@capacity  detectable  centres for planned")
+        for p in points:
+            n, m, _, power, _, rate, need = p.capacity_row()
+            cells = [f"{v:>{w}g}" for v, w in zip(p.values.values(), widths)]
+            cells += [f"{'none' if n is None else n:>8}", f"{'none' if m is None else m:>7}",
+                      f"{'none' if power is None else f'{power:.4f}':>14}",
+                      f"{'none' if rate is None else pct(rate):>10}",
+                      f"{'none' if need is None else need:>19}"]
+            out.append("  ".join(cells))
     if any(p.error or p.assurance_unreachable for p in points):
         out.append("none: no size reaches the target, or no planned design, at that point (the "
                    "reason is in the JSON and sweep.csv)")

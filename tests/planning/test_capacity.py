@@ -93,3 +93,27 @@ def test_a_capacity_too_small_for_any_design_says_so():
     with pytest.raises(ScenarioError, match="has no size to work at"):
         run(load_scenario("severe", {**SEVERE_CENTRES, "recruitment.per_centre_month": 0.02,
                                      "recruitment.target_months": 12}), detectable=True)
+
+
+@pytest.mark.slow
+def test_a_sweep_of_the_centres_gives_the_feasibility_curve_point_by_point():
+    """Each point's capacity, power and detectable rate are the run's at that value."""
+    from simulator import sensitivity
+    from simulator.report.figures import feasibility
+    base = load_scenario("severe", SEVERE_CENTRES)
+    result = sensitivity(base, {"centres.number": [2, 4, 6]})
+    for p in result.sweep:
+        alone = run(base.override({"centres.number": p.values["centres.number"]})).capacity
+        assert p.capacity_row() == [alone.n_women, alone.design.n_control,
+                                    alone.design.n_treatment, alone.design.power, None,
+                                    alone.detectable.treatment_rate, alone.centres_needed]
+    women = [p.capacity.n_women for p in result.sweep]
+    assert women == sorted(women) and women[1] == 70
+    doc = result.to_dict()["sweep"][1]["capacity"]
+    assert doc["capacity_n_women"] == 70 and doc["note"] is None
+    fig = feasibility(result)
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.get_lines()}
+    assert list(lines["power_at_capacity"].get_ydata()) == [p.capacity.design.power
+                                                            for p in result.sweep]
+    assert list(lines["detectable_rate"].get_ydata()) == [
+        100 * p.capacity.detectable.treatment_rate for p in result.sweep]
