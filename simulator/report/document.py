@@ -172,9 +172,18 @@ def _sweep_table(result: PlanResult) -> Table:
              else SWEEP_HEADERS[h].format(**labels) for h in header]
     # no column that is empty, nor a standard error that is 0 throughout (exact),
     # nor the planned control arm when every point shares it (the text says it)
+    # a feasibility curve (capacity columns): also not the required size's columns when they
+    # are the same at every point (the sentence says so), nor the capacity's treatment arm
+    # when it is its control arm: the table fits the page
+    feasible = "capacity_n_women" in header
+    constant = {"n_control", "n_treatment", "n_total", "power", "n_total_randomised",
+                "power_at_planned"}
     keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)
             and not (header[i].endswith("_se") and not any(r[i] for r in rows))
-            and not (header[i] == "planned_n_control" and len({r[i] for r in rows}) == 1)]
+            and not (header[i] == "planned_n_control" and len({r[i] for r in rows}) == 1)
+            and not (feasible and header[i] in constant and len({r[i] for r in rows}) == 1)
+            and not (header[i] == "capacity_n_treatment" and all(
+                r[i] == r[header.index("capacity_n_control")] for r in rows))]
 
     def cell(i, v):
         if v is None:

@@ -133,7 +133,7 @@ def _key_label(result, key: str) -> str:
              "centres.number": "Centres", "recruitment.per_centre_month":
              "Women per centre per month"}.get(key)
     if words:
-        return f"{words} ({key})"
+        return f"{words}\n({key})"
     return f"Live-birth rate, {_arm(result, arm)} (%)" if arm else key
 
 
