@@ -22,6 +22,7 @@ from .errors import OPTION_FIELDS, RunFailed, ScenarioError
 from .execution import backends as execution
 from .execution import progress
 from .planning.compare import compare, designs, parse_vary
+from .planning.feasibility import check_detectable
 from .planning.run import run
 from .planning.sweep import parse_set, parse_sweep, run_with_sweep
 from .report import comparison as compared, outputs
@@ -260,24 +261,31 @@ def _show_table(text: str, written: list[str], out_dir) -> None:
 @RUN_OPTIONS
 @click.option("--n-control", type=int,
               help="Evaluate power at this control-arm size instead of searching.")
+@click.option("--detectable", is_flag=True,
+              help="Also the smallest treatment rate that reaches the target power at "
+                   "--n-control (or at the capacity of the recruitment within "
+                   "recruitment.target_months): exact, fixed 2x2 designs.")
 @OUTPUT_OPTIONS
 @click.option("--sweep", "sweeps", multiple=True, metavar="KEY=START:STOP:STEP",
               help="Sensitivity analysis over a scenario value (repeatable, at most two keys: "
                    "a grid), e.g. --sweep arms.treatment.rate=0.30:0.70:0.05.")
 @EXECUTION_OPTIONS
-def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir, settings,
-             sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
+def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, detectable, fmt, out_dir,
+             settings, sweeps, force, backend, scheduler, scheduler_timeout, cache_dir, quiet):
     """Power, assurance and sample size of a two-arm trial with a binary endpoint."""
     overrides = _overrides(settings, n_sims, seed, method, n_control)
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
+    if detectable:
+        check_detectable(scenario)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
 
     def compute(workers):
         if axes:
-            return run_with_sweep(scenario_spec, overrides, axes, jobs=workers)
-        return run(scenario, jobs=workers)
+            return run_with_sweep(scenario_spec, overrides, axes, jobs=workers,
+                                  detectable=detectable)
+        return run(scenario, jobs=workers, detectable=detectable)
     result = _computed(compute, jobs, backend, scheduler, scheduler_timeout, cache_dir, quiet)
     written = _written(result, out_dir)
     if fmt == "json":

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 # fields that are options of the run, not keys of the scenario file
-OPTION_FIELDS = frozenset({"cache", "backend", "scheduler", "scheduler_timeout", "jobs"})
+OPTION_FIELDS = frozenset({"cache", "backend", "scheduler", "scheduler_timeout", "jobs",
+                           "detectable"})
 
 
 class ScenarioError(ValueError):

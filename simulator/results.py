@@ -480,6 +480,101 @@ class Confirmation:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+DETECTABLE_DEFINITION = (
+    "the smallest treatment rate above the control rate at which exact power at this size "
+    "reaches the target power and stays at or above it at every higher rate, the control "
+    "rate held at its planning value; found by bisection on the rate")
+
+
+@dataclass(frozen=True)
+class Detectable:
+    """The smallest treatment rate that a fixed 2x2 design detects with the
+    target power at one size (exact; see ``engines.detectable``), and the
+    assurance at that size with priors."""
+    n_control: int
+    n_treatment: int
+    control_rate: float                 # the planning control rate
+    treatment_rate: float | None        # None: not even a rate of 1 reaches the target
+    power: float                        # exact power at treatment_rate (at 1 when None)
+    target_power: float
+    power_at_rate_one: float            # power when every treated woman has a live birth
+    tolerance: float                    # of the rate: within this above the exact crossing
+    single_crossing: bool               # one crossing of the target above control, proved
+    assurance: float | None = None      # with priors, at this size
+    assurance_se: float | None = None
+
+    @property
+    def n_total(self) -> int:
+        return self.n_control + self.n_treatment
+
+    def effects(self) -> dict:
+        """``relative_effects`` of the detectable rate (None entries without one)."""
+        if self.treatment_rate is None:
+            return {"difference_points": None, "risk_ratio": None, "odds_ratio": None}
+        return relative_effects(self.control_rate, self.treatment_rate)
+
+    def to_dict(self) -> dict:
+        e = self.effects()
+        return {
+            "n_per_arm": {"control": self.n_control, "treatment": self.n_treatment},
+            "control_rate": self.control_rate, "treatment_rate": self.treatment_rate,
+            "difference": None if self.treatment_rate is None
+            else self.treatment_rate - self.control_rate,
+            "difference_points": e["difference_points"], "risk_ratio": e["risk_ratio"],
+            "odds_ratio": e["odds_ratio"], "power": self.power,
+            "target_power": self.target_power, "power_at_rate_one": self.power_at_rate_one,
+            "assurance": self.assurance, "assurance_se": self.assurance_se,
+            "method": "exact", "tolerance": self.tolerance,
+            "single_crossing": self.single_crossing, "definition": DETECTABLE_DEFINITION,
+        }
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """A fixed design's recruitment: how long the proposed design takes, the
+    centres it needs to enrol within the target months, and the capacity:
+    the most women the given centres randomise within the target months with
+    the target probability, the design that number allows (per arm, after
+    allocation and dropout), its power, assurance and detectable rate."""
+    recruitment: object                 # models.recruitment.Recruitment
+    target_months: float | None
+    target_probability: float
+    planned: object                     # models.recruitment.Duration of the proposed design
+    planned_within_target: float | None     # P(its women are randomised within target_months)
+    centres_needed: int | None          # to enrol the proposed design within target_months
+    n_women: int | None                 # the capacity (None without target_months)
+    design: PowerPoint | None = None    # the design at capacity (analysed sizes), its power
+    randomised_control: int | None = None
+    randomised_treatment: int | None = None
+    detectable: Detectable | None = None
+    note: str | None = None             # why there is no design or no detectable rate
+
+    def to_dict(self) -> dict:
+        rec, d = self.recruitment, self.design
+        return {
+            "recruitment": {"per_centre_month": rec.per_centre_month,
+                            "centres": len(rec.weights),
+                            "ramp_up_months": rec.ramp_up_months,
+                            "follow_up_months": rec.follow_up_months},
+            "target_months": self.target_months, "target_probability": self.target_probability,
+            "planned": dict(self.planned.to_dict(),
+                            probability_within_target=self.planned_within_target,
+                            centres_needed=self.centres_needed),
+            "n_women": self.n_women,
+            "n_per_arm_randomised": None if d is None else {
+                "control": self.randomised_control, "treatment": self.randomised_treatment},
+            "n_per_arm": None if d is None else {"control": d.n_control,
+                                                 "treatment": d.n_treatment},
+            "n_total": None if d is None else d.n_total,
+            "power": None if d is None else d.power,
+            "power_se": None if d is None else d.power_se,
+            "assurance": None if d is None else d.assurance,
+            "assurance_se": None if d is None else d.assurance_se,
+            "detectable": None if self.detectable is None else self.detectable.to_dict(),
+            "note": self.note,
+        }
+
+
 @dataclass(frozen=True)
 class PlanResult:
     """Everything one run of a scenario answers."""
@@ -502,6 +597,8 @@ class PlanResult:
     proposal: PowerPoint | None = None          # the proposed size's power (and assurance)
     type_one_error_max: object | None = None    # exact.MaximumSize over the common rate (2x2)
     confirmation: Confirmation | None = None    # the exact answer simulated again
+    detectable: Detectable | None = None        # --detectable: the smallest rate detected
+    capacity: Capacity | None = None            # a fixed design's recruitment and capacity
 
     def _size_method(self) -> str:
         if self.patient is not None:
@@ -635,6 +732,8 @@ class PlanResult:
             "sweep": None if self.sweep is None else [p.to_dict() for p in self.sweep],
             "patient_level": None if self.patient is None else self.patient.to_dict(),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "detectable": None if self.detectable is None else self.detectable.to_dict(),
+            "capacity": None if self.capacity is None else self.capacity.to_dict(),
             "cost": self.cost,
             "references": references(self),
             "inputs": s.to_dict(),

@@ -49,6 +49,18 @@ def test_options_override_the_file_and_n_control_evaluates(cli):
 
 
 @pytest.mark.slow
+def test_detectable_answers_what_a_size_can_detect(cli):
+    doc = json.loads(cli("--n-control", "30", "--detectable", "--format", "json",
+                         check_rc=0).stdout)
+    d = doc["detectable"]
+    assert round(d["treatment_rate"], 3) == 0.629 and d["power"] >= 0.9
+    table = cli("--n-control", "30", "--detectable", check_rc=0).stdout
+    assert ("Detectable at 30 + 30 women with an outcome with power 90.0%: 62.9% or more with "
+            "IVIg against 20.0% with Standard care: +42.9 percentage points (risk ratio 3.14, "
+            "odds ratio 6.78)") in table
+
+
+@pytest.mark.slow
 def test_csv_prints_the_power_curve(cli):
     lines = cli("--format", "csv", check_rc=0).stdout.splitlines()
     assert lines[0] == "n_control,n_treatment,n_total,power,power_se"
@@ -117,6 +129,11 @@ def test_bad_input_is_one_line_and_exit_status_2(cli, tmp_path, text, expected):
     (["--jobs", "0"], "`--jobs` must be a whole number from 1"),
     (["--format", "xml"], "'xml' is not one of"),
     (["--bogus"], "No such option '--bogus'"),
+    (["--detectable"], "`--detectable` needs a size: `--n-control M`"),
+    (["--detectable", "--n-control", "3"], "`--detectable` at 3 + 3 women with an outcome no "
+                                           "treatment rate reaches power 0.9"),
+    (["--scenario", "severe_sequential", "--detectable", "--n-control", "30"],
+     "`--detectable` is for a fixed design analysed on its 2x2 table"),
 ])
 @pytest.mark.slow
 def test_bad_options_are_one_line_and_exit_status_2(cli, args, expected):

@@ -23,7 +23,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import gamma
+from scipy.stats import gamma, poisson
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> float:
@@ -171,6 +171,38 @@ def centres_needed(recruitment: Recruitment, n_women: int, target_months: float,
     while k <= top and not reaches(k):
         k += 1
     return k if k <= top else None
+
+
+def probability_within(recruitment: Recruitment, n_women: int, months: float) -> float:
+    """P(T_N <= months): the probability that ``n_women`` women are randomised
+    within ``months``, ``gamma.cdf(H(months), N)`` (= P(Poisson(H) >= N))."""
+    n = _count("n_women", n_women)
+    return float(gamma.cdf(float(recruitment.cumulative(months)), n))
+
+
+def capacity(recruitment: Recruitment, months: float, probability: float = 0.8) -> int:
+    """The largest number N of women randomised within ``months`` with at
+    least ``probability``: P(T_N <= months) = P(Poisson(H(months)) >= N) >=
+    probability (0 when not even one woman is).  P(Poisson(h) >= N) falls as
+    N grows, so N is one less than the first count the Poisson's quantile
+    function points at, checked (and corrected for rounding) by direct
+    evaluation."""
+    p = float(_probability("probability", probability))
+    if not (isinstance(months, numbers.Real) and math.isfinite(months)):
+        raise ValueError(f"`months` must be a finite number; got {months!r}")
+    h = float(recruitment.cumulative(months))
+    if h <= 0:
+        return 0
+
+    def reaches(n):             # P(T_n <= months) >= p; always so for n = 0
+        return n == 0 or gamma.cdf(h, n) >= p
+    # P(Poisson(h) >= N) >= p  <=>  P(Poisson(h) <= N - 1) <= 1 - p
+    n = max(0, int(poisson.ppf(1 - p, h)))
+    while not reaches(n):
+        n -= 1
+    while reaches(n + 1):
+        n += 1
+    return n
 
 
 def look_calendar(recruitment: Recruitment, due: int, total: int) -> tuple[float, float]:

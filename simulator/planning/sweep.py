@@ -24,6 +24,7 @@ from joblib import delayed
 from ..errors import NoSolutionError, ScenarioError
 from ..execution.backends import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
                         run_tasks, scope)
+from .feasibility import capacity_at
 from .planners import choose_method, planner_for
 from .run import run
 from ..execution.progress import reporter_for_tasks
@@ -114,6 +115,18 @@ class SweepPoint:
     assurance_unreachable: str | None = None   # why there is no size for target_assurance
     probability_treatment_better: float | None = None   # prior probabilities (priors only)
     probability_above_mcid: float | None = None
+    capacity: object = None             # results.Capacity: a fixed design with target_months
+
+    def capacity_row(self) -> list:
+        """The feasibility columns (``CAPACITY_COLUMNS``) at this point."""
+        c = self.capacity
+        if c is None:
+            return [None] * len(CAPACITY_COLUMNS)
+        d, found = c.design, c.detectable
+        return [c.n_women, None if d is None else d.n_control,
+                None if d is None else d.n_treatment, None if d is None else d.power,
+                None if d is None else d.assurance,
+                None if found is None else found.treatment_rate, c.centres_needed]
 
     @property
     def n_total(self) -> int | None:
@@ -137,7 +150,15 @@ class SweepPoint:
             "probability_treatment_better": self.probability_treatment_better,
             "probability_above_mcid": self.probability_above_mcid,
             "error": self.error,
+            "capacity": None if self.capacity is None else dict(
+                zip(CAPACITY_COLUMNS, self.capacity_row()), note=self.capacity.note),
         }
+
+
+# a sweep of a fixed design with `recruitment.target_months`: the feasibility curve
+CAPACITY_COLUMNS = ["capacity_n_women", "capacity_n_control", "capacity_n_treatment",
+                    "power_at_capacity", "assurance_at_capacity", "detectable_rate_at_capacity",
+                    "centres_needed"]
 
 
 def sweep_scenarios(source, overrides: Mapping[str, Any] | None,
@@ -205,10 +226,13 @@ def _evaluate_point(values: dict, scenario: Scenario, planned: int) -> SweepPoin
         errors.insert(0, str(err.in_file(None)))
         if planner.prior is not None:       # no run to take the prior probabilities from
             better, above = planner.prior.probabilities()
+    capacity = None
+    if scenario.target_months is not None and n_t_planned >= 1:
+        capacity = capacity_at(planner, planner.point(planned))   # (None unless fixed)
     as_float = (lambda x: None if x is None else float(x))
     return SweepPoint(values, planned, n_t_planned, as_float(power), as_float(se), as_float(a),
                       as_float(a_se), n_c, n_t, req_power, randomised, a_size,
-                      "; ".join(errors) or None, unreachable, better, above)
+                      "; ".join(errors) or None, unreachable, better, above, capacity)
 
 
 def _point_of(args: tuple) -> SweepPoint:
@@ -269,29 +293,31 @@ def sweep_table(points: tuple[SweepPoint, ...]) -> list[list]:
                      "assurance_at_planned", "assurance_at_planned_se", "assurance_n_control",
                      "probability_treatment_better", "probability_above_mcid", "error",
                      "assurance_unreachable"]
-    rows = [header]
+    feasible = any(p.capacity is not None for p in points)
+    rows = [header + (CAPACITY_COLUMNS if feasible else [])]
     for p in points:
         rows.append([p.values[k] for k in keys] + [
             p.n_control, p.n_treatment, p.n_total, p.power, p.n_total_randomised,
             p.planned_control, p.power_at_planned, p.power_at_planned_se,
             p.assurance_at_planned, p.assurance_at_planned_se, p.assurance_n_control,
             p.probability_treatment_better, p.probability_above_mcid, p.error,
-            p.assurance_unreachable])
+            p.assurance_unreachable] + (p.capacity_row() if feasible else []))
     return rows
 
 
 def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[SweepAxis],
-                   jobs: int = 1, base: Scenario | None = None, **execution) -> PlanResult:
+                   jobs: int = 1, base: Scenario | None = None, detectable: bool = False,
+                   **execution) -> PlanResult:
     """The base scenario's result with ``sweep`` filled in: every point is
     validated first, then the base runs (its proposed size, or its
     ``sample_size.n_control``, is the planned size), then the points.
     ``base``: the base scenario when the caller holds it (what overrides
-    set stays known); ``execution``: ``backend``, ``scheduler``, ``cache``, as
-    for :func:`run`."""
+    set stays known); ``detectable`` and ``execution`` (``backend``,
+    ``scheduler``, ``cache``) as for :func:`run`."""
     points = sweep_scenarios(source, overrides, axes)
     base = base or load_scenario(source, overrides)
     with configured(jobs=jobs, **execution) as workers:
-        result = run(base, jobs=workers)
+        result = run(base, jobs=workers, detectable=detectable)
         return replace(result, sweep=run_sweep(points, result.reported.n_control, workers))
 
 

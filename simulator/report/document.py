@@ -14,8 +14,8 @@ import yaml
 from ..version import SOFTWARE
 from ..citations import references
 from .justification import justification_text, sweep_sentence
-from .tables import (RATE_KEYS, assumptions, assurance_lines, diff, headline, interim_plan,
-                     looks_note, patient_lines, pct)
+from .tables import (RATE_KEYS, assumptions, assurance_lines, diff, feasibility_lines, headline,
+                     interim_plan, looks_note, patient_lines, pct)
 from ..results import PlanResult
 from ..planning.sweep import sweep_table
 
@@ -69,6 +69,8 @@ FIGURE_CAPTIONS = {
     "boundaries": "Stopping boundaries of the group-sequential design, on the z scale and as "
                   "differences in live-birth rates",
     "recruitment": "Women randomised over time: median and 80% interval",
+    "feasibility": "What the trial can do within the recruitment: power at the capacity and "
+                   "the smallest treatment rate it detects, against the swept value",
 }
 
 
@@ -98,6 +100,9 @@ def build(result: PlanResult, figures=()) -> Document:
     ]
     if result.assurance is not None:        # (the priors are in the assumptions)
         sections.append(Section("assurance", "Assurance", [Bullets(assurance_lines(result))]))
+    if result.detectable is not None or result.capacity is not None:
+        sections.append(Section("feasibility", "What the trial can detect",
+                                [Bullets(feasibility_lines(result))]))
     if result.sequential is not None:
         sections.append(Section("interim", "Interim analyses", [
             interim_plan(result) + ".", *figure("boundaries"), _looks_table(result),
@@ -114,7 +119,7 @@ def build(result: PlanResult, figures=()) -> Document:
         table = _sweep_table(result)
         thinned = len(table.rows) < len(result.sweep)
         sections.append(Section("sensitivity", "Sensitivity analysis", [
-            sweep_sentence(result), *figure("sensitivity"), table]
+            sweep_sentence(result), *figure("sensitivity"), *figure("feasibility"), table]
             + ([f"Every {-(-len(result.sweep) // MAX_SWEEP_ROWS)}th of the "
                 f"{len(result.sweep):,} points; sweep.csv has them all."] if thinned else [])))
     sections += [
@@ -147,7 +152,12 @@ SWEEP_HEADERS = {
     "assurance_at_planned_se": "MC SE", "assurance_n_control": "{control} arm for target "
     "assurance", "probability_treatment_better": "P(treatment better)",
     "probability_above_mcid": "P(difference above MCID)", "error": "Why no size",
-    "assurance_unreachable": "Why no size for the assurance target"}
+    "assurance_unreachable": "Why no size for the assurance target",
+    "capacity_n_women": "Capacity (women randomised)", "capacity_n_control": "{control} arm "
+    "at capacity", "capacity_n_treatment": "{treatment} arm at capacity",
+    "power_at_capacity": "Power at capacity", "assurance_at_capacity": "Assurance at capacity",
+    "detectable_rate_at_capacity": "Detectable {treatment} rate at capacity",
+    "centres_needed": "Centres for the planned size"}
 
 
 def _sweep_table(result: PlanResult) -> Table:
@@ -162,14 +172,23 @@ def _sweep_table(result: PlanResult) -> Table:
              else SWEEP_HEADERS[h].format(**labels) for h in header]
     # no column that is empty, nor a standard error that is 0 throughout (exact),
     # nor the planned control arm when every point shares it (the text says it)
+    # a feasibility curve (capacity columns): also not the required size's columns when they
+    # are the same at every point (the sentence says so), nor the capacity's treatment arm
+    # when it is its control arm: the table fits the page
+    feasible = "capacity_n_women" in header
+    constant = {"n_control", "n_treatment", "n_total", "power", "n_total_randomised",
+                "power_at_planned"}
     keep = [i for i in range(len(header)) if any(r[i] is not None for r in rows)
             and not (header[i].endswith("_se") and not any(r[i] for r in rows))
-            and not (header[i] == "planned_n_control" and len({r[i] for r in rows}) == 1)]
+            and not (header[i] == "planned_n_control" and len({r[i] for r in rows}) == 1)
+            and not (feasible and header[i] in constant and len({r[i] for r in rows}) == 1)
+            and not (header[i] == "capacity_n_treatment" and all(
+                r[i] == r[header.index("capacity_n_control")] for r in rows))]
 
     def cell(i, v):
         if v is None:
             return ""
-        if header[i] in RATE_KEYS:
+        if header[i] in RATE_KEYS or header[i] == "detectable_rate_at_capacity":
             return pct(v)
         if header[i].startswith(("power", "assurance_at", "probability")):
             return f"{v:.4f}"

@@ -130,6 +130,11 @@ def power_curve(result) -> Figure:
 def _key_label(result, key: str) -> str:
     """A swept key in words (rates in percent)."""
     arm = RATE_KEYS.get(key)
+    words = {"recruitment.target_months": "Months of recruitment",
+             "centres.number": "Centres", "recruitment.per_centre_month":
+             "Women per centre per month"}.get(key)
+    if words:
+        return f"{words}\n({key})"
     return f"Live-birth rate, {_arm(result, arm)} (%)" if arm else key
 
 
@@ -176,6 +181,49 @@ def _sensitivity_line(result, points, key: str) -> Figure:
     _finish(left, _key_label(result, key),
             _size_label(result, "") if dropout else _size_label(result), legend=None)
     _finish(right, _key_label(result, key), f"Power at the planned {planned:,} women",
+            legend="outside")
+    return fig
+
+
+def feasibility(result) -> Figure | None:
+    """The feasibility curve of a one-key sweep of a fixed design with a
+    recruitment target: the power (and assurance) at the capacity, each
+    point labelled with the capacity in women, and the smallest treatment
+    rate the capacity detects, against the swept value; None otherwise."""
+    if result.sweep is None or len(result.sweep[0].values) != 1 or not any(
+            p.capacity is not None for p in result.sweep):
+        return None
+    s = result.scenario
+    (key,) = result.sweep[0].values
+    points = sorted(result.sweep, key=lambda p: p.values[key])
+    x = _key_values(key, [p.values[key] for p in points])
+    rows = [p.capacity_row() for p in points]
+    women, power, assurance, rate = (_numbers(r[i] for r in rows) for i in (0, 3, 4, 5))
+    fig, (left, right) = _axes(2, TALL)
+    left.plot(x, power, marker="o", markersize=4, color=COLOURS["power"], gid="power_at_capacity",
+              label="Power at the capacity (planning rates)")
+    if not np.isnan(assurance).all():
+        left.plot(x, assurance, marker="s", markersize=3, color=COLOURS["assurance"],
+                  gid="assurance_at_capacity", label="Assurance at the capacity")
+    for xi, yi, n in zip(x, power, women):
+        if np.isfinite(yi) and np.isfinite(n):
+            left.annotate(f"{n:.0f}", (xi, yi), xytext=(0, 5), textcoords="offset points",
+                          ha="center", fontsize=SMALL, color="0.3")
+    left.axhline(s.target_power, **TARGET, gid="target_power",
+                 label=f"Target power {s.target_power:.0%}")
+    left.set_ylim(0, 1.08)
+    left.set_title("Power at the capacity (labels: women randomised)", fontsize=LABEL)
+    right.plot(x, 100 * rate, marker="o", markersize=4, color="C4", gid="detectable_rate",
+               label=f"Smallest {s.treatment.label} rate detected with {s.target_power:.0%} power")
+    right.axhline(100 * s.treatment.rate, color=COLOURS["power"], linestyle="--", linewidth=1.2,
+                  gid="planning_rate",
+                  label=f"Planning {s.treatment.label} rate {100 * s.treatment.rate:.1f}%")
+    right.axhline(100 * s.control.rate, color="0.35", linestyle="-.", linewidth=1.2,
+                  gid="control_rate", label=f"{s.control.label} rate {100 * s.control.rate:.1f}%")
+    right.set_ylim(0, 100)
+    right.set_title("Detectable rate at the capacity", fontsize=LABEL)
+    _finish(left, _key_label(result, key), "Probability", legend=None)
+    _finish(right, _key_label(result, key), f"Live-birth rate, {s.treatment.label} (%)",
             legend="outside")
     return fig
 
@@ -301,6 +349,9 @@ def recruitment(result) -> Figure | None:
     if result.patient is not None and result.patient.duration is not None:
         model, total = result.scenario.patient.recruitment, result.patient.duration.n_women
         target, looks = result.patient.target_months, []
+    elif result.capacity is not None:       # a fixed design with a recruitment model
+        model, total = result.capacity.recruitment, result.capacity.planned.n_women
+        target, looks = result.capacity.target_months, []
     elif result.sequential is not None and result.scenario.recruitment is not None:
         model = result.scenario.recruitment
         total = result.sequential.operating["planning"].max_n_total_needed
@@ -308,7 +359,9 @@ def recruitment(result) -> Figure | None:
         target, looks = None, calendar.looks if calendar is not None else []
     else:
         return None
-    women = np.arange(1, total + 1)
+    cap = result.capacity
+    most = cap.n_women if cap is not None and cap.n_women else None
+    women = np.arange(1, max(total, most or 0) + 1)
     lo, mid, hi = model.months_to_enrol(women, [[0.1], [0.5], [0.9]])
     f = model.follow_up_months
     fig, (ax,) = _axes(1, TALL)
@@ -320,6 +373,10 @@ def recruitment(result) -> Figure | None:
         ax.plot(mid + f, women, color="C2", linestyle="--", linewidth=1.4, gid="outcome_median",
                 label=f"Outcome known: median (+{f:g} months)")
     ax.axhline(total, **TARGET, gid="total", label=f"Women to randomise: {total:,}")
+    if most:
+        ax.axhline(most, color="C4", linestyle="--", linewidth=1.2, gid="capacity",
+                   label=f"Capacity: {most:,} by month {cap.target_months:g} "
+                         f"(probability {cap.target_probability:.0%})")
     if looks:
         months, due = [lk.expected_month for lk in looks], [lk.outcomes_due for lk in looks]
         ax.vlines(months, 0, due, color="C3", linewidth=1.2, gid="looks",
@@ -335,7 +392,7 @@ def recruitment(result) -> Figure | None:
                    label=f"Target: enrolment complete by month {target:g}")
     ends = [hi[-1], mid[-1] + f, target or 0] + [lk.expected_month for lk in looks]
     ax.set_xlim(0, 1.04 * max(ends))
-    ax.set_ylim(0, total * 1.05)
+    ax.set_ylim(0, max(total, most or 0) * 1.05)
     _finish(ax, "Months from the start of recruitment",
             "Women (cumulative): randomised,\nor with the outcome known", legend="outside")
     return fig
@@ -385,7 +442,7 @@ def comparison_curves(comparison) -> Figure:
 def figures(result) -> dict[str, Figure]:
     """The figures that apply to ``result``, by file stem, in report order."""
     made = {name: fn(result) for name, fn in (
-        ("power_curve", power_curve), ("sensitivity", sensitivity),
+        ("power_curve", power_curve), ("sensitivity", sensitivity), ("feasibility", feasibility),
         ("boundaries", boundaries), ("recruitment", recruitment))}
     return {name: fig for name, fig in made.items() if fig is not None}
 

@@ -47,10 +47,12 @@ class Sentence:
 # where each kind of sentence stands in the paragraph, and (second) how
 # important it is when the paragraph must be shortened; None: always kept
 ENDPOINT, RATES, CAVEAT, DESIGN, SAWTOOTH, MC_RANGE, STABLE, ASSURANCE, INTERIM, STOPPING, \
-    PATIENT, CEILING, TYPE_ONE, DROPOUT, SWEEP, METHOD = range(16)
+    PATIENT, CEILING, TYPE_ONE, DROPOUT, DETECTABLE, CAPACITY, SWEEP, METHOD = range(18)
+# the detectable rate and the capacity were asked for (`--detectable`, `recruitment`):
+# kept before anything optional
 RANK = {ENDPOINT: None, RATES: None, DESIGN: None, PATIENT: None, DROPOUT: None, METHOD: None,
-        TYPE_ONE: 1, INTERIM: 2, CAVEAT: 3, SAWTOOTH: 4, ASSURANCE: 5, STOPPING: 6, CEILING: 7,
-        MC_RANGE: 8, SWEEP: 9, STABLE: 10}
+        DETECTABLE: 0, CAPACITY: 0, TYPE_ONE: 1, INTERIM: 2, CAVEAT: 3, SAWTOOTH: 4,
+        ASSURANCE: 5, STOPPING: 6, CEILING: 7, MC_RANGE: 8, SWEEP: 9, STABLE: 10}
 
 
 def _caveat_sentence(result: PlanResult) -> str:
@@ -697,6 +699,14 @@ def _sentences(result: PlanResult) -> tuple[list[Sentence], list[str]]:
         sentences.append(_said(dropout, DROPOUT))
     if result.normal_approx_control is not None and result.patient is None:
         details.append(_normal_sentence(result))
+    if result.detectable is not None and result.detectable is not getattr(
+            result.capacity, "detectable", None):
+        sentences.append(_said(_detectable_sentence(result), DETECTABLE))
+    if result.capacity is not None:
+        capacity, more = _capacity_sentences(result)
+        if capacity:
+            sentences.append(_said(capacity, CAPACITY))
+        details += more
     if result.sweep:
         sentences.append(_said(sweep_sentence(result), SWEEP))
     if planned_on_observed_effect(s):
@@ -751,3 +761,65 @@ def sweep_sentence(result: PlanResult) -> str:
                  if min(power) == max(power) else
                  f", and power at {planned} ranged from {_pct(min(power))} to {_pct(max(power))}")
     return text + "."
+
+
+def _improvement(result: PlanResult, d) -> str:
+    """"90.0% power to detect an improvement in the live-birth rate from 20.0%
+    with standard care to at least 62.9% with IVIg (risk ratio 3.14, odds
+    ratio 6.78)"."""
+    e = d.effects()
+    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
+                                                        ("odds ratio", e["odds_ratio"]))
+              if value is not None]
+    return (f"{_pct(d.target_power)} power to detect an improvement in the live-birth rate "
+            f"from {_pct(d.control_rate)} with {_arm_label(result, 'control')} to at least "
+            f"{_pct(d.treatment_rate)} with {_arm_label(result, 'treatment')}"
+            + (f" ({', '.join(ratios)})" if ratios else ""))
+
+
+def _women_per_arm(result: PlanResult, n_c: int, n_t: int) -> str:
+    return (f"{_n(n_c)} women per arm" if n_c == n_t else
+            f"{_n(n_c)} women with {_arm_label(result, 'control')} and {_n(n_t)} with "
+            f"{_arm_label(result, 'treatment')}")
+
+
+def _detectable_sentence(result: PlanResult) -> str:
+    """What the evaluated size detects, in a sentence a reviewer can check."""
+    d = result.detectable
+    text = (f"With {_women_per_arm(result, d.n_control, d.n_treatment)} with a known outcome, "
+            f"the trial has {_improvement(result, d)}, the smallest such rate by exact "
+            f"enumeration")
+    if d.assurance is not None:
+        text += f"; its assurance at this size is {_pct(d.assurance)}"
+    return text + "."
+
+
+def _capacity_sentences(result: PlanResult) -> tuple[str | None, list[str]]:
+    """The capacity of the recruitment (paragraph) and the recruitment time
+    of the proposed design (Details)."""
+    cap, s = result.capacity, result.scenario
+    rec, p = cap.recruitment, cap.planned
+    centres = len(rec.weights)
+    where = (f"{centres} centre{'s' if centres > 1 else ''} each randomising "
+             f"{rec.per_centre_month:.3g} women per month at full rate"
+             + (f" (after a ramp-up of {rec.ramp_up_months:g} months)" if rec.ramp_up_months
+                else ""))
+    lo, hi = p.enrol_interval80
+    details = [f"With {where}, the {_n(p.n_women)} women of the proposed design are randomised "
+               f"in a median of {p.enrol_median:.1f} months (80% interval {lo:.1f} to {hi:.1f}), "
+               f"and the last primary outcome is expected at {p.last_outcome_median:.1f} months"
+               + (f"; enrolment within {cap.target_months:g} months with probability "
+                  f"{_pct(cap.target_probability)} needs {cap.centres_needed} centres"
+                  if cap.centres_needed is not None else "") + "."]
+    if cap.n_women is None:
+        return None, details
+    head = (f"With {where}, {_n(cap.n_women)} women can be randomised within "
+            f"{cap.target_months:g} months with probability {_pct(cap.target_probability)}")
+    c, d = cap.design, cap.detectable
+    if c is None or d is None or d.treatment_rate is None:
+        return head + f"; {cap.note}.", details
+    text = (f"{head}: {_women_per_arm(result, c.n_control, c.n_treatment)} with a known outcome "
+            f"after {_pct(s.dropout)} dropout, with power {_pct(c.power)} at the planning rates"
+            + (f" and assurance {_pct(c.assurance)}" if c.assurance is not None else "")
+            + f", and {_improvement(result, d)}.")
+    return text, details

@@ -27,7 +27,8 @@ MANIFEST = ".simulate-outputs"
 # every file name a run can write (figures: <stem>.png)
 KNOWN = ("results.json", "report.html", "report.md", "report.docx", "power_curve.csv",
          "assumptions.csv", "looks.csv", "sweep.csv", "power_curve.png", "sensitivity.png",
-         "boundaries.png", "recruitment.png", "comparison.csv", "power_curves.png")
+         "boundaries.png", "recruitment.png", "feasibility.png", "comparison.csv",
+         "power_curves.png")
 
 
 def files(result: PlanResult) -> dict[str, bytes]:

@@ -353,6 +353,8 @@ def table(result: PlanResult) -> str:
         out += ["", *patient_lines(result)]
     elif result.sequential is not None:
         out += ["", *_sequential_lines(result)]
+    if result.detectable is not None or result.capacity is not None:
+        out += ["", *feasibility_lines(result)]
     if result.sweep is not None:
         out += ["", *_sweep_lines(result)]
     return "\n".join(out) + "\n"
@@ -682,7 +684,101 @@ def _sweep_lines(result: PlanResult) -> list[str]:
                          else f"{'none':>17}")
             cells.append(f"{p.assurance_n_control if p.assurance_n_control else 'none':>19}")
         out.append("  ".join(cells))
+    if any(p.capacity is not None for p in points):
+        out.append("Feasibility: the capacity within `recruitment.target_months` (women "
+                   "randomised), the design it allows, its power and detectable rate")
+        out.append("  ".join(f"{k:>{w}}" for k, w in zip(keys, widths)) + "  capacity  "
+                   "per arm  power@capacity  detectable  centres for planned")
+        for p in points:
+            n, m, _, power, _, rate, need = p.capacity_row()
+            cells = [f"{v:>{w}g}" for v, w in zip(p.values.values(), widths)]
+            cells += [f"{'none' if n is None else n:>8}", f"{'none' if m is None else m:>7}",
+                      f"{'none' if power is None else f'{power:.4f}':>14}",
+                      f"{'none' if rate is None else pct(rate):>10}",
+                      f"{'none' if need is None else need:>19}"]
+            out.append("  ".join(cells))
     if any(p.error or p.assurance_unreachable for p in points):
         out.append("none: no size reaches the target, or no planned design, at that point (the "
                    "reason is in the JSON and sweep.csv)")
+    return out
+
+
+def detectable_text(result: PlanResult, d) -> str:
+    """"73.8% or more with IVIg against 20.0% with Standard care: +53.8
+    percentage points (risk ratio 3.69, odds ratio 11.26), power 0.9000 there"."""
+    s = result.scenario
+    e = d.effects()
+    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
+                                                        ("odds ratio", e["odds_ratio"]))
+              if value is not None]
+    return (f"{pct(d.treatment_rate)} or more with {s.treatment.label} against "
+            f"{pct(d.control_rate)} with {s.control.label}: {e['difference_points']:+.1f} "
+            f"percentage points" + (f" ({', '.join(ratios)})" if ratios else "")
+            + f", exact power {d.power:.4f} there")
+
+
+def _detectable_lines(result: PlanResult, d, where: str) -> list[str]:
+    if d.treatment_rate is None:
+        return []
+    out = [f"Detectable {where} with power {pct(d.target_power)}: {detectable_text(result, d)}"]
+    if d.assurance is not None:
+        out.append(f"  assurance at this size {d.assurance:.4f}"
+                   + ("" if not d.assurance_se else f" ± {d.assurance_se:.4f}")
+                   + f" (power at the planning rates {_power_at(result, d.n_control)})")
+    return out
+
+
+def _power_at(result: PlanResult, m: int) -> str:
+    point = next((p for p in result.power_curve if p.n_control == m), None)
+    if point is None and result.capacity is not None and result.capacity.design is not None:
+        point = result.capacity.design
+    return "?" if point is None else f"{point.power:.4f}"
+
+
+def feasibility_lines(result: PlanResult) -> list[str]:
+    """The detectable rate (``--detectable``) and a fixed design's recruitment
+    time, centres needed and capacity with what it can detect."""
+    out = []
+    d = result.detectable
+    if d is not None:
+        out += _detectable_lines(result, d, f"at {n_(d.n_control)} + {n_(d.n_treatment)} "
+                                            "women with an outcome")
+        out.append("(the smallest treatment rate at which, and above which, exact power reaches "
+                   "the target, the control rate held at its planning value; bisection on the "
+                   f"rate to {d.tolerance:g}"
+                   + ("" if d.single_crossing else "; one crossing not proved, checked on a grid")
+                   + ")")
+    cap = result.capacity
+    if cap is None:
+        return out
+    rec, p = cap.recruitment, cap.planned
+    lo, hi = p.enrol_interval80
+    lo2, hi2 = p.last_outcome_interval80
+    rep = result.reported
+    out.append(f"Recruitment of the {n_(p.n_women)} women to randomise for {n_(rep.n_control)} + "
+               f"{n_(rep.n_treatment)}: {p.enrol_median:.1f} months (80% interval {lo:.1f} to "
+               f"{hi:.1f}); last primary outcome at {p.last_outcome_median:.1f} months "
+               f"({lo2:.1f} to {hi2:.1f})")
+    if cap.target_months is None:
+        return out
+    t, q = cap.target_months, cap.target_probability
+    centres = len(rec.weights)
+    need = (f"{cap.centres_needed} centres recruiting like the average one"
+            if cap.centres_needed is not None else "more than 1,000 centres")
+    out.append(f"Within {t:g} months: the {n_(p.n_women)} women are randomised with probability "
+               f"{cap.planned_within_target:.3f} at {centres} centre{'s' if centres > 1 else ''}; "
+               f"with probability {q:g}, {need}")
+    head = (f"Capacity: {n_(cap.n_women)} women randomised within {t:g} months with "
+            f"probability {q:g} at {centres} centre{'s' if centres > 1 else ''}")
+    if cap.design is None:
+        return out + [f"{head}; {cap.note}"]
+    c = cap.design
+    out.append(f"{head}: {_arms(result, c, ' with an outcome')} ({n_(cap.randomised_control)} + "
+               f"{n_(cap.randomised_treatment)} randomised, {pct(result.scenario.dropout)} "
+               f"dropout), power {_power(c, result.method == 'exact')}"
+               + ("" if c.assurance is None else f", assurance {c.assurance:.4f}"))
+    if cap.detectable is not None and cap.detectable.treatment_rate is not None:
+        out.append("  detectable there: " + detectable_text(result, cap.detectable))
+    elif cap.note:
+        out.append(f"  {cap.note}")
     return out

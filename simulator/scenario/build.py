@@ -100,7 +100,10 @@ class Scenario:
     overridden: tuple = ()                # dotted keys whose values came from overrides
     patient: PatientModel | None = None   # the patient-level model, if the scenario needs one
     interim: Interim | None = None        # interim looks or a Bayesian rule (2x2 table)
-    recruitment: Recruitment | None = None    # with `interim`: when the looks happen
+    recruitment: Recruitment | None = None    # with `interim`: when the looks happen; in a
+                                              # fixed 2x2 design: time and capacity
+    target_months: float | None = None        # fixed 2x2 design: enrolment within this many
+    target_probability: float = 0.8           # months with this probability (capacity)
     references: tuple[str, ...] = ()      # full citations of the sources
     source_detail: Source | None = None   # `source` as given: citation, design, observed counts
     costs: Costs | None = None            # unit costs: the trial's cost for every plan
@@ -310,11 +313,18 @@ def _build(v: dict, label: str | None, overridden: tuple = (),
     interim = interim_of(v, (control, treatment), given)
     recruitment = None
     _check_model(v, given, interim is not None)
-    if interim is None:
-        patient = _patient_model(v, strata, given) if v["model"] == "patient" else None
-    else:
+    if v["model"] == "patient":
+        patient = _patient_model(v, strata, given)
+    else:       # the looks' calendar, or a fixed design's recruitment time and capacity
         patient, recruitment = None, _recruitment(v["recruitment"], _centre_weights(v["centres"]),
                                                   given)
+        if recruitment is None and interim is None:
+            for key in ("centres.number", "centres.relative_rates"):
+                if key in given:
+                    raise ScenarioError("needs `recruitment.per_centre_month` (the centres "
+                                        "recruit at that rate: the trial's recruitment time "
+                                        "and capacity), or `model: patient` (centres in the "
+                                        "patient-level simulation)", field=key)
     for key in ("target_assurance", "mcid"):
         if v[key] is not None and point:
             raise ScenarioError("needs a prior on a rate or on the effect (with point rates, "
@@ -346,6 +356,8 @@ def _build(v: dict, label: str | None, overridden: tuple = (),
         inputs=json.dumps(_applicable(v, interim), sort_keys=True), overridden=overridden,
         patient=patient,
         interim=interim, recruitment=recruitment, references=tuple(v["references"]),
+        target_months=v["recruitment"]["target_months"] if patient is None else None,
+        target_probability=v["recruitment"]["target_probability"],
         costs=_costs(v["costs"], given),
     )
 
@@ -419,8 +431,9 @@ def _applicable(v: dict, interim) -> dict:
         for key in ("primary", "adjust", "logistic_test"):
             del an[key]
         del v["centres"]["sd_log_odds"]
-        del rec["target_months"], rec["target_probability"]
-        if interim is None or rec["per_centre_month"] is None:
+        if interim is not None:
+            del rec["target_months"], rec["target_probability"]
+        if rec["per_centre_month"] is None:
             del v["centres"], v["recruitment"]
     if "recruitment" in v and rec["per_centre_month"] is None:
         del v["recruitment"]
@@ -430,7 +443,9 @@ def _applicable(v: dict, interim) -> dict:
 
 
 # Keys of the patient-level model (`model: patient`); of them, the centres and
-# the recruitment rate also say when interim looks happen (their calendar).
+# the recruitment rate also say when interim looks happen (their calendar), and
+# in a fixed 2x2 design how long recruitment takes and how many women it can
+# randomise within `recruitment.target_months` (its capacity).
 PATIENT_KEYS = (
     "population.strata", "population.covariates", "randomisation.method",
     "randomisation.block_sizes", "centres.number", "centres.relative_rates",
@@ -441,13 +456,16 @@ PATIENT_KEYS = (
     "analysis.adjust", "analysis.logistic_test")
 TIMING_KEYS = ("centres.number", "centres.relative_rates", "recruitment.per_centre_month",
                "recruitment.ramp_up_months", "recruitment.follow_up_months")
+CAPACITY_KEYS = TIMING_KEYS + ("recruitment.target_months", "recruitment.target_probability")
 
 
 def _check_model(v: dict, given: frozenset, interim: bool) -> None:
     """Which model runs is said, never switched silently: the patient-level
     keys need `model: patient` (interim designs take only the centres and
-    the recruitment rate, for their calendar); `model: patient` is not for
-    interim designs, which are analysed on the 2x2 table."""
+    the recruitment rate, for their calendar; a fixed 2x2 design takes them
+    and the target months, for its recruitment time and capacity);
+    `model: patient` is not for interim designs, which are analysed on the
+    2x2 table."""
     patient = v["model"] == "patient"
     if patient and v["analysis"]["test"] in ("boschloo", "barnard"):
         raise ScenarioError(f"= {v['analysis']['test']} is tabulated over every 2x2 table of "
@@ -462,15 +480,13 @@ def _check_model(v: dict, given: frozenset, interim: bool) -> None:
     as_failure = v["dropout"]["handling"] == "as_failure"
     for key in PATIENT_KEYS + ("dropout.handling",) * as_failure:
         if key in given or (key == "dropout.handling" and as_failure):
-            if interim and key in TIMING_KEYS:
+            if key in (TIMING_KEYS if interim else CAPACITY_KEYS):
                 continue
             if interim:
                 raise ScenarioError("is not available with interim looks or the bayesian test "
                                     "(they are analysed on the 2x2 table); remove it", field=key)
             raise ScenarioError("needs the patient-level model: add `model: patient` (without it "
-                                "the trial is analysed on its 2x2 table, exactly)"
-                                + (", or interim looks, for whose calendar it counts"
-                                   if key in TIMING_KEYS else ""), field=key)
+                                "the trial is analysed on its 2x2 table, exactly)", field=key)
 
 
 def _patient_model(v: dict, strata, given: frozenset) -> PatientModel:

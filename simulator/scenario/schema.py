@@ -139,14 +139,18 @@ SCHEMA: dict = {
     },
     "recruitment": {
         "per_centre_month": Rule(None, "women randomised per month at an average centre at full "
-                                 "rate (Poisson)", optional(number(0.0, 1e4, lo_open=True,
+                                 "rate (Poisson): the recruitment time of the patient-level "
+                                 "model, of interim looks' calendar, and of a fixed design "
+                                 "(with its capacity)", optional(number(0.0, 1e4, lo_open=True,
                                                                    what="a rate"))),
         "ramp_up_months": Rule(0.0, "months of linear ramp-up from the start to the full rate",
                                number(0.0, 600.0, what="a duration")),
         "follow_up_months": Rule(0.0, "months from randomisation to the primary outcome",
                                  number(0.0, 600.0, what="a duration")),
         "target_months": Rule(None, "enrolment should be complete within this many months: "
-                              "report the centres needed", optional(
+                              "report the centres needed, and for a fixed design the capacity "
+                              "(the most women the centres randomise in that time) with its "
+                              "power and detectable rate", optional(
                                   number(0.0, 6000.0, lo_open=True, what="a duration"))),
         "target_probability": Rule(0.8, "probability with which enrolment must finish within "
                                    "`recruitment.target_months`",

@@ -192,3 +192,35 @@ def test_bad_arguments_raise():
         centres_needed(rec, 200, 24, max_centres=0)
     with pytest.raises(ValueError, match="`target_months`"):
         centres_needed(rec, 200, math.nan)
+
+
+# --- capacity: the most women randomised within a time, with a probability ------------------
+@pytest.mark.parametrize("per_centre, weights, r, months, q", [
+    (7 / 12, (1, 1, 1, 1), 6.0, 36.0, 0.8),       # the severe stratum at four centres
+    (1.5, EXAMPLE_WEIGHTS, 6.0, 24.0, 0.9),
+    (1.0, (1, 2, 3), 36.0, 12.0, 0.5),             # all within the ramp-up
+    (0.8, (1, 1, 1, 1, 5), 0.0, 60.0, 0.95),       # no ramp-up
+])
+def test_capacity_is_the_largest_n_whose_poisson_tail_reaches_the_probability(
+        per_centre, weights, r, months, q):
+    """P(T_N <= t) = P(Poisson(H(t)) >= N): scanned independently with scipy's Poisson."""
+    from simulator.models.recruitment import capacity, probability_within
+    rec = Recruitment(per_centre, weights, ramp_up_months=r)
+    h = float(cumulative(months, per_centre * len(weights), r))
+    n = np.arange(1, 2000)
+    reached = stats.poisson.sf(n - 1, h) >= q           # P(X >= N) = sf(N - 1)
+    expected = int(n[reached].max()) if reached.any() else 0
+    assert capacity(rec, months, q) == expected
+    assert probability_within(rec, expected, months) == pytest.approx(
+        stats.poisson.sf(expected - 1, h), rel=1e-9)
+    assert probability_within(rec, expected + 1, months) < q
+    # and by simulation: the share of trials with the N-th woman by the target month
+    sample = simulate_by_thinning(np.random.default_rng(7), expected, per_centre * len(weights),
+                                  r, 4000)
+    assert abs(np.mean(sample <= months) - probability_within(rec, expected, months)) < 0.03
+
+
+def test_no_capacity_when_not_even_one_woman_is_likely():
+    from simulator.models.recruitment import capacity
+    rec = Recruitment(0.01, (1,), ramp_up_months=12.0)
+    assert capacity(rec, 3.0, 0.8) == 0

@@ -49,6 +49,8 @@ CASES = {
                      ["sensitivity"]),
     "severe_prior": ({}, None, ["assurance"]),
     "severe_sequential": ({}, None, ["interim", "recruitment"]),
+    "severe_capacity": ({"recruitment.per_centre_month": 7 / 12, "centres.number": 4,
+                         "recruitment.target_months": 36}, None, ["feasibility", "recruitment"]),
     "multicentre": ({"simulation.n_sims": 400, "sample_size.n_control": 60}, None,
                     ["patient-level", "recruitment"]),
 }
@@ -59,7 +61,7 @@ FIGURES = {"sensitivity": "sensitivity", "interim": "boundaries", "recruitment":
     n if n == "severe" else pytest.param(n, marks=pytest.mark.slow) for n in CASES])
 def case(request):
     overrides, grid, extra = CASES[request.param]
-    name = request.param.replace("_sweep", "")
+    name = request.param.replace("_sweep", "").replace("_capacity", "")
     scenario = load_scenario(name, overrides)
     result = sensitivity(scenario, grid) if grid else run(scenario)
     return result, files(result), extra
@@ -72,7 +74,8 @@ def test_html_has_every_section_embedded_figures_and_nothing_external(case):
     s = parse(html)
     assert s.sections == [x for x in ["summary", "justification", "details", "assumptions",
                                       "power-curve",
-                                      "assurance", "interim", "patient-level", "recruitment",
+                                      "assurance", "feasibility", "interim", "patient-level",
+                                      "recruitment",
                                       "sensitivity", "references", "reproducibility"]
                           if x in ALWAYS + extra]
     expected = ["power_curve"] + [FIGURES[x] for x in extra if x in FIGURES]

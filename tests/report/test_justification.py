@@ -26,16 +26,25 @@ PRIORS_AND_LOOKS = ("severe_prior", {
     "recruitment.follow_up_months": 10})
 
 
+# what a size detects (--detectable), and the capacity of a recruitment with priors
+DETECTABLE = ("severe", {"sample_size.n_control": 30})
+CAPACITY = ("severe_prior", {"recruitment.per_centre_month": 7 / 12, "centres.number": 4,
+                             "recruitment.ramp_up_months": 6, "recruitment.follow_up_months": 10,
+                             "recruitment.target_months": 36})
+EXTRA = {"priors_and_looks": PRIORS_AND_LOOKS, "detectable": DETECTABLE, "capacity": CAPACITY}
+
+
 # severe alone in the fast selection (-m "not slow"); the rest take seconds each
 @pytest.fixture(scope="module", params=[
     n if n == "severe" else pytest.param(n, marks=pytest.mark.slow)
-    for n in BUNDLED + ["priors_and_looks"]])
+    for n in BUNDLED + list(EXTRA)])
 def bundled(request):
-    if request.param == "priors_and_looks":
-        name, overrides = PRIORS_AND_LOOKS
+    if request.param in EXTRA:
+        name, overrides = EXTRA[request.param]
     else:
         name, overrides = request.param, FAST.get(request.param, {})
-    result = run(load_scenario(name, overrides))
+    result = run(load_scenario(name, overrides),
+                 detectable=request.param in ("detectable", "capacity"))
     return result, json.loads(json.dumps(result.to_dict()))
 
 
@@ -283,6 +292,12 @@ def test_every_number_in_the_paragraph_and_its_details_is_a_value_of_results_jso
                 allowed |= _renderings(x)
     for x in _numbers_of(proposed):
         allowed |= _renderings(x)
+    if doc["proposed"] == "evaluated" and doc["patient_level"] is None:
+        # the women to randomise for an evaluated size: derived from its row and `dropout`
+        from simulator.results import randomised
+        n = doc["proposed_n_per_arm"]
+        arms = [randomised(n[arm], doc["dropout"]) for arm in ("control", "treatment")]
+        allowed |= {str(arms[0]), str(arms[1]), f"{sum(arms):,}"}
     for part in [paragraph, *text.details]:
         stripped = part.replace(doc["scenario_sha256"], "").replace("SHA-256", "")
         for token in re.findall(r"\d[\d,.:/]*\d%?|\d%?", stripped):
