@@ -73,7 +73,9 @@ def _cells(row: dict) -> list[tuple[str, str]]:
     ]
 
 
-ASSUMED = 7         # the first rows of _cells are the design's assumptions
+# the rows of _cells that are a design's assumptions (said once when shared)
+ASSUMED = ("Kind of design", "Test", "Alpha", "Rates (control vs IVIg)", "Target power",
+           "Dropout")
 
 
 def side_by_side(comparison: Comparison) -> tuple[list[str], list[list[str]], list[str]]:
@@ -86,7 +88,7 @@ def side_by_side(comparison: Comparison) -> tuple[list[str], list[list[str]], li
     body, common = [], []
     for i, (name, _) in enumerate(columns[0]):
         cells = [c[i][1] for c in columns]
-        if i < ASSUMED and len(set(cells)) == 1:
+        if name in ASSUMED and len(set(cells)) == 1:
             common.append(f"{name}: {cells[0]}")
         elif any(cells):
             body.append([name] + [cell or "-" for cell in cells])
@@ -189,9 +191,13 @@ def paragraph(comparison: Comparison) -> str:
     first = next(r for r in rows if r["design"] == best[0])
     n = first["n_total_randomised"]
     at_most = " at most" if first["expected_randomised_planning"] is not None else ""
-    invalid = [r["design"] for r in rows if _invalid(r)]
     if len(best) == len(rows):
-        text = f"All {len(rows)} designs need the same number of women, {n} to randomise{at_most}."
+        every = "Both designs" if len(rows) == 2 else f"All {len(rows)} designs"
+        bounded = [f"{r['design']} at most, expecting {r['expected_randomised_planning']:.1f} "
+                   "under the planning rates" for r in rows
+                   if r["expected_randomised_planning"] is not None]
+        text = (f"{every} randomise the same number of women, {n}"
+                + (f" ({'; '.join(bounded)})" if bounded else "") + ".")
     else:
         who = _names([f"{b} ({label[b]})" for b in best])
         text = (f"Of the {len(rows)} designs compared, {who} need{'s' if len(best) == 1 else ''}"
@@ -213,11 +219,18 @@ def paragraph(comparison: Comparison) -> str:
             text += (f" At the unit costs given, {best[0]} costs {money(first['cost'], first['currency'])}"
                      f", {money(abs(saved), first['currency'])} "
                      f"{'less' if saved >= 0 else 'more'} than {nxt['design']}.")
-    others = [d for d in invalid if d not in best or len(best) == len(rows)]
+    others = [r for r in rows if _invalid(r)
+              and (r["design"] not in best or len(best) == len(rows))]
     if others:
-        text += (f" {_names(others)} exceed{'s' if len(others) == 1 else ''} alpha at some "
-                 "common rate: not valid at the stated level.")
+        text += (" The type I error exceeds alpha at some common rate for " + _names(
+            [f"{r['design']} ({_worst(r):.4f} against {r['alpha']:g})" for r in others]) + ".")
     return text
+
+
+def _worst(row: dict) -> float:
+    """The largest type I error known for a design."""
+    m = row["type_one_error_max"]
+    return max(row["type_one_error"], m if m is not None else 0.0)
 
 
 def _invalid(row: dict) -> bool:

@@ -127,14 +127,14 @@ def test_bad_vary_is_one_line_naming_the_option(spec, words):
     assert err.value.field == "--vary" and words in err.value.message
 
 
-def test_interim_off_removes_the_looks(tmp_path):
-    text = (load_scenario("severe_sequential").to_dict())
-    for key in ("recruitment", "centres"):
-        text.pop(key, None)
-    candidates = designs([text], [parse_vary("interim=on,off")])
+def test_interim_off_removes_the_looks():
+    candidates = designs(["severe_sequential"], [parse_vary("interim=on,off")])
     assert [d.label for d in candidates] == ["severe_sequential, interim on",
                                               "severe_sequential, interim off"]
-    assert candidates[0].scenario.interim is not None and candidates[1].scenario.interim is None
+    on, off = (d.scenario for d in candidates)
+    assert on.interim is not None and off.interim is None
+    assert off.to_dict() == load_scenario({k: v for k, v in on.to_dict().items()
+                                           if k != "interim"}).to_dict()
 
 
 def test_a_variant_that_fails_validation_names_the_design_and_the_key():
