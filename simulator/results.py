@@ -647,14 +647,27 @@ class PlanResult:
         else:
             r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
         out = s.costs.of(r_c, r_t, self.centres).to_dict()
-        sq = self.sequential
-        if sq is not None and len(sq.looks) > 1:
+        if self.sequential is not None and len(self.sequential.looks) > 1:
             share = r_t / (r_c + r_t)
             for name in ("planning", "null"):
-                n = sq.operating[name].expected_n_total_needed
+                n = self.expected_randomised(name)
                 out[f"expected_total_{name}"] = s.costs.of(n * (1 - share), n * share,
                                                            self.centres).total
         return out
+
+    def expected_randomised(self, name: str) -> float | None:
+        """A sequential design's expected number of women randomised under
+        the operating scenario ``name`` (``planning``, ``null``): with a
+        recruitment model, overrunning included (randomisation goes on while
+        the outcomes of a look are awaited, so a trial that stops early may
+        still have randomised everyone); without one, the women needed at
+        the look where it stops.  None for a fixed design."""
+        sq = self.sequential
+        if sq is None or len(sq.looks) == 1:
+            return None
+        if sq.calendar is not None:
+            return sq.calendar.expected_randomised[name]
+        return sq.operating[name].expected_n_total_needed
 
     @property
     def reported(self) -> PowerPoint:

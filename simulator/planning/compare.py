@@ -79,7 +79,8 @@ def parse_vary(spec: str) -> Variation:
     return Variation(key, tuple(values))
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A varied value as the labels and the table show it."""
     if value is REMOVED:
         return "off"
     if value is True:
@@ -115,19 +116,18 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
     if not sources:
         raise ScenarioError("needs at least one scenario file", field="compare")
     keys = [v.key for v in variations]
-    if len(set(keys)) != len(keys):
-        raise ScenarioError("varies the same key twice", field="--vary")
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ScenarioError(f"varies `{twice[0]}` twice: give its values in one --vary",
+                            field="--vary")
     overridden = set(overrides or {})
     for key in keys:
         if any(key == k or key.startswith(k + ".") or k.startswith(key + ".")
                for k in overridden):
-            raise ScenarioError(f"{key} is also set with --set: vary it or set it, not both",
-                                field="--vary")
+            raise ScenarioError(f"`{key}` is also set with --set: vary it or set it, not "
+                                "both", field="--vary")
     combos = list(itertools.product(*(v.values for v in variations)))
     count = len(sources) * len(combos)
-    if count < 2:
-        raise ScenarioError("compares two designs or more: give a second scenario file or "
-                            "--vary KEY=V1,V2", field="compare")
     if count > MAX_DESIGNS:
         raise ScenarioError(f"gives {count} designs, more than {MAX_DESIGNS} (a table of more "
                             "columns cannot be read): compare fewer", field="compare")
@@ -136,7 +136,7 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
         varied = dict(zip(keys, combo))
         letter = LETTERS[len(out)]
         changes = {k: v for k, v in varied.items() if v is not True}    # `on`: as in the file
-        described = ", ".join(f"{k}={_shown(v)}" if not _section(k) else f"{k} {_shown(v)}"
+        described = ", ".join(f"{k}={shown(v)}" if not _section(k) else f"{k} {shown(v)}"
                               for k, v in varied.items())
         name = source if isinstance(source, str) else (source.get("name") or "scenario")
         try:
@@ -145,7 +145,14 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
             raise ScenarioError(f"design {letter} ({name}{', ' + described if described else ''})"
                                 f": {err}", field=None) from None
         label = scenario.name + (f", {described}" if described else "")
+        same = next((c for c in out if c.scenario.digest == scenario.digest), None)
+        if same is not None:
+            raise ScenarioError(f"designs {same.letter} ({same.label}) and {letter} ({label}) "
+                                "are the same design: nothing to compare", field="compare")
         out.append(Candidate(letter, label, str(name), varied, scenario))
+    if count < 2:
+        raise ScenarioError("compares two designs or more: give a second scenario file or "
+                            "--vary KEY=V1,V2", field="compare")
     return out
 
 
@@ -246,8 +253,12 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
            "kind": _kind(result), "test": s.analysis.test, "sided": s.analysis.sided,
            "alpha": s.analysis.alpha, "control_rate": s.control.rate,
            "treatment_rate": s.treatment.rate, "target_power": s.target_power,
+           "rates_from": "point" if s.control.planning_from == s.treatment.planning_from
+           == "point" else f"{s.control.planning_from}, {s.treatment.planning_from}",
            "dropout": s.dropout, "method": result.method,
-           "proposed": result.proposed,
+           "proposed": result.proposed, "target_assurance": s.target_assurance,
+           "futility_overruled": result.sequential is not None
+           and result.sequential.type_one_error_key != "null",
            "n_control": rep.n_control, "n_treatment": rep.n_treatment,
            "n_total": rep.n_control + rep.n_treatment,
            "n_control_randomised": r_c, "n_treatment_randomised": r_t,
@@ -258,7 +269,7 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
            "type_one_error": t1, "type_one_error_se": t1_se,
            "type_one_error_max": None if m is None else m.value,
            "type_one_error_max_rate": None if m is None else m.rate,
-           "months_to_enrol": None, "months_to_enrol_interval80": None,
+           "months_to_enrol": None, "months_to_enrol_low80": None, "months_to_enrol_high80": None,
            "months_to_last_outcome": None, "target_months": None,
            "target_probability": None, "centres_needed": None,
            "cost": None, "expected_cost_planning": None, "expected_cost_null": None,
@@ -267,15 +278,14 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
     if cost is not None:
         row.update(cost=cost["total"], expected_cost_planning=cost.get("expected_total_planning"),
                    expected_cost_null=cost.get("expected_total_null"), currency=cost["currency"])
-    sq = result.sequential
-    if sq is not None and len(sq.looks) > 1:
-        row["expected_randomised_planning"] = sq.operating["planning"].expected_n_total_needed
-        row["expected_randomised_null"] = sq.operating["null"].expected_n_total_needed
+    row["expected_randomised_planning"] = result.expected_randomised("planning")
+    row["expected_randomised_null"] = result.expected_randomised("null")
     rec, months, probability = _recruitment(result)
     if rec is not None:
         d = duration(rec, r_c + r_t)
         row.update(months_to_enrol=d.enrol_median,
-                   months_to_enrol_interval80=list(d.enrol_interval80),
+                   months_to_enrol_low80=d.enrol_interval80[0],
+                   months_to_enrol_high80=d.enrol_interval80[1],
                    months_to_last_outcome=d.last_outcome_median)
         if months is not None:
             row.update(target_months=months, target_probability=probability)
@@ -287,8 +297,19 @@ def summary_rows(comparison: Comparison) -> list[dict]:
     return [design_row(d.letter, d.label, r) for d, r in comparison]
 
 
+def exceeds_alpha(row: dict) -> bool:
+    """Does a design's type I error exceed its alpha: its maximum over the
+    common rate, or at the control rate beyond its Monte Carlo error?"""
+    m, se = row["type_one_error_max"], row["type_one_error_se"]
+    return ((m is not None and m > row["alpha"])
+            or row["type_one_error"] - 1.96 * se > row["alpha"])
+
+
 def fewest(comparison: Comparison) -> list[str]:
-    """The letters of the designs that randomise the fewest women (at most)."""
+    """The letters of the designs that randomise the fewest women (at most),
+    among those that keep their type I error within alpha (all, if none
+    does)."""
     rows = summary_rows(comparison)
-    least = min(r["n_total_randomised"] for r in rows)
-    return [r["design"] for r in rows if r["n_total_randomised"] == least]
+    valid = [r for r in rows if not exceeds_alpha(r)] or rows
+    least = min(r["n_total_randomised"] for r in valid)
+    return [r["design"] for r in valid if r["n_total_randomised"] == least]

@@ -12,11 +12,11 @@ import yaml
 from ..citations import references
 from ..models.costs import money
 from ..names import SHORT_TEST_NAMES
-from ..planning.compare import Comparison, fewest, summary_rows
+from ..planning.compare import Comparison, exceeds_alpha, fewest, shown, summary_rows
 from ..version import SOFTWARE
 from .document import Bullets, Code, Document, Figure, Numbered, Section, Table
 from .justification import justification_text
-from .tables import _csv, above_alpha, pct
+from .tables import _csv, pct
 
 
 # ------------------------------------------------------------------------ table
@@ -27,26 +27,47 @@ def _power_cell(value, se) -> str:
     return f"{value:.4f}" if not se else f"{value:.3f} ± {se:.3f}"
 
 
-def _cells(row: dict) -> list[tuple[str, str]]:
+def _sized_for(row: dict) -> str:
+    power = f"power {pct(row['target_power'])}"
+    if row["target_assurance"] is None:
+        return power
+    assurance = f"assurance {pct(row['target_assurance'])}"
+    return {"assurance": assurance, "both": f"{power} and {assurance}",
+            "evaluated": "a given size"}.get(row["proposed"], power)
+
+
+def _rates(row: dict) -> str:
+    rates = f"{pct(row['control_rate'])} vs {pct(row['treatment_rate'])}"
+    return rates if row["rates_from"] == "point" else f"{rates} from priors"
+
+
+def _both(n_c, n_t) -> str:
+    return f"{n_c} + {n_t} = {n_c + n_t}"
+
+
+def _cells(row: dict, varied: dict) -> list[tuple[str, str]]:
     """(quantity, cell) for one design, in the table's order; a quantity no
     design has is dropped by the caller."""
     months = row["months_to_enrol"]
-    interval = row["months_to_enrol_interval80"]
     max_t1 = row["type_one_error_max"]
     t1 = f"{row['type_one_error']:.4f}"
     if row["type_one_error_se"]:
         t1 += f" ± {row['type_one_error_se']:.4f}"
+    if row["futility_overruled"]:
+        t1 += " (futility stops overruled)"
+    most = " at most" if row["expected_randomised_planning"] is not None else ""
     return [
+        *((key, value) for key, value in varied.items()),
         ("Kind of design", row["kind"]),
         ("Test", SHORT_TEST_NAMES[row["test"]]),
         ("Alpha", f"{row['alpha']:g}, {row['sided']}-sided"),
-        ("Rates (control vs IVIg)", f"{pct(row['control_rate'])} vs {pct(row['treatment_rate'])}"),
-        ("Target power", pct(row["target_power"])),
+        ("Rates (control vs IVIg)", _rates(row)),
+        ("Sized for", _sized_for(row)),
         ("Dropout", pct(row["dropout"])),
-        ("Size per arm (control + IVIg)", f"{row['n_control']} + {row['n_treatment']}"),
-        ("Women with an outcome", f"{row['n_total']}" if row["model"] == "table" else ""),
-        ("Women to randomise", f"{row['n_total_randomised']}"
-         + (" at most" if row["expected_randomised_planning"] is not None else "")),
+        ("Women with an outcome (control + IVIg)",
+         _both(row["n_control"], row["n_treatment"]) if row["model"] == "table" else ""),
+        ("Women to randomise (control + IVIg)",
+         _both(row["n_control_randomised"], row["n_treatment_randomised"]) + most),
         ("Power", _power_cell(row["power"], row["power_se"])),
         ("Assurance", _power_cell(row["assurance"], row["assurance_se"])
          if row["assurance"] is not None else ""),
@@ -60,7 +81,8 @@ def _cells(row: dict) -> list[tuple[str, str]]:
          f"{max_t1:.4f} (at {pct(row['type_one_error_max_rate'])})" if max_t1 is not None
          else ""),
         ("Months to enrol (median, 80% interval)",
-         f"{months:.1f} ({interval[0]:.1f}-{interval[1]:.1f})" if months is not None else ""),
+         f"{months:.1f} ({row['months_to_enrol_low80']:.1f}-{row['months_to_enrol_high80']:.1f})"
+         if months is not None else ""),
         ("Months to the last outcome (median)", f"{row['months_to_last_outcome']:.1f}"
          if row["months_to_last_outcome"] is not None else ""),
         ("Centres needed to enrol in time",
@@ -74,22 +96,24 @@ def _cells(row: dict) -> list[tuple[str, str]]:
 
 
 # the rows of _cells that are a design's assumptions (said once when shared)
-ASSUMED = ("Kind of design", "Test", "Alpha", "Rates (control vs IVIg)", "Target power",
+ASSUMED = ("Kind of design", "Test", "Alpha", "Rates (control vs IVIg)", "Sized for",
            "Dropout")
 
 
 def side_by_side(comparison: Comparison) -> tuple[list[str], list[list[str]], list[str]]:
     """Header (the letters), rows (quantity, one cell per design) and the
-    assumptions every design shares ("Target power 90.0%"): an assumption
+    assumptions every design shares ("target power 90.0%"): an assumption
     row is shown only where the designs differ, and a quantity no design has
-    is left out."""
+    is left out.  The varied keys come first, one row each."""
     rows = summary_rows(comparison)
-    columns = [_cells(r) for r in rows]
+    keys = list(dict.fromkeys(k for d in comparison.designs for k in d.varied))
+    columns = [_cells(r, {k: shown(d.varied[k]) if k in d.varied else "" for k in keys})
+               for r, d in zip(rows, comparison.designs)]
     body, common = [], []
     for i, (name, _) in enumerate(columns[0]):
         cells = [c[i][1] for c in columns]
         if name in ASSUMED and len(set(cells)) == 1:
-            common.append(f"{name}: {cells[0]}")
+            common.append(f"{name[0].lower()}{name[1:]} {cells[0]}")
         elif any(cells):
             body.append([name] + [cell or "-" for cell in cells])
     return [""] + [r["design"] for r in rows], body, common
@@ -113,21 +137,23 @@ def table(comparison: Comparison) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    """results.json of a comparison: strict JSON (see :meth:`Comparison.to_dict`)."""
-    return json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
+    """results.json of a comparison: strict JSON (see :meth:`Comparison.to_dict`),
+    with the paragraph."""
+    document = comparison.to_dict()
+    document["comparison"]["paragraph"] = paragraph(comparison)
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
     rows = summary_rows(comparison)
     keys = list(rows[0])
-    return _csv([keys] + [[(" to ".join(map(repr, r[k])) if isinstance(r[k], list) else r[k])
-                           for k in keys] for r in rows])
+    return _csv([keys] + [[r[k] for k in keys] for r in rows])
 
 
 # -------------------------------------------------------------------- paragraph
 
-def _names(letters: list[str]) -> str:
-    return letters[0] if len(letters) == 1 else ", ".join(letters[:-1]) + " and " + letters[-1]
+def _names(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _per_side(row: dict) -> float:
@@ -136,94 +162,130 @@ def _per_side(row: dict) -> float:
     return row["alpha"] if row["sided"] == "one" else row["alpha"] / 2
 
 
-def _gives_up(best: dict, other: dict) -> list[str]:
-    """What ``best`` gives up against ``other``: the differences a reviewer
-    would weigh, each a phrase."""
+def _trades(best: dict, other: dict) -> list[str]:
+    """What ``best`` trades against ``other`` by its design: a larger alpha or
+    a lower target, clearly less power at its size, less margin below the
+    same alpha, no early stop; each a phrase."""
     out = []
-    level, other_level = _per_side(best), _per_side(other)
-    if level > other_level + 1e-12:
-        out.append(f"a {best['sided']}-sided alpha of {best['alpha']:g} instead of "
+    if _per_side(best) > _per_side(other) + 1e-12:
+        out.append(f"accepts a {best['sided']}-sided alpha of {best['alpha']:g} instead of "
                    f"{other['sided']}-sided {other['alpha']:g}")
     elif best["sided"] == "one" and other["sided"] == "two":
-        out.append(f"the two-sided test (one-sided {best['alpha']:g} tests benefit only, at "
-                   "the same level per side)")
+        out.append(f"tests benefit only (one-sided {best['alpha']:g}, the same level per side "
+                   f"as two-sided {other['alpha']:g})")
     if best["target_power"] < other["target_power"]:
-        out.append(f"a target power of {pct(best['target_power'])} instead of "
+        out.append(f"aims at power {pct(best['target_power'])} instead of "
                    f"{pct(other['target_power'])}")
-    if best["power"] < other["power"] - 1e-4:
-        out.append(f"power {best['power']:.3f} at its size against {other['power']:.3f}")
+    if best["power"] < other["power"] - 0.01:
+        out.append(f"has power {best['power']:.3f} at its size against {other['power']:.3f}")
     if (best["assurance"] is not None and other["assurance"] is not None
-            and best["assurance"] < other["assurance"] - 1e-4):
-        out.append(f"assurance {best['assurance']:.3f} against {other['assurance']:.3f}")
+            and best["assurance"] < other["assurance"] - 0.01):
+        out.append(f"has assurance {best['assurance']:.3f} against {other['assurance']:.3f}")
     bm, om = best["type_one_error_max"], other["type_one_error_max"]
-    if bm is not None and bm > best["alpha"]:
-        out.append(f"its type I error reaches {bm:.4f} over the common rate, above alpha "
-                   f"{best['alpha']:g}")
-    elif above_alpha(best["type_one_error"], best["type_one_error_se"], best["alpha"]):
-        out.append(f"its type I error is {best['type_one_error']:.4f}, above alpha "
-                   f"{best['alpha']:g}")
-    elif bm is not None and om is not None and bm > om + 1e-4:
-        out.append(f"less margin below alpha (type I error at most {bm:.4f} against "
-                   f"{om:.4f})")
+    if (bm is not None and om is not None and best["alpha"] == other["alpha"]
+            and best["sided"] == other["sided"] and bm > om + 1e-4):
+        out.append(f"uses more of alpha {best['alpha']:g} (type I error at most {bm:.4f} "
+                   f"against {om:.4f})")
     if (best["expected_randomised_planning"] is None
             and other["expected_randomised_planning"] is not None
-            and other["expected_randomised_planning"] < best["n_total_randomised"]):
-        out.append(f"the chance to stop early ({other['design']} expects "
-                   f"{other['expected_randomised_planning']:.0f} women under the planning "
+            and other["expected_randomised_planning"] < best["n_total_randomised"] - 0.5):
+        out.append(f"cannot stop early ({other['design']} expects to randomise "
+                   f"{other['expected_randomised_planning']:.1f} women under the planning "
                    "rates)")
-    if best["dropout"] < other["dropout"]:
-        out.append(f"a dropout assumption of {pct(best['dropout'])} instead of "
-                   f"{pct(other['dropout'])}")
-    if best["treatment_rate"] - best["control_rate"] > other["treatment_rate"] - \
-            other["control_rate"] + 1e-12:
-        out.append(f"a larger assumed effect ({pct(best['control_rate'])} vs "
-                   f"{pct(best['treatment_rate'])} instead of {pct(other['control_rate'])} vs "
-                   f"{pct(other['treatment_rate'])})")
     return out
 
 
+def _assumes(best: dict, other: dict) -> list[str]:
+    """Where the smaller design's size comes from its assumptions, not its
+    design: a larger effect, less dropout, other planning rates."""
+    out = []
+    if (best["control_rate"], best["treatment_rate"], best["rates_from"]) != \
+            (other["control_rate"], other["treatment_rate"], other["rates_from"]):
+        out.append(f"rates of {_rates(best)} (against {_rates(other)})")
+    if best["dropout"] < other["dropout"]:
+        out.append(f"{pct(best['dropout'])} dropout (against {pct(other['dropout'])})")
+    if _sized_for(best) != _sized_for(other):
+        out.append(f"a size for {_sized_for(best)} (against {_sized_for(other)})")
+    return out
+
+
+def _randomise(row: dict) -> str:
+    text = (f"{row['n_control_randomised']} + {row['n_treatment_randomised']} = "
+            f"{row['n_total_randomised']} women to randomise")
+    if row["expected_randomised_planning"] is not None:
+        text += " at most"
+    if row["model"] == "table":
+        text += f" ({row['n_control']} + {row['n_treatment']} with an outcome)"
+    return text
+
+
 def paragraph(comparison: Comparison) -> str:
-    """Which design needs the fewest women, against the next one, and what it
-    gives up for it; designs that are not valid at their level are named."""
+    """Which design needs the fewest women among those that keep alpha, the
+    next one, what the smaller design trades for it by its design and what
+    it assumes; designs whose type I error exceeds alpha are named."""
     rows = summary_rows(comparison)
+    by = {r["design"]: r for r in rows}
     label = {d.letter: d.label for d in comparison.designs}
     best = fewest(comparison)
-    first = next(r for r in rows if r["design"] == best[0])
+    first = by[best[0]]
     n = first["n_total_randomised"]
-    at_most = " at most" if first["expected_randomised_planning"] is not None else ""
-    if len(best) == len(rows):
-        every = "Both designs" if len(rows) == 2 else f"All {len(rows)} designs"
-        bounded = [f"{r['design']} at most, expecting {r['expected_randomised_planning']:.1f} "
-                   "under the planning rates" for r in rows
-                   if r["expected_randomised_planning"] is not None]
-        text = (f"{every} randomise the same number of women, {n}"
-                + (f" ({'; '.join(bounded)})" if bounded else "") + ".")
+    invalid = [r for r in rows if exceeds_alpha(r)]
+    screened = len(invalid) < len(rows)         # some designs keep alpha: only they rank
+    rest = sorted((r for r in rows if r["design"] not in best
+                   and not (screened and r in invalid)),
+                  key=lambda r: (r["n_total_randomised"], r["design"]))
+    every = "Both designs" if len(rows) == 2 else f"All {len(rows)} designs"
+    if not rest and not (screened and invalid):
+        text = f"{every} randomise the same number of women, {n}."
+        text += " " + "; ".join(
+            f"{r['design']}: power {r['power']:.3f}"
+            + (f", type I error at most {_worst(r):.4f}" if _worst(r) else "")
+            + (f", expecting {r['expected_randomised_planning']:.1f} randomised under the "
+               "planning rates" if r["expected_randomised_planning"] is not None else "")
+            for r in rows) + "."
     else:
         who = _names([f"{b} ({label[b]})" for b in best])
-        text = (f"Of the {len(rows)} designs compared, {who} need{'s' if len(best) == 1 else ''}"
-                f" the fewest women: {first['n_control_randomised']} + "
-                f"{first['n_treatment_randomised']} = {n} to randomise{at_most}.")
-        nxt = min((r for r in rows if r["design"] not in best),
-                  key=lambda r: (r["n_total_randomised"], r["design"]))
-        text += (f" The next, {nxt['design']} ({label[nxt['design']]}), needs "
-                 f"{nxt['n_total_randomised']} ({nxt['n_total_randomised'] - n} more).")
-        parts = []
-        for b in best:
-            given = _gives_up(next(r for r in rows if r["design"] == b), nxt)
-            parts.append(f"{b} gives up " + "; ".join(given) if given else
-                         f"{b} gives up nothing measured here (power, type I error, alpha, "
-                         "the assumed rates and dropout)")
-        text += f" Against {nxt['design']}, " + "; and ".join(parts) + "."
-        if first["cost"] is not None and nxt["cost"] is not None:
-            saved = nxt["cost"] - first["cost"]
-            text += (f" At the unit costs given, {best[0]} costs {money(first['cost'], first['currency'])}"
-                     f", {money(abs(saved), first['currency'])} "
-                     f"{'less' if saved >= 0 else 'more'} than {nxt['design']}.")
-    others = [r for r in rows if _invalid(r)
-              and (r["design"] not in best or len(best) == len(rows))]
-    if others:
-        text += (" The type I error exceeds alpha at some common rate for " + _names(
-            [f"{r['design']} ({_worst(r):.4f} against {r['alpha']:g})" for r in others]) + ".")
+        text = (f"Of the {len(rows)} designs compared, {who} "
+                f"need{'s' if len(best) == 1 else ''} the fewest women"
+                + (" among those that keep the type I error within alpha"
+                   if screened and invalid else "")
+                + f": {_randomise(first)}.")
+        if rest:
+            nxt = rest[0]
+            text += (f" The next, {nxt['design']} ({label[nxt['design']]}), needs "
+                     f"{nxt['n_total_randomised']} ({nxt['n_total_randomised'] - n} more).")
+            for b in best:
+                trades, assumes = _trades(by[b], nxt), _assumes(by[b], nxt)
+                if trades:
+                    text += f" Against {nxt['design']}, {b} " + "; ".join(trades) + "."
+                if assumes:
+                    text += (f" {b}'s size also rests on its assumptions: "
+                             + "; ".join(assumes) + ".")
+                if not trades and not assumes:
+                    text += (f" {b} gives up nothing measured here against {nxt['design']}: "
+                             "alpha, power, type I error and the assumptions are alike.")
+        elif len(best) > 1:
+            text += " " + "; ".join(f"{b}: power {by[b]['power']:.3f}" for b in best) + "."
+    if invalid:
+        worst = "; ".join(f"{_worst(r):.4f} against {r['alpha']:g}" for r in invalid)
+        if screened:
+            many = len(invalid) > 1
+            needs = [f"{r['design']} ({label[r['design']]})" for r in invalid]
+            text += (f" {needs[0]} would need {invalid[0]['n_total_randomised']}"
+                     + "".join(f", {who} {r['n_total_randomised']}"
+                               for who, r in zip(needs[1:], invalid[1:]))
+                     + f", but {'their type I errors exceed' if many else 'its type I error exceeds'}"
+                     f" alpha at some common rate ({worst}).")
+        else:
+            text += (" The type I error exceeds alpha at some common rate for "
+                     + _names([r["design"] for r in invalid]) + f" ({worst}).")
+    if first["cost"] is not None and rest and rest[0]["cost"] is not None:
+        saved = rest[0]["cost"] - first["cost"]
+        if saved:
+            text += (f" At the unit costs given, {best[0]} costs "
+                     f"{money(first['cost'], first['currency'])}, "
+                     f"{money(abs(saved), first['currency'])} {'less' if saved > 0 else 'more'}"
+                     f" than {rest[0]['design']}.")
     return text
 
 
@@ -231,12 +293,6 @@ def _worst(row: dict) -> float:
     """The largest type I error known for a design."""
     m = row["type_one_error_max"]
     return max(row["type_one_error"], m if m is not None else 0.0)
-
-
-def _invalid(row: dict) -> bool:
-    m = row["type_one_error_max"]
-    return (m is not None and m > row["alpha"]) or above_alpha(
-        row["type_one_error"], row["type_one_error_se"], row["alpha"])
 
 
 # ------------------------------------------------------------------------ report
@@ -257,8 +313,9 @@ def build(comparison: Comparison, figures=()) -> Document:
     ]
     if "power_curves" in figures:
         sections.append(Section("power-curves", "Power curves", [Figure(
-            "power_curves", "Power against the women to randomise (both arms, after dropout), "
-            "every design; each design's proposed size is marked with its letter")]))
+            "power_curves", "Power against the women to randomise (both arms, after dropout; "
+            "the maximum for a sequential design), every design at the sizes evaluated; "
+            "each design's proposed size is marked with its letter")]))
     sections += [Section(f"design-{d.letter}", f"{d.letter}: {d.label}",
                          [justification_text(r).paragraph]) for d, r in comparison]
     cited = []
@@ -273,7 +330,7 @@ def build(comparison: Comparison, figures=()) -> Document:
                   Code(yaml.safe_dump(r.scenario.to_dict(), sort_keys=False,
                                       allow_unicode=True).rstrip())]
     sections.append(Section("reproducibility", "Reproducibility", repro))
-    names = sorted({d.scenario.name for d in comparison.designs})
+    names = list(dict.fromkeys(d.scenario.name for d in comparison.designs))
     return Document("Designs compared: " + ", ".join(names),
                     f"{len(comparison.designs)} designs, {SOFTWARE} "
                     f"{comparison.results[0].version}", sections)

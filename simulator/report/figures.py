@@ -429,7 +429,7 @@ def comparison_curves(comparison) -> Figure:
         ax.plot([at], [rep.power], color=colour, marker="o", markersize=6, linestyle="none",
                 gid=f"proposed_{d.letter}")
         ax.annotate(d.letter, (at, rep.power), textcoords="offset points",
-                    xytext=(4, -11 - 8 * (i % 3)), fontsize=SMALL, color=colour)
+                    xytext=(4, 3), fontsize=SMALL, color=colour)
         sizes += list(x)
     ax.set_xlim(min(sizes) - 1, max(sizes) + 1)
     for t in sorted({r.scenario.target_power for r in comparison.results}):

@@ -573,6 +573,9 @@ def _costs(costs: dict, given: frozenset) -> Costs | None:
             raise ScenarioError("gives no cost: set `per_woman`, `per_course` or `per_centre`",
                                 field="costs")
         return None
+    if not any(costs[k] for k in COSTS):
+        raise ScenarioError("are all 0: give a cost above 0, or remove the section",
+                            field="costs")
     if "costs.courses_per_woman" in given and costs["per_course"] is None:
         raise ScenarioError("needs `costs.per_course` (the cost of a course)",
                             field="costs.courses_per_woman")

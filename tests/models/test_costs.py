@@ -31,10 +31,19 @@ def test_a_sequential_design_costs_its_maximum_and_its_expected_women():
     centres = d["inputs"]["centres"]["number"]
     assert d["cost"]["total"] == 5000 * sum(randomised) + 18000 * r_t + 20000 * centres
     for name in ("planning", "null"):
-        n = d["sequential"]["operating_characteristics"][name]["expected_n_total_needed"]
+        # overrunning included: every woman is randomised before the first look
+        n = d["sequential"]["calendar"][f"expected_randomised_{name}"]
         expected = 5000 * n + 18000 * n * r_t / (r_c + r_t) + 20000 * centres
         assert d["cost"][f"expected_total_{name}"] == pytest.approx(expected, rel=1e-12)
-        assert d["cost"][f"expected_total_{name}"] < d["cost"]["total"]
+        assert d["cost"][f"expected_total_{name}"] == pytest.approx(d["cost"]["total"])
+    # without a recruitment model, the women needed at the look where it stops
+    result = run(load_scenario("severe_sequential", {**COSTS, "simulation.confirm": 0,
+                                                     "recruitment": None, "centres": None}))
+    d = result.to_dict()
+    n = d["sequential"]["operating_characteristics"]["planning"]["expected_n_total_needed"]
+    assert d["cost"]["expected_total_planning"] == pytest.approx(
+        5000 * n + 18000 * n / 2 + 20000, rel=1e-12)
+    assert d["cost"]["expected_total_planning"] < d["cost"]["total"]
 
 
 def test_without_costs_there_is_no_cost_and_the_scenario_is_unchanged():
@@ -52,6 +61,7 @@ def test_without_costs_there_is_no_cost_and_the_scenario_is_unchanged():
     ({"costs.per_woman": -1}, "costs.per_woman", "must be"),
     ({"costs.per_woman": 1, "costs.currency": "C\x1b[2J"}, "costs.currency", ""),
     ({"costs.per_women": 1}, "costs.per_women", "per_woman"),
+    ({"costs.per_woman": 0, "costs.per_centre": 0}, "costs", "are all 0"),
 ])
 def test_bad_costs_are_refused_naming_the_key(overrides, field, words):
     with pytest.raises(ScenarioError) as err:

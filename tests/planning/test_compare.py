@@ -5,6 +5,7 @@ import io
 import itertools
 import json
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -65,27 +66,43 @@ def test_the_table_rows_are_the_designs_own_figures(tests_compared):
         assert float(row["type_one_error_max"]) == single["type_one_error"]["maximum"]["value"]
 
 
-def test_the_paragraph_names_the_smallest_design_and_what_it_gives_up(tests_compared):
+def test_the_paragraph_names_the_smallest_valid_design_and_what_it_trades(tests_compared):
     rows = compared.summary_rows(tests_compared)
-    least = min(r["n_total_randomised"] for r in rows)
-    fewest = [r["design"] for r in rows if r["n_total_randomised"] == least]
-    assert fewest == compared.fewest(tests_compared) == ["B", "C"]      # Boschloo and z: 48
+    valid = [r for r in rows if max(r["type_one_error"], r["type_one_error_max"]) <= 0.05]
+    assert [r["design"] for r in valid] == ["A", "B"]        # the z test exceeds alpha
+    least = min(r["n_total_randomised"] for r in valid)
+    fewest = [r["design"] for r in valid if r["n_total_randomised"] == least]
+    assert fewest == compared.fewest(tests_compared) == ["B"]        # Boschloo: 48
     text = compared.paragraph(tests_compared)
-    assert f"= {least} to randomise" in text
-    nxt = min((r for r in rows if r["design"] not in fewest), key=lambda r: r["n_total_randomised"])
-    assert f"needs {nxt['n_total_randomised']} ({nxt['n_total_randomised'] - least} more)" in text
-    z = rows[2]
-    assert z["type_one_error_max"] > 0.05       # the z test is not exact: said in the paragraph
-    assert f"its type I error reaches {z['type_one_error_max']:.4f}" in text
-    assert "B gives up" in text and "C gives up" in text
+    b, a, z = rows[1], rows[0], rows[2]
+    assert (f"B (severe, analysis.test=boschloo) needs the fewest women among those that keep "
+            f"the type I error within alpha: 24 + 24 = {least} women to randomise "
+            "(21 + 21 with an outcome)") in text
+    assert f"needs {a['n_total_randomised']} ({a['n_total_randomised'] - least} more)" in text
+    assert (f"B uses more of alpha 0.05 (type I error at most {b['type_one_error_max']:.4f} "
+            f"against {a['type_one_error_max']:.4f})") in text
+    assert (f"C (severe, analysis.test=z_pooled) would need {z['n_total_randomised']}, but its "
+            f"type I error exceeds alpha at some common rate ({z['type_one_error_max']:.4f} "
+            "against 0.05)") in text
 
 
-def test_the_text_table_has_one_column_per_design_and_the_shared_assumptions_once(
-        tests_compared):
-    text = compared.table(tests_compared)
-    assert "In every design: Kind of design: fixed; Alpha: 0.05, two-sided" in text
-    power = next(line for line in text.splitlines() if line.startswith("Power"))
-    assert power.split()[1:] == [f"{r.reported.power:.4f}" for r in tests_compared.results]
+def test_assumptions_are_not_traded_and_ties_are_described():
+    """A smaller dropout is an assumption the size rests on, not something a
+    design gives up; designs of the same size are set out side by side."""
+    dropout = compare(designs(["severe"], [parse_vary("dropout=0.1,0.15")],
+                              {"simulation.confirm": 0}))
+    text = compared.paragraph(dropout)
+    assert "A's size also rests on its assumptions: 10.0% dropout (against 15.0%)" in text
+    assert "gives up" not in text
+    one_sided = load_scenario("severe", {"analysis.sided": "one", "analysis.alpha": 0.025,
+                                         "name": "one_sided"}).to_dict()
+    alpha = compare(designs(["severe", one_sided], (), {"simulation.confirm": 0}))
+    a, b = compared.summary_rows(alpha)       # Fisher: the same size either way
+    assert a["n_total_randomised"] == b["n_total_randomised"] == 54
+    assert compared.paragraph(alpha) == (
+        f"Both designs randomise the same number of women, 54. A: power {a['power']:.3f}, "
+        f"type I error at most {a['type_one_error_max']:.4f}; B: power {b['power']:.3f}, "
+        f"type I error at most {b['type_one_error_max']:.4f}.")
 
 
 def test_the_figure_has_each_designs_power_curve(tests_compared):
@@ -149,10 +166,13 @@ def test_a_variant_that_fails_validation_names_the_design_and_the_key():
     (["severe"], ["allocation=" + ",".join(str(1 + i / 10) for i in range(MAX_DESIGNS + 1))],
      None, f"more than {MAX_DESIGNS}"),
     (["severe"], ["dropout=0.1,0.2"], {"dropout": 0.3}, "vary it or set it, not both"),
-    (["severe"], ["dropout=0.1", "dropout=0.2"], None, "varies the same key twice"),
+    (["severe"], ["dropout=0.1", "dropout=0.2"], None, "varies `dropout` twice"),
+    (["severe", "severe"], [], None, "designs A (severe) and B (severe) are the same design"),
+    (["severe"], ["interim=on,off"], None, "are the same design"),
+    (["nosuchfile"], [], None, "nosuchfile"),
 ])
 def test_what_cannot_be_compared_is_refused(sources, variations, overrides, words):
-    with pytest.raises(ScenarioError, match=words):
+    with pytest.raises(ScenarioError, match=re.escape(words)):
         designs(sources, [parse_vary(v) for v in variations], overrides)
 
 
