@@ -277,6 +277,10 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, detectable, f
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
     if detectable:
+        if axes:
+            raise ScenarioError("is for one run, not a sweep: `--sweep recruitment.target_months"
+                                "=...` or `--sweep centres.number=...` gives the detectable "
+                                "rate at each point's capacity", field="--detectable")
         check_detectable(scenario)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)

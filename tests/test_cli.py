@@ -55,7 +55,7 @@ def test_detectable_answers_what_a_size_can_detect(cli):
     d = doc["detectable"]
     assert round(d["treatment_rate"], 3) == 0.629 and d["power"] >= 0.9
     table = cli("--n-control", "30", "--detectable", check_rc=0).stdout
-    assert ("Detectable at 30 + 30 women with an outcome with power 90.0%: 62.9% or more with "
+    assert ("Detectable with power 90.0% at 30 + 30 women with an outcome: 62.9% or more with "
             "IVIg against 20.0% with Standard care: +42.9 percentage points (risk ratio 3.14, "
             "odds ratio 6.78)") in table
 

@@ -35,6 +35,12 @@ def check_detectable(scenario: Scenario) -> None:
             f"a polynomial in the treatment rate; {kind} at every rate, which a bisection "
             f"would repeat: evaluate rates with `--sweep arms.treatment.rate=START:STOP:STEP` "
             f"at `--n-control M` instead", field=FIELD)
+    if scenario.treatment.rate <= scenario.control.rate:
+        raise ScenarioError(
+            f"looks for the smallest {scenario.treatment.label} rate above the control rate "
+            f"that reaches the target power; the planning rates have {scenario.treatment.label} "
+            f"at or below control ({scenario.treatment.rate:g} against "
+            f"{scenario.control.rate:g})", field=FIELD)
     if scenario.sample_size.n_control is None and (scenario.recruitment is None
                                                    or scenario.target_months is None):
         raise ScenarioError(

@@ -822,4 +822,15 @@ def _capacity_sentences(result: PlanResult) -> tuple[str | None, list[str]]:
             f"after {_pct(s.dropout)} dropout, with power {_pct(c.power)} at the planning rates"
             + (f" and assurance {_pct(c.assurance)}" if c.assurance is not None else "")
             + f", and {_improvement(result, d)}.")
+    if cap.n_women < p.n_women:
+        text += (f" That is fewer than the {_n(p.n_women)} women the proposed design "
+                 f"randomises: they are randomised within {cap.target_months:g} months with "
+                 f"probability {_pct(cap.planned_within_target)} only"
+                 + (f", and {cap.centres_needed} centres are needed to reach "
+                    f"{_pct(cap.target_probability)}" if cap.centres_needed is not None else "")
+                 + ".")
+        if d.treatment_rate > s.treatment.rate:
+            text += (f" The feasible trial does not reach {_pct(s.target_power)} power even at "
+                     f"the planning rate of {_pct(s.treatment.rate)} with "
+                     f"{s.treatment.label}.")
     return text, details

@@ -496,8 +496,8 @@ def patient_lines(result: PlanResult) -> list[str]:
                    f"interval {lo:.1f} to {hi:.1f}); last primary outcome at "
                    f"{d.last_outcome_median:.1f} months ({lo2:.1f} to {hi2:.1f})")
         if pr.target_months is not None:
-            need = (f"{pr.centres_needed} centres recruiting like the average one"
-                    if pr.centres_needed is not None else "more than 1,000 centres")
+            need = (f"{pr.centres_needed} centres recruiting like the average one are needed"
+                    if pr.centres_needed is not None else "more than 1,000 centres are needed")
             out.append(f"To enrol within {pr.target_months:g} months with probability "
                        f"{pr.target_probability:g}: {need}")
     return out
@@ -720,7 +720,7 @@ def detectable_text(result: PlanResult, d) -> str:
 def _detectable_lines(result: PlanResult, d, where: str) -> list[str]:
     if d.treatment_rate is None:
         return []
-    out = [f"Detectable {where} with power {pct(d.target_power)}: {detectable_text(result, d)}"]
+    out = [f"Detectable with power {pct(d.target_power)} {where}: {detectable_text(result, d)}"]
     if d.assurance is not None:
         out.append(f"  assurance at this size {d.assurance:.4f}"
                    + ("" if not d.assurance_se else f" ± {d.assurance_se:.4f}")
@@ -763,8 +763,8 @@ def feasibility_lines(result: PlanResult) -> list[str]:
         return out
     t, q = cap.target_months, cap.target_probability
     centres = len(rec.weights)
-    need = (f"{cap.centres_needed} centres recruiting like the average one"
-            if cap.centres_needed is not None else "more than 1,000 centres")
+    need = (f"{cap.centres_needed} centres recruiting like the average one are needed"
+            if cap.centres_needed is not None else "more than 1,000 centres are needed")
     out.append(f"Within {t:g} months: the {n_(p.n_women)} women are randomised with probability "
                f"{cap.planned_within_target:.3f} at {centres} centre{'s' if centres > 1 else ''}; "
                f"with probability {q:g}, {need}")
@@ -777,7 +777,8 @@ def feasibility_lines(result: PlanResult) -> list[str]:
                f"{n_(cap.randomised_treatment)} randomised, {pct(result.scenario.dropout)} "
                f"dropout), power {_power(c, result.method == 'exact')}"
                + ("" if c.assurance is None else f", assurance {c.assurance:.4f}"))
-    if cap.detectable is not None and cap.detectable.treatment_rate is not None:
+    said = d is not None and (d.n_control, d.n_treatment) == (c.n_control, c.n_treatment)
+    if cap.detectable is not None and cap.detectable.treatment_rate is not None and not said:
         out.append("  detectable there: " + detectable_text(result, cap.detectable))
     elif cap.note:
         out.append(f"  {cap.note}")

@@ -170,7 +170,7 @@ def test_n_control_that_empties_the_treatment_arm_is_an_error():
                                           ("z_pooled", 0.34, 0.653)])
 def test_type_one_error_is_the_exact_size_at_the_control_rate(test, p_c, p_t):
     """Against an enumeration with statsmodels' / scipy's own p-values."""
-    from test_analysis import reference_pvalue
+    from stats.test_analysis import reference_pvalue     # tests/ is on the path (conftest)
     from scipy import stats
     res = run(scenario(p_c, p_t, analysis__test=test))
     n_t, n_c = res.sample_size.answer.n_treatment, res.sample_size.answer.n_control
