@@ -10,9 +10,27 @@ OPTION_FIELDS = frozenset({"cache", "backend", "scheduler", "scheduler_timeout",
 class ScenarioError(ValueError):
     """A scenario value that breaks a rule, or a question with no answer.
 
-    ``field`` is the dotted path of the offending key (``arms.treatment.rate``),
-    ``file`` the scenario file it came from, if any.  ``str(err)`` is the
+    The one error a user sees (a ``ValueError``).  ``str(err)`` is the
     one-line message the command prints.
+
+    Attributes
+    ----------
+    message : str
+        The rule broken and the value given.
+    field : str or None
+        The dotted path of the offending key (``arms.treatment.rate``); from
+        the keyword functions, the argument (``treatment``).
+    file : str or None
+        The scenario file it came from, if any.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> try:
+    ...     simulator.sample_size(control=0.2, treatment=1.2)
+    ... except simulator.ScenarioError as err:
+    ...     print(err.field, "|", err)
+    treatment | `treatment` must be a probability in [0, 1]; got 1.2
     """
 
     def __init__(self, message: str, field: str | None = None, file: str | None = None):
@@ -37,7 +55,17 @@ class ScenarioError(ValueError):
 
 
 class NoSolutionError(ScenarioError):
-    """The scenario is valid but the sample-size question has no finite answer."""
+    """The scenario is valid but the sample-size question has no finite answer.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> try:
+    ...     simulator.sample_size(control=0.2, treatment=0.21, sample_size={"max_control": 50})
+    ... except simulator.NoSolutionError as err:
+    ...     print(type(err).__name__, err.field)
+    NoSolutionError sample_size.max_control
+    """
 
 
 class RunFailed(ScenarioError):

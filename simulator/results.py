@@ -45,7 +45,24 @@ def randomised(n: int, dropout: float) -> int:
 @dataclass(frozen=True)
 class PowerPoint:
     """Power (at the planning values) and, with priors, assurance at one design
-    size: a row of the power curve."""
+    size: a row of the power curve.
+
+    Attributes
+    ----------
+    n_control, n_treatment : int
+        Women with an outcome per arm.
+    power, power_se : float
+        Power and its Monte Carlo standard error (0 when exact).
+    assurance, assurance_se : float or None
+        With priors; None without.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> p = simulator.power(control=0.2, treatment=0.69, n_control=24).evaluated
+    >>> print(f"{p.n_total} women, power {p.power:.4f} (standard error {p.power_se:g})")
+    48 women, power 0.9200 (standard error 0)
+    """
     n_control: int
     n_treatment: int
     power: float
@@ -76,11 +93,25 @@ def frame(columns: list[str], rows: list[list]):
 
 class PowerCurve(tuple):
     """The power curve: PowerPoint rows in increasing size, a tuple with
-    ``to_frame()``."""
+    ``to_frame()``.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> curve = simulator.sample_size(control=0.2, treatment=0.69).power_curve
+    >>> [f"{p.n_control}: {p.power:.4f}" for p in curve if 23 <= p.n_control <= 24]
+    ['23: 0.8997', '24: 0.9200']
+    """
 
     def to_frame(self):
         """One row per size: n_control, n_treatment, n_total, power, power_se,
-        and assurance, assurance_se with priors."""
+        and assurance, assurance_se with priors.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Needs pandas (``pip install '.[notebook]'``).
+        """
         prior = any(p.assurance is not None for p in self)
         columns = ["n_control", "n_treatment", "n_total", "power", "power_se"] + (
             ["assurance", "assurance_se"] if prior else [])
@@ -90,7 +121,27 @@ class PowerCurve(tuple):
 
 @dataclass(frozen=True)
 class SampleSizeResult:
-    """The answer of the search, with the sizes to randomise after dropout."""
+    """The answer of the search, with the sizes to randomise after dropout.
+
+    Attributes
+    ----------
+    answer : PowerPoint
+        The smallest size whose power reaches the target.
+    stable : PowerPoint or None
+        The smallest size from which power stays at or above the target up
+        to ``checked_up_to`` (exact power can dip again above the answer).
+    interval_control, interval_treatment : tuple of int
+        The Monte Carlo range of the answer (the answer twice when exact).
+    randomised_control, randomised_treatment : int
+        Women to randomise after dropout.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> ss = simulator.sample_size(control=0.2, treatment=0.69, dropout=0.1).sample_size
+    >>> ss.answer.n_control, ss.randomised_control, ss.n_total_randomised
+    (24, 27, 54)
+    """
     answer: PowerPoint            # smallest size whose power reaches the target
     stable: PowerPoint | None     # smallest size from which power stays >= target
                                   # up to `checked_up_to`; None if the bound misses
@@ -577,7 +628,49 @@ class Capacity:
 
 @dataclass(frozen=True)
 class PlanResult:
-    """Everything one run of a scenario answers."""
+    """Everything one run of a scenario answers.
+
+    Returned by ``run``, ``sample_size``, ``power``,
+    ``detectable``, ``solve`` and ``sensitivity``.  Its fields
+    are named parts of the answer; ``to_dict()`` is the JSON that
+    ``simulate --format json`` prints, ``summary()`` the table it prints.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The validated scenario that ran (``scenario.to_yaml()`` writes it).
+    method : str
+        ``"exact"`` or ``"monte_carlo"``: what ran (after ``auto``).
+    sample_size : SampleSizeResult or None
+        The smallest size reaching the target power; None when a size was
+        given (``n_control``) and evaluated instead.
+    evaluated : PowerPoint or None
+        The power at the given size (``n_control``).
+    reported : PowerPoint
+        The proposed design: the size the paragraph is about, its power (and
+        assurance).
+    power_curve : PowerCurve
+        Power (and assurance) at every size evaluated.
+    assurance, sequential, patient, detectable, capacity
+        The answers of priors, interim looks, the patient-level model,
+        ``detectable`` and a recruitment model (None where they do not
+        apply).
+
+    Examples
+    --------
+    >>> import simulator
+    >>> r = simulator.sample_size(control=0.20, treatment=0.69, dropout=0.1)
+    >>> r
+    <PlanResult trial: 24 + 24 with an outcome, power 0.920 (exact)>
+    >>> r.sample_size.answer.n_control, r.sample_size.n_total_randomised
+    (24, 54)
+    >>> print(next(line for line in r.summary().splitlines() if line.startswith("Required")))
+    Required size for power 90.0%: 24 Control + 24 Treatment = 48 women with a known outcome (power 0.9200)
+    >>> r.to_dict()["sample_size"]["n_total"]
+    48
+    >>> sorted(r.plot())
+    ['power_curve']
+    """
     scenario: Scenario
     method: str                   # "exact" or "monte_carlo" (what ran, after `auto`)
     n_sims: int | None            # None for exact
@@ -609,19 +702,124 @@ class PlanResult:
                     + (", futility stops ignored" if key != "null" else ""))
         return "exact"
 
+    def __repr__(self) -> str:
+        rep, exact = self.reported, self.method == "exact"
+        seq = self.sequential is not None and len(self.sequential.looks) > 1
+        size = (f"{'a maximum of ' if seq else ''}{rep.n_control:,} + {rep.n_treatment:,} "
+                f"{'randomised' if self.patient is not None else 'with an outcome'}")
+        power = f"power {rep.power:.3f}" + ("" if exact else f" \u00b1 {rep.power_se:.3f}")
+        parts = [f"{size}, {power}" if self.sample_size else f"{power} at {size}"]
+        if rep.assurance is not None:
+            parts.append(f"assurance {rep.assurance:.3f}"
+                         + ("" if not rep.assurance_se else f" \u00b1 {rep.assurance_se:.3f}"))
+        d = self.detectable
+        if d is not None:
+            parts.append("detects no rate up to 1" if d.treatment_rate is None
+                         else f"detects {d.treatment_rate:.1%} or more")
+        if self.sweep is not None:
+            parts.append(f"a sweep of {len(self.sweep):,} points")
+        how = "exact" if exact else f"Monte Carlo, {self.n_sims:,} trials"
+        return f"<PlanResult {self.scenario.name}: {', '.join(parts)} ({how})>"
+
+    def summary(self) -> str:
+        """The text table that ``simulate`` prints for this result.
+
+        Returns
+        -------
+        str
+            The assumptions, the power curve around the answer, the headline,
+            and what applies (interim looks, the patient-level model, the
+            detectable rate, a sweep).  A ``str`` that a notebook shows as
+            printed text.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> r = simulator.power(control=0.2, treatment=0.69, n_control=24)
+        >>> print(next(line for line in r.summary().splitlines() if line.startswith("Power at")))
+        Power at 24 Control + 24 Treatment = 48 women: 0.9200
+        """
+        from .report.notebook import summary
+        return summary(self)
+
+    def plot(self, *names: str) -> dict:
+        """The report's figures: matplotlib ``Figure`` objects by name.
+
+        Parameters
+        ----------
+        *names : str
+            Only these figures (default: all that apply).
+
+        Returns
+        -------
+        dict of str to matplotlib.figure.Figure
+            ``power_curve`` always; ``sensitivity``, ``feasibility``,
+            ``boundaries`` and ``recruitment`` where they apply.  The dict is
+            shown in a notebook as the figures themselves; each can be edited
+            or saved (``fig.savefig("power.pdf")``).  A bare ``Figure`` is
+            drawn by Jupyter only once its inline backend is on (``import
+            matplotlib.pyplot``), since the figures are built without pyplot.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> figures = simulator.sample_size(control=0.2, treatment=0.69).plot()
+        >>> figures["power_curve"].axes[0].get_ylabel()
+        'Power'
+        """
+        from .report.notebook import plot
+        return plot(self, names)
+
+    def _repr_html_(self) -> str:
+        """The headline, the paragraph and the figures: an HTML fragment, self-contained."""
+        from .report.notebook import html_fragment
+        return html_fragment(self)
+
     def justification(self) -> str:
-        """The sample-size justification paragraph."""
+        """The sample-size justification paragraph.
+
+        Returns
+        -------
+        str
+            The paragraph for the grant: the design, where each rate comes
+            from, the size, its power and what it assumes.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> text = simulator.sample_size(control=0.2, treatment=0.69).justification()
+        >>> "24" in text
+        True
+        """
         from .report.justification import justification
         return justification(self)
 
     def figures(self) -> dict:
-        """The report's figures as matplotlib Figure objects, by name."""
+        """The report's figures as matplotlib Figure objects, by name (as ``plot()``)."""
         from .report.figures import figures
         return figures(self)
 
     def save(self, out_dir) -> list[str]:
-        """Write the report (HTML, Markdown and PNGs), results.json and the CSV
-        tables into ``out_dir``, each file atomically; returns the names."""
+        """Write the report (HTML, Markdown, Word and PNGs), results.json and
+        the CSV tables into ``out_dir``, each file atomically.
+
+        Parameters
+        ----------
+        out_dir : str or path-like
+            The directory (created if needed), as ``simulate --out``.
+
+        Returns
+        -------
+        list of str
+            The names of the files written.
+
+        Examples
+        --------
+        >>> import simulator, tempfile
+        >>> r = simulator.sample_size(control=0.2, treatment=0.69)
+        >>> "report.html" in r.save(tempfile.mkdtemp())
+        True
+        """
         from .report.outputs import write
         return write(self, out_dir)
 
@@ -687,8 +885,21 @@ class PlanResult:
                                                                  None)}.get(self.proposed)
 
     def to_dict(self) -> dict:
-        """Everything as JSON values: strict JSON, a non-finite number is null
-        and listed, with its field, in ``non_finite``."""
+        """Everything as JSON values: what ``simulate --format json`` prints.
+
+        Returns
+        -------
+        dict
+            Strict JSON values: a non-finite number is None and listed, with
+            its field, in ``non_finite``.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> d = simulator.sample_size(control=0.2, treatment=0.69).to_dict()
+        >>> d["sample_size"]["n_per_arm"], d["method"]
+        ({'control': 24, 'treatment': 24}, 'exact')
+        """
         return strict(self._fields())
 
     def _fields(self) -> dict:

@@ -158,12 +158,79 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
 
 @dataclass(frozen=True)
 class Comparison:
-    """The designs compared and each one's result (in the same order)."""
+    """The designs compared and each one's result (in the same order).
+
+    Returned by ``compare``; ``to_dict()`` is the JSON of ``simulate
+    compare --format json`` and ``summary()`` its table.
+
+    Attributes
+    ----------
+    designs : tuple of Candidate
+        Each design's letter (``A``, ``B``, ...), label, source, the values
+        it varies and its validated ``scenario``.
+    results : tuple of PlanResult
+        Each design's result: bit for bit its single run.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> c = simulator.compare("severe", vary={"analysis.test": ["fisher", "boschloo"]})
+    >>> c
+    <Comparison of 2 designs: A 24 + 24 (analysis.test=fisher); B 21 + 21 (analysis.test=boschloo); fewest women: B>
+    >>> [r.reported.n_control for r in c.results]
+    [24, 21]
+    >>> c.to_dict()["comparison"]["fewest_women"]
+    ['B']
+    """
     designs: tuple[Candidate, ...]
     results: tuple[PlanResult, ...]
 
     def __iter__(self):
         return iter(zip(self.designs, self.results))
+
+    def __repr__(self) -> str:
+        parts = [f"{d.letter} {r.reported.n_control:,} + {r.reported.n_treatment:,} "
+                 f"({', '.join(f'{k}={_shown(v)}' for k, v in d.varied.items()) or d.label})"
+                 for d, r in self]
+        return (f"<Comparison of {len(self.designs)} designs: {'; '.join(parts)}; fewest "
+                f"women: {', '.join(fewest(self))}>")
+
+    def summary(self) -> str:
+        """The text table ``simulate compare`` prints: the designs side by
+        side and the paragraph saying which needs the fewest women.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> c = simulator.compare("severe", vary={"dropout": [0.1, 0.2]})
+        >>> print(c.summary().splitlines()[0])
+        Designs compared
+        """
+        from ..report.notebook import comparison_summary
+        return comparison_summary(self)
+
+    def plot(self) -> dict:
+        """Every design's power curve on one figure.
+
+        Returns
+        -------
+        dict
+            ``{"power_curves": matplotlib.figure.Figure}``, shown in a
+            notebook as the figure.
+        """
+        from ..report.notebook import comparison_plot
+        return comparison_plot(self)
+
+    def _repr_html_(self) -> str:
+        """The paragraph, the table and the power curves: a self-contained HTML fragment."""
+        from ..report.notebook import comparison_html
+        return comparison_html(self)
+
+    def save(self, out_dir) -> list[str]:
+        """Write the comparison's report, results.json and comparison.csv into
+        ``out_dir`` (as ``simulate compare --out``); returns the names."""
+        from ..report.outputs import write
+        return write(self, out_dir)
 
     def to_dict(self) -> dict:
         """``designs``: each design's results as its single run gives them;

@@ -277,10 +277,27 @@ def _point_task(args: tuple, cache_directory) -> tuple[SweepPoint, tuple[int, in
 
 
 class Sweep(tuple):
-    """The points of a sensitivity analysis: a tuple of SweepPoint with ``to_frame()``."""
+    """The points of a sensitivity analysis (``result.sweep`` of
+    ``sensitivity``): a tuple of SweepPoint, one per grid point, with
+    ``to_frame()``.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> r = simulator.sensitivity(simulator.load_scenario("severe"),
+    ...                           {"arms.treatment.rate": [0.6, 0.69]})
+    >>> [p.n_control for p in r.sweep]
+    [33, 24]
+    """
 
     def to_frame(self):
-        """One row per point: the swept values, then the columns of sweep.csv."""
+        """One row per point: the swept values, then the columns of sweep.csv.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Needs pandas (``pip install '.[notebook]'``).
+        """
         rows = sweep_table(self)
         return frame(rows[0], rows[1:])
 
@@ -324,10 +341,36 @@ def run_with_sweep(source, overrides: Mapping[str, Any] | None, axes: list[Sweep
 def sensitivity(scenario: Scenario, grid: Mapping[str, Any], jobs: int = 1, *,
                 backend: str | None = None, scheduler: str | None = None,
                 cache=None) -> PlanResult:
-    """The library's sweep: ``scenario``'s result with ``sweep`` filled in over
-    ``grid``, one or two dotted keys each with the values to try, e.g.
-    ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}``.  Same rules as ``--sweep``;
-    ``jobs``, ``backend``, ``scheduler`` and ``cache`` as for :func:`run`."""
+    """The scenario's result with a sensitivity analysis (``--sweep``): the
+    plan again at every point of a grid of one or two scenario values.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario; its proposed size is the planned size at which
+        every point's power is also given.
+    grid : dict of str to list of float
+        One or two dotted keys, each with the values to try, e.g.
+        ``{"arms.treatment.rate": [0.5, 0.6, 0.69]}`` (two keys: every
+        combination).  Same rules as ``--sweep``.
+    jobs : int, default 1
+        Parallel workers.
+    backend, scheduler, cache
+        As for ``run``.
+
+    Returns
+    -------
+    PlanResult
+        The base result with ``sweep`` (a ``Sweep``) filled in.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> r = simulator.sensitivity(simulator.load_scenario("severe"),
+    ...                           {"arms.treatment.rate": [0.5, 0.6, 0.69]})
+    >>> [(p.values["arms.treatment.rate"], p.n_control) for p in r.sweep]
+    [(0.5, 58), (0.6, 33), (0.69, 24)]
+    """
     if not isinstance(grid, Mapping) or not 1 <= len(grid) <= MAX_AXES:
         raise ScenarioError(f"must map one or two dotted keys to lists of numbers; got {grid!r}",
                             field="grid")

@@ -369,6 +369,48 @@ def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text), quote=False))
 
 
+def _table_html(block: Table, inline: bool = False) -> list[str]:
+    """A table; ``inline``: its style in attributes (a fragment has no style sheet)."""
+    cell = ' style="border:1px solid #ccc;padding:0.2em 0.5em;vertical-align:top' if inline else ""
+
+    def attrs(i, head=False):
+        num = i < len(block.numeric) and block.numeric[i]
+        if not inline:
+            return ' class="num"' if num else ""
+        return cell + (";text-align:right" if num else ";text-align:left") + (
+            ";background:#f2f2f2" if head else "") + '"'
+    out = [("<table style=\"border-collapse:collapse;margin:0.8em 0;font-size:0.9em\">"
+            if inline else "<table>") + "<thead><tr>" + "".join(
+        f"<th{attrs(i, True)}>{_inline(h)}</th>" for i, h in enumerate(block.header))
+        + "</tr></thead><tbody>"]
+    out += [("<tr class=\"answer\">" if k in block.highlight and not inline else "<tr>")
+            + "".join(f"<td{attrs(i)}>{_inline(c)}</td>" for i, c in enumerate(r))
+            + "</tr>" for k, r in enumerate(block.rows)]
+    out.append("</tbody></table>")
+    return out
+
+
+def _block_html(block, images: dict[str, bytes], inline: bool = False) -> list[str]:
+    """One block of a section as HTML lines; figures embedded as data URIs."""
+    if isinstance(block, str):
+        return [f"<p>{_inline(block)}</p>"]
+    if isinstance(block, Table):
+        return _table_html(block, inline)
+    if isinstance(block, Figure):
+        data = base64.b64encode(images[block.stem]).decode("ascii")
+        style = ' style="max-width:100%;height:auto"' if inline else ""
+        return [f'<figure id="figure-{block.stem}"><img alt="{html.escape(block.caption)}" '
+                f'src="data:image/png;base64,{data}"{style}><figcaption>'
+                f"{_inline(block.caption)}</figcaption></figure>"]
+    if isinstance(block, (Bullets, Numbered)):
+        tag = "ul" if isinstance(block, Bullets) else "ol"
+        return [f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items)
+                + f"</{tag}>"]
+    if isinstance(block, Code):
+        return [f"<pre>{html.escape(block.text, quote=False)}</pre>"]
+    return []
+
+
 def to_html(doc: Document, images: dict[str, bytes]) -> str:
     """One self-contained HTML file: ``images`` (stem -> PNG bytes) embedded as
     data URIs, the style inline, nothing fetched from elsewhere."""
@@ -383,33 +425,36 @@ def to_html(doc: Document, images: dict[str, bytes]) -> str:
         for number, block in enumerate(section.blocks):
             if number == 1:
                 out.append("</div>")
-            if isinstance(block, str):
-                out.append(f"<p>{_inline(block)}</p>")
-            elif isinstance(block, Table):
-                def cls(i):
-                    return ' class="num"' if i < len(block.numeric) and block.numeric[i] else ""
-                out.append("<table><thead><tr>" + "".join(
-                    f"<th{cls(i)}>{_inline(h)}</th>" for i, h in enumerate(block.header))
-                    + "</tr></thead><tbody>")
-                out += [("<tr class=\"answer\">" if k in block.highlight else "<tr>")
-                        + "".join(f"<td{cls(i)}>{_inline(c)}</td>" for i, c in enumerate(r))
-                        + "</tr>" for k, r in enumerate(block.rows)]
-                out.append("</tbody></table>")
-            elif isinstance(block, Figure):
-                data = base64.b64encode(images[block.stem]).decode("ascii")
-                out.append(f'<figure id="figure-{block.stem}"><img alt="{html.escape(block.caption)}" '
-                           f'src="data:image/png;base64,{data}"><figcaption>'
-                           f"{_inline(block.caption)}</figcaption></figure>")
-            elif isinstance(block, (Bullets, Numbered)):
-                tag = "ul" if isinstance(block, Bullets) else "ol"
-                out.append(f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items)
-                           + f"</{tag}>")
-            elif isinstance(block, Code):
-                out.append(f"<pre>{html.escape(block.text, quote=False)}</pre>")
+            out += _block_html(block, images)
         if len(section.blocks) <= 1:
             out.append("</div>")
         out.append("</section>")
     out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+FRAGMENT_STYLE = ("font-family:'Helvetica Neue',Arial,sans-serif;line-height:1.45;"
+                  "max-width:50em")
+
+
+def to_html_fragment(doc: Document, images: dict[str, bytes], sections=None,
+                     note: str | None = None, only_figures=()) -> str:
+    """The document's ``sections`` (ids; None: all) as an HTML fragment for a
+    notebook: no ``<html>`` or ``<head>``, every style in an attribute,
+    figures as data URIs, no script and nothing fetched from elsewhere.  Of
+    the sections in ``only_figures``, only the figures are shown."""
+    out = [f'<div class="simulator-result" style="{FRAGMENT_STYLE}">',
+           f'<p style="font-size:1.2em;font-weight:bold;margin-bottom:0.2em">'
+           f"{_inline(doc.title)}</p>"]
+    for section in doc.sections:
+        if sections is not None and section.id not in sections:
+            continue
+        for block in section.blocks:
+            if section.id not in only_figures or isinstance(block, Figure):
+                out += _block_html(block, images, inline=True)
+    if note:
+        out.append(f'<p style="color:#555;font-size:0.9em">{_inline(note)}</p>')
+    out.append("</div>")
     return "\n".join(out)
 
 

@@ -27,6 +27,7 @@ from .patients import dropout_value
 from .rules import Bad, Rule, describe, unknown_key as _unknown
 from .schema import MAX_ARM_SIZE, MIN_ALPHA, SCHEMA, given_keys, validate
 from .source import Source, source_of
+from .writing import scenario_yaml
 
 DEFAULT_SCENARIO = "severe.yaml"
 
@@ -80,6 +81,35 @@ class Simulation:
 
 @dataclass(frozen=True)
 class Scenario:
+    """A validated scenario: what one run answers (frozen; build it with
+    ``load_scenario``, or from keyword arguments through the keyword
+    functions, whose results keep it as ``result.scenario``).
+
+    Attributes
+    ----------
+    name, title : str
+    control, treatment : Arm
+        Each arm's label, planning ``rate`` and ``prior`` (None: a point rate).
+    analysis : Analysis
+        ``test``, ``alpha``, ``sided``.
+    allocation, target_power, dropout : float
+    sample_size, simulation
+        ``sample_size.n_control`` (a size to evaluate), ``simulation.method``,
+        ``n_sims``, ``seed``.
+    interim, patient, recruitment, costs
+        The sections that apply (None where not given).
+    digest : str
+        SHA-256 of the validated scenario (first 12 hex digits).
+
+    Examples
+    --------
+    >>> import simulator
+    >>> s = simulator.load_scenario("severe")
+    >>> s
+    <Scenario severe: 0.2 vs 0.69, fisher, alpha 0.05 two-sided; sha256 e3d99782efba>
+    >>> s.override({"analysis.test": "boschloo"}).analysis.test
+    'boschloo'
+    """
     name: str
     title: str | None
     source: str | None
@@ -113,12 +143,87 @@ class Scenario:
         return _source_label(self.file, self.overridden, field)
 
     def to_dict(self) -> dict:
-        """The validated scenario in the file's own shape (defaults filled in)."""
+        """The validated scenario in the file's own shape (defaults filled in).
+
+        Returns
+        -------
+        dict
+            Plain values (numbers, text, lists, mappings), as a JSON or YAML
+            file holds them; ``load_scenario`` reads it back to this scenario.
+
+        Examples
+        --------
+        >>> import simulator
+        >>> simulator.load_scenario("severe").to_dict()["arms"]["treatment"]
+        {'effect': None, 'label': 'IVIg', 'planning_rate': None, 'rate': 0.69}
+        """
         return json.loads(self.inputs)
+
+    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
+        """The validated scenario as a YAML scenario file, every default filled
+        in, keys in the order of the key reference.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Also write the text to this file (UTF-8; an existing file is
+            replaced).
+
+        Returns
+        -------
+        str
+            The YAML text; ``load_scenario`` reads it back to a scenario with
+            the same ``digest``, so a notebook exploration becomes a scenario
+            file (``simulate --scenario FILE`` gives the same numbers).
+
+        Examples
+        --------
+        >>> import simulator
+        >>> s = simulator.load_scenario("severe", {"arms.treatment.rate": 0.6})
+        >>> print(s.to_yaml().splitlines()[2])
+        # every default is filled in. Run it with: simulate --scenario FILE
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "mine.yaml")
+        >>> _ = s.to_yaml(path)
+        >>> simulator.load_scenario(path).digest == s.digest
+        True
+        """
+        text = scenario_yaml(self.to_dict(), self.name, self.title, self.digest)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def __repr__(self) -> str:
+        kind = (", patient-level" if self.patient is not None else
+                f", {len(self.interim.looks)} looks" if self.interim is not None
+                and len(self.interim.looks) > 1 else "")
+        rates = f"{self.control.rate:.4g} vs {self.treatment.rate:.4g}"
+        if self.has_prior:
+            rates += " (planning values of priors)"
+        return (f"<Scenario {self.name}: {rates}, {self.analysis.test}, alpha "
+                f"{self.analysis.alpha:g} {self.analysis.sided}-sided{kind}; "
+                f"sha256 {self.digest}>")
 
     def override(self, overrides: Mapping[str, Any]) -> "Scenario":
         """This scenario with values replaced by dotted key (as ``--set``),
-        validated again: ``s.override({"arms.control.rate": 0.25})``."""
+        validated again.
+
+        Parameters
+        ----------
+        overrides : dict
+            Dotted keys to values: ``{"arms.control.rate": 0.25}``.
+
+        Returns
+        -------
+        Scenario
+            A new scenario (this one is unchanged).
+
+        Examples
+        --------
+        >>> import simulator
+        >>> simulator.load_scenario("severe").override({"arms.control.rate": 0.25}).control.rate
+        0.25
+        """
         if not isinstance(overrides, Mapping):
             raise ScenarioError(f"must map dotted keys to values; got {overrides!r}",
                                 field="overrides")
@@ -157,7 +262,19 @@ def _bundled_root():
 
 
 def bundled_scenarios() -> list[str]:
-    """File names of the scenarios shipped with the package."""
+    """File names of the scenarios shipped with the package.
+
+    Returns
+    -------
+    list of str
+        Each a name ``load_scenario`` accepts (with or without ``.yaml``).
+
+    Examples
+    --------
+    >>> import simulator
+    >>> "severe.yaml" in simulator.bundled_scenarios()
+    True
+    """
     root = _bundled_root()
     return sorted(p.name for p in root.iterdir() if p.name.endswith(".yaml"))
 
@@ -190,14 +307,39 @@ def load_scenario(source: str | os.PathLike | Mapping = DEFAULT_SCENARIO,
                   overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario.
 
-    ``source`` is a path, a bundled scenario's name, or a mapping in the file's
-    shape.  ``overrides`` maps dotted keys (``"simulation.n_sims"``) to values
-    that replace the file's before validation.
+    Parameters
+    ----------
+    source : str, path-like or mapping, default "severe.yaml"
+        A scenario file, a bundled scenario's name (``"severe"``), or a
+        mapping in the file's shape.
+    overrides : dict, optional
+        Dotted keys (``"arms.treatment.rate"``) to values that replace the
+        file's before validation, as ``--set``.
 
-    Whatever the input, the only error is :class:`ScenarioError`: a value graph
-    that contains itself, nests more than ``MAX_DEPTH`` levels or holds more
-    than ``MAX_VALUES`` values (YAML aliases counted each time they are used)
-    is refused before anything walks it.
+    Returns
+    -------
+    Scenario
+        Frozen and validated: every key checked, defaults filled in.
+
+    Raises
+    ------
+    ScenarioError
+        The only error, whatever the input, naming the dotted key and the
+        file: a value graph that contains itself, nests more than
+        ``MAX_DEPTH`` levels or holds more than ``MAX_VALUES`` values (YAML
+        aliases counted each time they are used) is refused before anything
+        walks it.
+
+    Examples
+    --------
+    >>> import simulator
+    >>> s = simulator.load_scenario("severe", {"arms.treatment.rate": 0.6})
+    >>> s.control.rate, s.treatment.rate, s.analysis.test
+    (0.2, 0.6, 'fisher')
+    >>> simulator.load_scenario("severe", {"arms.treatment.rate": 1.2})
+    Traceback (most recent call last):
+    ...
+    simulator.errors.ScenarioError: severe.yaml (value from the command line or overrides): `arms.treatment.rate` must be a probability in [0, 1]; got 1.2
     """
     if overrides is not None:
         if not isinstance(overrides, Mapping):
