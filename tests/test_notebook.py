@@ -40,6 +40,7 @@ def execute(path: Path):
             kernelspec = notebook.metadata.get("kernelspec")
             with tempfile.TemporaryDirectory() as work:
                 NotebookClient(notebook, kernel_name=KERNEL, timeout=BUDGET_SECONDS * 3,
+                               record_timing=False,   # no timestamps in the saved file
                                resources={"metadata": {"path": work}}).execute(
                     env=dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="agg"))
         finally:

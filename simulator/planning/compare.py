@@ -190,7 +190,7 @@ class Comparison:
 
     def __repr__(self) -> str:
         parts = [f"{d.letter} {r.reported.n_control:,} + {r.reported.n_treatment:,} "
-                 f"({', '.join(f'{k}={_shown(v)}' for k, v in d.varied.items()) or d.label})"
+                 f"({', '.join(f'{k}={shown(v)}' for k, v in d.varied.items()) or d.label})"
                  for d, r in self]
         return (f"<Comparison of {len(self.designs)} designs: {'; '.join(parts)}; fewest "
                 f"women: {', '.join(fewest(self))}>")
@@ -234,13 +234,15 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """``designs``: each design's results as its single run gives them;
-        ``comparison``: the letters, labels and varied values, and the rows
-        of the side-by-side table."""
+        ``comparison``: the letters, labels and varied values, the rows
+        of the side-by-side table and the paragraph."""
+        from ..report.comparison import paragraph
         return {"comparison": {
                     "designs": [{"design": d.letter, "label": d.label, "source": d.source,
                                  "varied": d.varied_json()} for d in self.designs],
                     "fewest_women": fewest(self),
-                    "table": summary_rows(self)},
+                    "table": summary_rows(self),
+                    "paragraph": paragraph(self)},
                 "designs": [r.to_dict() for r in self.results]}
 
 

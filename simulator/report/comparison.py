@@ -137,11 +137,8 @@ def table(comparison: Comparison) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    """results.json of a comparison: strict JSON (see :meth:`Comparison.to_dict`),
-    with the paragraph."""
-    document = comparison.to_dict()
-    document["comparison"]["paragraph"] = paragraph(comparison)
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    """results.json of a comparison: strict JSON (see :meth:`Comparison.to_dict`)."""
+    return json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
