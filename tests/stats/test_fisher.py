@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import fisher_exact
 
-from simulator.stats import fisher
+from simulator.stats import binomial, fisher
 
 SIDES = ("two", "one")
 
@@ -94,3 +94,13 @@ def test_empty_margins_never_reject_and_levels_outside_the_range_use_p_values():
     assert fisher.rejection_grid("one", 1.0, 6, 4, (0, 6), (0, 4)).all()
     assert not fisher.rejection_grid("two", 0.0, 6, 4, (0, 6), (0, 4)).any()
 
+
+def test_binomial_probabilities_on_a_grid_are_those_of_the_elementwise_formula():
+    """``binomial_pmf`` takes each rate's logarithms once; the numbers are
+    bit for bit those of the per-cell formula, rates of 0 and 1 included."""
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 250, 2999):
+        counts = np.arange(n + 1)
+        rates = np.concatenate([rng.uniform(0, 1, 20), [0.0, 1.0, 1e-9, 1 - 1e-9]])
+        expected = np.exp(binomial._log_pmf(n, counts.astype(float)[None, :], rates[:, None]))
+        assert np.array_equal(binomial.binomial_pmf(n, counts, rates), expected)
