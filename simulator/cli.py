@@ -21,7 +21,7 @@ import click
 from .errors import OPTION_FIELDS, RunFailed, ScenarioError
 from .execution import backends as execution
 from .execution import progress
-from .planning.run import run
+from .planning.run import default_jobs, run
 from .planning.sweep import parse_set, parse_sweep, run_with_sweep
 from .report import outputs
 from .report import tables as report
@@ -164,9 +164,10 @@ def _write_template(ctx, param, value):
               help="Scenario file; a bare name that is not a file names a bundled scenario.")
 @click.option("--n-sims", type=int, help="Simulated trials per size (overrides simulation.n_sims).")
 @click.option("--seed", type=int, help="Root seed (overrides simulation.seed).")
-@click.option("--jobs", type=int, default=1, show_default=True,
+@click.option("--jobs", type=int,
               help=f"Parallel jobs for Monte Carlo chunks (-1: all cores; at most "
-                   f"{execution.JOBS_PER_CORE} per core).")
+                   f"{execution.JOBS_PER_CORE} per core).  [default: all cores for the "
+                   "patient-level model, else 1]")
 @click.option("--method", type=click.Choice(["auto", "exact", "monte_carlo"]),
               help="Engine (overrides simulation.method).")
 @click.option("--n-control", type=int,
@@ -212,6 +213,8 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, fmt, out_dir,
     overrides.update({k: v for k, v in options.items() if v is not None})
     axes = [parse_sweep(spec) for spec in sweeps]
     scenario = load_scenario(scenario_spec, overrides)
+    if jobs is None:
+        jobs = default_jobs(scenario)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
     bar = None if quiet or not sys.stderr.isatty() else progress.Bar(sys.stderr)

@@ -9,6 +9,14 @@ from ..scenario.build import Scenario
 from .planners import planner_for
 
 
+def default_jobs(scenario: Scenario) -> int:
+    """The command's jobs when ``--jobs`` is not given: every core (-1) for
+    the patient-level model, whose runs take seconds to minutes and whose
+    results are the same for any number of jobs; one otherwise, where a run
+    takes less than starting the worker processes would (about a second)."""
+    return -1 if scenario.patient is not None else 1
+
+
 def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
         scheduler: str | None = None, cache=None) -> PlanResult:
     """Answer the scenario's question (see :meth:`~.planners.Planner.result`);
