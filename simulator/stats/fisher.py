@@ -131,15 +131,22 @@ def _ratio(n_t, n_c, s, y):
     return (n_t - y) * (s - y) / ((y + 1.0) * (n_c - s + y + 1.0))
 
 
-def _band_ratio(n_t, n_c, s, y):
-    """:func:`_ratio` for a band (rows s, a column vector; y float, a new
-    array it overwrites), bit for bit, computed in place: each operation is
-    exact on integers but the last, rounded once as there."""
-    numerator = n_t - y
-    numerator *= s - y
-    y += 1.0                            # y + 1
-    denominator = y + (n_c - s)         # n_c - s + y + 1 (integers: exact in any order)
-    denominator *= y
+def _band_ratios(n_t, n_c, s, first, columns):
+    """:func:`_ratio` at y = first + j (j < ``columns``) for each margin s
+    (rows), bit for bit: (n_t - y)(s - y) / ((y + 1)(n_c - s + y + 1)), both
+    products exact on integers.  The four factors are read from windows of
+    1-D arrays (two along y, two along x_c = s - y), not computed per cell."""
+    y_lo = int(first.min())
+    y = np.arange(y_lo, int(first.max()) + columns, dtype=float)
+    x_first = s - first                                  # x_c at the first column (falling)
+    x_hi = int(x_first.max())
+    x = np.arange(x_hi, int(x_first.min()) - columns, -1, dtype=float)
+    along_y, along_x = first - y_lo, x_hi - x_first
+    window = np.lib.stride_tricks.sliding_window_view
+    numerator = window(n_t - y, columns)[along_y]
+    numerator *= window(x, columns)[along_x]
+    denominator = window(y + 1.0, columns)[along_y]
+    denominator *= window((n_c + 1.0) - x, columns)[along_x]
     numerator /= denominator
     return numerator
 
@@ -203,9 +210,10 @@ def critical_counts(sided: str, alpha: float, n_t: int, n_c: int,
     inner = np.flatnonzero((margins > 0) & (margins < n))
     if inner.size == 0:
         return low, high
-    # half-width of the band in standard deviations: a normal tail of
-    # BAND_MASS * alpha, and more (checked below) where the margin is skewed
-    k = math.sqrt(2 * math.log(1 / (BAND_MASS * alpha))) + 1.0
+    # half-width of the band in standard deviations: beyond sqrt(2 log(1/eps))
+    # a normal tail holds less than eps; wider (checked below) where a
+    # margin's tail is heavier
+    k = math.sqrt(2 * math.log(1 / (BAND_MASS * alpha)))
     half = min(int(math.ceil(k * float(_sd(n_t, n_c, margins[inner]).max()))) + 8, n_t + 1)
     rows = max(1, BLOCK_CELLS // (2 * half + 1))
     near = []
@@ -234,14 +242,12 @@ def _band_critical(sided, alpha, n_t, n_c, s, half):
     p-value within ``NEAR_ALPHA`` of alpha."""
     lo, hi = np.maximum(0, s - n_c), np.minimum(s, n_t)
     mode = _mode(n_t, n_c, s, lo, hi)
-    sc = s[:, None]
     while True:
         width = 2 * half + 1
         # ratios w(y + 1) / w(y) at y = mode - half - 1 .. mode + half (one
         # beyond each edge, for the bound on what lies outside)
-        y = (mode[:, None] + np.arange(-half - 1, half + 1)[None, :]).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = _band_ratio(n_t, n_c, sc, y)
+            ratio = _band_ratios(n_t, n_c, s, mode - half - 1, width + 1)
             w = np.empty((len(s), width))
             w[:, half] = 1.0
             np.cumprod(ratio[:, half + 1:-1], axis=1, out=w[:, half + 1:])
@@ -258,7 +264,7 @@ def _band_critical(sided, alpha, n_t, n_c, s, half):
                        + np.where(mode - half > lo, w[:, 0] * left / (1.0 - left), 0.0))
         if half > n_t or np.all(outside <= BAND_MASS * alpha * total):
             break
-        half = min(2 * half, n_t + 1)
+        half = min(half + half // 2, n_t + 1)
     bound = alpha * total
     rows = np.arange(len(s))
     if sided == "one":
