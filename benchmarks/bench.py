@@ -124,7 +124,25 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    sampling points, their default) table by table, timed on 40 tables and
    scaled to all of them; ``ratio`` = scipy's estimated seconds / ours.
 
-Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11 and 12 mean "faster";
+13. ``whole process``: wall time of the command as a user runs it, ``python
+   cli.py --scenario NAME -q`` in a fresh process (interpreter start, imports,
+   reading the scenario, the run with every extra: the type I error's maximum
+   over the common rate, the Monte Carlo check, and the printed table), for
+   every bundled scenario, best of 3 (multicentre, the patient-level model,
+   once, with the command's default jobs: every core); and ``python -c "import
+   simulator.cli"``, the part of every run that is only starting up.  No
+   ratio.  ``--quick``: severe and severe_prior, once.
+
+14. ``Fisher's decision table``: ``rejection_grid`` for Fisher's test
+   (critical counts of every margin at once) against the p-value of every
+   table by the per-margin reference (``fisher.pvalues``, how the table was
+   built before) compared with alpha, two-sided and one-sided 0.05, on the
+   count ranges exact power enumerates at 24 and 200 per arm (0.50 vs 0.34)
+   and on rct_evidence's range at 859 per arm (its priors widen the treatment
+   counts to 86..850, the control counts 193..396); best of 3.  ``ratio`` =
+   reference seconds / ours; the note says whether the decisions agree.
+
+Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11, 12 and 14 mean "faster";
 in sections 3 and 4 they mean "Monte Carlo takes that many times as long as
 exact"; in section 6, "assurance costs that many times as much as point
 power" (above 1: slower); on section 7's assurance rows, the share of point
@@ -153,7 +171,7 @@ from statsmodels.stats.proportion import proportions_ztest, test_proportions_2in
 import simulator  # noqa: E402
 from simulator.engines import assurance  # noqa: E402
 from simulator.engines.assurance import exact_assurance, monte_carlo_assurance  # noqa: E402
-from simulator.engines.design import Design, decision_table  # noqa: E402
+from simulator.engines.design import Design, decision_table, support  # noqa: E402
 from simulator.engines.exact import exact_power  # noqa: E402
 from simulator.engines.montecarlo import monte_carlo_power  # noqa: E402
 from simulator.models.priors import BetaMixture, Effect, RateModel  # noqa: E402
@@ -161,6 +179,8 @@ from simulator.models.priors import BetaMixture, Effect, RateModel  # noqa: E402
 TESTS = ("fisher", "z_pooled", "z_unpooled", "chi2_yates")
 P_T, P_C, N, ALPHA, SEED = 0.50, 0.34, 200, 0.05, 12345
 SCENARIOS = ("severe", "overall", "moderate")
+WHOLE_PROCESS = ("severe", "overall", "moderate", "skeptical", "rct_evidence", "severe_prior",
+                 "overall_prior", "severe_sequential", "multicentre")
 DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
 
 
@@ -207,6 +227,7 @@ def cold(fn):
     """``fn`` run after emptying the decision-table cache."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
+        support.cache_clear()
         return fn(*args, **kwargs)
     return call
 
@@ -215,6 +236,7 @@ def cold_all(fn):
     """``fn`` run after emptying every table cache assurance uses."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
+        support.cache_clear()
         assurance.count_ranges.cache_clear()
         return fn(*args, **kwargs)
     return call
@@ -723,6 +745,54 @@ def bench_unconditional(sizes):
     return rows
 
 
+def bench_whole_process(names, reps):
+    """Section 13: the command in a fresh process, as a user runs it."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def command(args):
+        def call():
+            subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return call
+    seconds, _ = best_of(reps, command(["-c", "import simulator.cli"]))
+    rows = [row("13 whole process", "import simulator.cli", seconds,
+                note="starting Python and importing the package: part of every run")]
+    for name in names:
+        patient = name == "multicentre"
+        seconds, _ = best_of(1 if patient else reps,
+                             command([str(ROOT / "cli.py"), "--scenario", name, "-q"]))
+        target = "15 s" if patient else "2 s"
+        rows.append(row("13 whole process", f"simulate --scenario {name} -q", seconds,
+                        note=(f"{'every core (the default jobs); ' if patient else ''}"
+                              f"the issue's target: under {target}")))
+    return rows
+
+
+def bench_fisher_table(cases):
+    """Section 14: Fisher's decision table, critical counts against every p-value."""
+    from simulator.stats import fisher
+    rows = []
+    for n, t_range, c_range in cases:
+        x_t, x_c = np.meshgrid(np.arange(t_range[0], t_range[1] + 1),
+                               np.arange(c_range[0], c_range[1] + 1), indexing="ij")
+        for sided in ("two", "one"):
+            ours, table = best_of(REPEATS, fisher.rejection_grid, sided, ALPHA, n, n,
+                                  t_range, c_range)
+            before, reference = best_of(REPEATS, lambda: fisher.pvalues(sided, n, n, x_t, x_c)
+                                        <= ALPHA)
+            rows.append(row("14 Fisher's decision table", f"{n} per arm, {sided}-sided", ours,
+                            ratio=before / ours,
+                            note=f"{x_t.size:,} tables ({x_t.shape[0]} x {x_t.shape[1]}); "
+                                 f"per-margin p-values {before * 1000:.1f} ms; identical "
+                                 f"decisions: {np.array_equal(table, reference)}"))
+    return rows
+
+
+FISHER_TABLES = ((24, support(24, P_T), support(24, P_C)), (200, support(200, P_T),
+                 support(200, P_C)), (859, (86, 850), (193, 396)))
+
+
 def markdown(rows):
     lines = ["| section | case | seconds | trials/s | ratio | note |",
              "|---|---|---:|---:|---:|---|"]
@@ -764,6 +834,9 @@ def main(argv=None):
     rows += bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000)
     rows += bench_report_extras()
     rows += bench_unconditional((20, 50) if args.quick else (20, 100, 300))
+    rows += bench_fisher_table(FISHER_TABLES[:2] if args.quick else FISHER_TABLES)
+    rows += bench_whole_process(("severe", "severe_prior") if args.quick else WHOLE_PROCESS,
+                                REPEATS)
     total = time.perf_counter() - start
 
     print(markdown(rows))
