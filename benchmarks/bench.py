@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench.py [--quick] [--json [PATH]]
+    python benchmarks/bench.py [--quick] [--json [PATH]] [--sections N,N,...]
 
 What is measured (wall time, ``time.perf_counter``, best of 3 repetitions
 except where noted; a *cold* repetition empties the decision-table cache first;
@@ -807,6 +807,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
     parser.add_argument("--json", metavar="PATH", nargs="?", const=str(DEFAULT_JSON),
                         help=f"also write the results as JSON (default PATH: {DEFAULT_JSON})")
+    parser.add_argument("--sections", metavar="N,N,...",
+                        type=lambda text: [int(k) for k in text.split(",")],
+                        help="only these sections (1 and 2 run together), e.g. 4,13,14")
     args = parser.parse_args(argv)
     global REPEATS, UNIFORM_RATES
     if args.quick:
@@ -822,29 +825,44 @@ def main(argv=None):
     print(f"Mode: {'quick' if args.quick else 'full'}; engine n_sims {n_sims:,}, "
           f"loop trials {n_loop:,}, parallel n_sims {n_par:,}, "
           f"assurance n_sims {n_assur:,}, assurance loop trials {n_assur_loop:,}\n")
-    rows = bench_engine_and_loop(n_sims, n_loop)
-    rows += bench_exact_vs_mc()
-    rows += bench_scenarios()
-    par_rows, identical = bench_parallel(n_par)
-    rows += par_rows
-    rows += bench_assurance_exact()
-    rows += bench_assurance_mc(n_assur, n_assur_loop)
-    rows += bench_patient(*n_patient)
-    rows += bench_sequential(20_000 if args.quick else 100_000, 500 if args.quick else 20_000)
-    rows += bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000)
-    rows += bench_report_extras()
-    rows += bench_unconditional((20, 50) if args.quick else (20, 100, 300))
-    rows += bench_fisher_table(FISHER_TABLES[:2] if args.quick else FISHER_TABLES)
-    rows += bench_whole_process(("severe", "severe_prior") if args.quick else WHOLE_PROCESS,
-                                REPEATS)
+    sections = {
+        1: lambda: bench_engine_and_loop(n_sims, n_loop),     # sections 1 and 2
+        3: bench_exact_vs_mc,
+        4: bench_scenarios,
+        5: lambda: bench_parallel(n_par),
+        6: bench_assurance_exact,
+        7: lambda: bench_assurance_mc(n_assur, n_assur_loop),
+        8: lambda: bench_patient(*n_patient),
+        9: lambda: bench_sequential(20_000 if args.quick else 100_000,
+                                    500 if args.quick else 20_000),
+        10: lambda: bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000),
+        11: bench_report_extras,
+        12: lambda: bench_unconditional((20, 50) if args.quick else (20, 100, 300)),
+        13: lambda: bench_whole_process(("severe", "severe_prior") if args.quick
+                                        else WHOLE_PROCESS, REPEATS),
+        14: lambda: bench_fisher_table(FISHER_TABLES[:2] if args.quick else FISHER_TABLES)}
+    chosen = set(sections) if args.sections is None else {
+        1 if k == 2 else k for k in args.sections}
+    unknown = chosen - set(sections)
+    if unknown:
+        parser.error(f"--sections: no section {', '.join(map(str, sorted(unknown)))}")
+    rows, identical = [], None
+    for key, bench in sections.items():
+        if key in chosen:
+            done = bench()
+            if key == 5:
+                done, identical = done
+            rows += done
     total = time.perf_counter() - start
 
     print(markdown(rows))
-    print(f"\nParallel results identical for jobs=1 and jobs=2: {identical}")
+    if identical is not None:
+        print(f"\nParallel results identical for jobs=1 and jobs=2: {identical}")
     print(f"Total benchmark time: {total:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"machine": info, "quick": args.quick, "total_seconds": total,
+             "sections": sorted(chosen),
              "parallel_identical": identical, "rows": rows}, indent=2) + "\n")
         print(f"JSON written to {args.json}")
 
