@@ -21,12 +21,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 GRID = 801              # Simpson points on each look's continuation region (odd)
 SPAN = 10.0             # an unbounded region is cut at this many SDs around its mean
 SPENDING = ("ld_obrien_fleming", "ld_pocock", "hsd")
 CLASSICAL = ("obrien_fleming", "pocock")
+
+
+_NORMAL_PDF_C = math.sqrt(2 * math.pi)
+
+
+def normal_pdf(x: np.ndarray, loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    """``scipy.stats.norm.pdf(x, loc, scale)`` for scale > 0, the same numbers
+    bit for bit (its formula, ``exp(-z**2/2) / sqrt(2 pi) / scale``, without
+    the per-call handling of arguments, which took most of the time of the
+    recursive integration's ~1,400 calls)."""
+    z = np.asarray((np.asarray(x, dtype=float) - loc) / scale)
+    return np.exp(-z**2/2.0) / _NORMAL_PDF_C / scale
 
 
 def critical_z(alpha: float, sided: str = "one") -> float:
@@ -118,10 +130,10 @@ class _Recursion:
             return
         s, w = _simpson(lo, hi)
         if k == 0:
-            density = stats.norm.pdf(s, mean, sd)
+            density = normal_pdf(s, mean, sd)
         else:
             u, mass = self.grids[k - 1]
-            density = mass @ stats.norm.pdf((s[None, :] - u[:, None] - mean) / sd) / sd
+            density = mass @ normal_pdf((s[None, :] - u[:, None] - mean) / sd) / sd
         self.grids.append((s, w * density))
 
 
