@@ -16,11 +16,13 @@ Two routes, which give the same decisions:
   (:func:`critical_counts`).  They are computed for all margins at once, on a
   2-D array of margins by counts: a band around each margin's mode, wide
   enough that the probability left outside is below ``BAND_MASS * alpha``.
-  The weights in the band are the reference's, bit for bit; only the sums
-  differ in their rounding (about 1e-15 relative).  A margin with a p-value
-  within ``NEAR_ALPHA`` (relative) of alpha is decided by the reference's
-  p-values instead, so that a p-value equal to alpha up to rounding is
-  decided as the reference decides it.
+  The weights in the band are the reference's, bit for bit (so ties are
+  judged alike); the sums differ by their rounding and by what lies outside
+  the band, together far below 1e-6 of alpha.  A margin with a p-value within
+  ``NEAR_ALPHA`` (relative) of alpha, or with a tie reaching further back
+  than ``TIE_PROBE`` entries, is decided by the reference's p-values instead,
+  so that a p-value equal to alpha up to rounding is decided as the reference
+  decides it.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ MIN_ALPHA = 1e-100
 # Entries before the end of a margin's rejected tables checked for a tie with
 # the first one after it.
 TIE_PROBE = 4
-# Cells (margins x counts) of one block of the 2-D arrays: a few MB each.
+# Cells (margins x counts) of one block of the 2-D arrays: 1 MB each.
 BLOCK_CELLS = 2 ** 17
 
 
