@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench.py [--quick] [--json [PATH]]
+    python benchmarks/bench.py [--quick] [--json [PATH]] [--sections N,N,...]
 
 What is measured (wall time, ``time.perf_counter``, best of 3 repetitions
 except where noted; a *cold* repetition empties the decision-table cache first;
@@ -123,7 +123,25 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    obvious alternative: scipy's ``boschloo_exact`` / ``barnard_exact`` (32
    sampling points, their default) table by table, timed on 40 tables and
    scaled to all of them; ``ratio`` = scipy's estimated seconds / ours.
-13. ``comparison``: ``simulate compare`` of six designs (the severe scenario
+13. ``whole process``: wall time of the command as a user runs it, ``python
+   cli.py --scenario NAME -q`` in a fresh process (interpreter start, imports,
+   reading the scenario, the run with every extra: the type I error's maximum
+   over the common rate, the Monte Carlo check, and the printed table), for
+   every bundled scenario, best of 3 (multicentre, the patient-level model,
+   once, with the command's default jobs: every core); and ``python -c "import
+   simulator.cli"``, the part of every run that is only starting up.  No
+   ratio.  ``--quick``: severe and severe_prior, once.
+
+14. ``Fisher's decision table``: ``rejection_grid`` for Fisher's test
+   (critical counts of every margin at once) against the p-value of every
+   table by the per-margin reference (``fisher.pvalues``, how the table was
+   built before) compared with alpha, two-sided and one-sided 0.05, on the
+   count ranges exact power enumerates at 24 and 200 per arm (0.50 vs 0.34)
+   and on rct_evidence's range at 859 per arm (its priors widen the treatment
+   counts to 86..850, the control counts 193..396); best of 3.  ``ratio`` =
+   reference seconds / ours; the note says whether the decisions agree.
+
+15. ``comparison``: ``simulate compare`` of six designs (the severe scenario
    with Fisher's, Boschloo's and the pooled z test, at 10% and 15% dropout;
    two with --quick) as one process with ``--jobs 2``, against the obvious
    alternative, one ``simulate --scenario severe --set ...`` process per
@@ -131,7 +149,7 @@ per arm; sections 6 and 7 use design priors instead of the two rates):
    as a user's would); ``ratio`` = the separate processes' seconds / the
    comparison's.
 
-Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11, 12 and 13 mean "faster";
+Ratios above 1 in sections 1, 2, 5, 7's engine / loop rows, 8, 9, 10, 11, 12, 14 and 15 mean "faster";
 in sections 3 and 4 they mean "Monte Carlo takes that many times as long as
 exact"; in section 6, "assurance costs that many times as much as point
 power" (above 1: slower); on section 7's assurance rows, the share of point
@@ -160,7 +178,7 @@ from statsmodels.stats.proportion import proportions_ztest, test_proportions_2in
 import simulator  # noqa: E402
 from simulator.engines import assurance  # noqa: E402
 from simulator.engines.assurance import exact_assurance, monte_carlo_assurance  # noqa: E402
-from simulator.engines.design import Design, decision_table  # noqa: E402
+from simulator.engines.design import Design, decision_table, support  # noqa: E402
 from simulator.engines.exact import exact_power  # noqa: E402
 from simulator.engines.montecarlo import monte_carlo_power  # noqa: E402
 from simulator.models.priors import BetaMixture, Effect, RateModel  # noqa: E402
@@ -168,6 +186,8 @@ from simulator.models.priors import BetaMixture, Effect, RateModel  # noqa: E402
 TESTS = ("fisher", "z_pooled", "z_unpooled", "chi2_yates")
 P_T, P_C, N, ALPHA, SEED = 0.50, 0.34, 200, 0.05, 12345
 SCENARIOS = ("severe", "overall", "moderate")
+WHOLE_PROCESS = ("severe", "overall", "moderate", "skeptical", "rct_evidence", "severe_prior",
+                 "overall_prior", "severe_sequential", "multicentre")
 DEFAULT_JSON = ROOT / "benchmarks" / "results.json"
 
 
@@ -214,6 +234,7 @@ def cold(fn):
     """``fn`` run after emptying the decision-table cache."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
+        support.cache_clear()
         return fn(*args, **kwargs)
     return call
 
@@ -222,6 +243,7 @@ def cold_all(fn):
     """``fn`` run after emptying every table cache assurance uses."""
     def call(*args, **kwargs):
         decision_table.cache_clear()
+        support.cache_clear()
         assurance.count_ranges.cache_clear()
         return fn(*args, **kwargs)
     return call
@@ -745,9 +767,57 @@ def bench_comparison(quick):
     apart = sum(process("--scenario", "severe", "--set", f"analysis.test={t}", "--set",
                         f"dropout={d}") for t in tests for d in dropouts)
     designs = len(tests) * len(dropouts)
-    return [row("13 comparison", f"simulate compare, {designs} designs, --jobs 2", together),
-            row("13 comparison", f"{designs} separate simulate processes", apart,
+    return [row("15 comparison", f"simulate compare, {designs} designs, --jobs 2", together),
+            row("15 comparison", f"{designs} separate simulate processes", apart,
                 ratio=apart / together, note="ratio = separate s / compare s")]
+
+
+def bench_whole_process(names, reps):
+    """Section 13: the command in a fresh process, as a user runs it."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def command(args):
+        def call():
+            subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return call
+    seconds, _ = best_of(reps, command(["-c", "import simulator.cli"]))
+    rows = [row("13 whole process", "import simulator.cli", seconds,
+                note="starting Python and importing the package: part of every run")]
+    for name in names:
+        patient = name == "multicentre"
+        seconds, _ = best_of(1 if patient else reps,
+                             command([str(ROOT / "cli.py"), "--scenario", name, "-q"]))
+        target = "15 s" if patient else "2 s"
+        rows.append(row("13 whole process", f"simulate --scenario {name} -q", seconds,
+                        note=(f"{'every core (the default jobs); ' if patient else ''}"
+                              f"the issue's target: under {target}")))
+    return rows
+
+
+def bench_fisher_table(cases):
+    """Section 14: Fisher's decision table, critical counts against every p-value."""
+    from simulator.stats import fisher
+    rows = []
+    for n, t_range, c_range in cases:
+        x_t, x_c = np.meshgrid(np.arange(t_range[0], t_range[1] + 1),
+                               np.arange(c_range[0], c_range[1] + 1), indexing="ij")
+        for sided in ("two", "one"):
+            ours, table = best_of(REPEATS, fisher.rejection_grid, sided, ALPHA, n, n,
+                                  t_range, c_range)
+            before, reference = best_of(REPEATS, lambda: fisher.pvalues(sided, n, n, x_t, x_c)
+                                        <= ALPHA)
+            rows.append(row("14 Fisher's decision table", f"{n} per arm, {sided}-sided", ours,
+                            ratio=before / ours,
+                            note=f"{x_t.size:,} tables ({x_t.shape[0]} x {x_t.shape[1]}); "
+                                 f"per-margin p-values {before * 1000:.1f} ms; identical "
+                                 f"decisions: {np.array_equal(table, reference)}"))
+    return rows
+
+
+FISHER_TABLES = ((24, support(24, P_T), support(24, P_C)), (200, support(200, P_T),
+                 support(200, P_C)), (859, (86, 850), (193, 396)))
 
 
 def markdown(rows):
@@ -764,6 +834,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
     parser.add_argument("--json", metavar="PATH", nargs="?", const=str(DEFAULT_JSON),
                         help=f"also write the results as JSON (default PATH: {DEFAULT_JSON})")
+    parser.add_argument("--sections", metavar="N,N,...",
+                        type=lambda text: [int(k) for k in text.split(",")],
+                        help="only these sections (1 and 2 run together), e.g. 4,13,14")
     args = parser.parse_args(argv)
     global REPEATS, UNIFORM_RATES
     if args.quick:
@@ -779,27 +852,45 @@ def main(argv=None):
     print(f"Mode: {'quick' if args.quick else 'full'}; engine n_sims {n_sims:,}, "
           f"loop trials {n_loop:,}, parallel n_sims {n_par:,}, "
           f"assurance n_sims {n_assur:,}, assurance loop trials {n_assur_loop:,}\n")
-    rows = bench_engine_and_loop(n_sims, n_loop)
-    rows += bench_exact_vs_mc()
-    rows += bench_scenarios()
-    par_rows, identical = bench_parallel(n_par)
-    rows += par_rows
-    rows += bench_assurance_exact()
-    rows += bench_assurance_mc(n_assur, n_assur_loop)
-    rows += bench_patient(*n_patient)
-    rows += bench_sequential(20_000 if args.quick else 100_000, 500 if args.quick else 20_000)
-    rows += bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000)
-    rows += bench_report_extras()
-    rows += bench_unconditional((20, 50) if args.quick else (20, 100, 300))
-    rows += bench_comparison(args.quick)
+    sections = {
+        1: lambda: bench_engine_and_loop(n_sims, n_loop),     # sections 1 and 2
+        3: bench_exact_vs_mc,
+        4: bench_scenarios,
+        5: lambda: bench_parallel(n_par),
+        6: bench_assurance_exact,
+        7: lambda: bench_assurance_mc(n_assur, n_assur_loop),
+        8: lambda: bench_patient(*n_patient),
+        9: lambda: bench_sequential(20_000 if args.quick else 100_000,
+                                    500 if args.quick else 20_000),
+        10: lambda: bench_scaling(10 * n_par, n_patient[2], 20_000 if args.quick else 1_000_000),
+        11: bench_report_extras,
+        12: lambda: bench_unconditional((20, 50) if args.quick else (20, 100, 300)),
+        13: lambda: bench_whole_process(("severe", "severe_prior") if args.quick
+                                        else WHOLE_PROCESS, REPEATS),
+        14: lambda: bench_fisher_table(FISHER_TABLES[:2] if args.quick else FISHER_TABLES),
+        15: lambda: bench_comparison(args.quick)}
+    chosen = set(sections) if args.sections is None else {
+        1 if k == 2 else k for k in args.sections}
+    unknown = chosen - set(sections)
+    if unknown:
+        parser.error(f"--sections: no section {', '.join(map(str, sorted(unknown)))}")
+    rows, identical = [], None
+    for key, bench in sections.items():
+        if key in chosen:
+            done = bench()
+            if key == 5:
+                done, identical = done
+            rows += done
     total = time.perf_counter() - start
 
     print(markdown(rows))
-    print(f"\nParallel results identical for jobs=1 and jobs=2: {identical}")
+    if identical is not None:
+        print(f"\nParallel results identical for jobs=1 and jobs=2: {identical}")
     print(f"Total benchmark time: {total:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"machine": info, "quick": args.quick, "total_seconds": total,
+             "sections": sorted(chosen),
              "parallel_identical": identical, "rows": rows}, indent=2) + "\n")
         print(f"JSON written to {args.json}")
 

@@ -23,7 +23,7 @@ from .execution import backends as execution
 from .execution import progress
 from .planning.compare import compare, designs, parse_vary
 from .planning.feasibility import check_detectable
-from .planning.run import run
+from .planning.run import default_jobs, run
 from .planning.sweep import parse_set, parse_sweep, run_with_sweep
 from .report import comparison as compared, outputs
 from .report import tables as report
@@ -167,9 +167,10 @@ RUN_OPTIONS = _options(
     click.option("--n-sims", type=int,
                  help="Simulated trials per size (overrides simulation.n_sims)."),
     click.option("--seed", type=int, help="Root seed (overrides simulation.seed)."),
-    click.option("--jobs", type=int, default=1, show_default=True,
-                 help=f"Parallel jobs for Monte Carlo chunks (-1: all cores; at most "
-                      f"{execution.JOBS_PER_CORE} per core)."),
+    click.option("--jobs", type=int,
+                 help=f"Parallel jobs: Monte Carlo chunks, sweep points or compared designs "
+                      f"(-1: all cores; at most {execution.JOBS_PER_CORE} per core).  [default: "
+                      "all cores for the patient-level model, else 1]"),
     click.option("--method", type=click.Choice(["auto", "exact", "monte_carlo"]),
                  help="Engine (overrides simulation.method)."))
 OUTPUT_OPTIONS = _options(
@@ -282,6 +283,8 @@ def simulate(scenario_spec, n_sims, seed, jobs, method, n_control, detectable, f
                                 "=...` or `--sweep centres.number=...` gives the detectable "
                                 "rate at each point's capacity", field="--detectable")
         check_detectable(scenario)
+    if jobs is None:
+        jobs = default_jobs(scenario)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
 
@@ -319,6 +322,8 @@ def compare_command(scenarios, variations, n_sims, seed, jobs, method, fmt, out_
                          [parse_vary(spec) for spec in variations], overrides)
     if out_dir is not None:
         check_out_dir(out_dir, force, cache_dir)
+    if jobs is None:
+        jobs = min(default_jobs(c.scenario) for c in candidates)     # -1: every core
     result = _computed(lambda workers: compare(candidates, jobs=workers), jobs, backend,
                        scheduler, scheduler_timeout, cache_dir, quiet)
     written = _written(result, out_dir)

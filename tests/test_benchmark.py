@@ -19,5 +19,5 @@ def test_the_quick_benchmark_runs_every_section(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
     sections = {row["section"].split()[0] for row in doc["rows"]}
-    assert sections == {str(i) for i in range(1, 14)}
+    assert sections == {str(i) for i in range(1, 16)}
     assert doc["parallel_identical"] is True and doc["quick"] is True

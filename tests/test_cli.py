@@ -1,5 +1,6 @@
 """The `simulate` command as a user runs it, in a fresh process."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -257,3 +258,24 @@ def test_the_resource_trackers_warning_after_a_signal_is_not_shown(tmp_path):
     plain = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
                            timeout=60)
     assert "leaked semlock" in plain.stderr          # the probe does raise it
+
+
+@pytest.mark.parametrize("args,workers", [
+    # patient-level: every core (reading multicentre's population model takes 0.5 s)
+    pytest.param(["--scenario", "multicentre"], os.cpu_count() or 1, marks=pytest.mark.slow),
+    pytest.param(["--scenario", "multicentre", "--jobs", "1"], 1, marks=pytest.mark.slow),
+    (["--scenario", "severe"], 1),
+    (["--scenario", "severe", "--jobs", "2"], 2)])
+def test_jobs_default_to_every_core_for_the_patient_level_model_only(monkeypatch, args, workers):
+    """The run itself is replaced: only the jobs the command hands it are checked."""
+    from click.testing import CliRunner
+
+    from simulator import cli as command
+    seen = []
+
+    def fake_run(scenario, jobs, **options):
+        seen.append(jobs)
+        raise SystemExit(0)
+    monkeypatch.setattr(command, "run", fake_run)
+    CliRunner().invoke(command.simulate, args + ["-q"])
+    assert seen == [workers]

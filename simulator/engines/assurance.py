@@ -119,15 +119,20 @@ def _arm_predictive(prior: BetaMixture | None, rate: float, n: int, count_range)
 
 
 def _effect_integral(model: RateModel, table: np.ndarray, n_t: int, n_c: int,
-                     t_range, c_range, order: int) -> float:
+                     t_range, c_range, order: int, given: dict) -> float:
     """E over (control rate, effect) of the success probability, by product
-    quadrature of the given order in each uncertain dimension."""
+    quadrature of the given order in each uncertain dimension.  ``given``
+    keeps the table times the control pmfs by control nodes, for the next
+    order (a point control rate has the same single node at every order)."""
     p_c, w_c = model.control_nodes(order)
     theta, w_e = model.effect.nodes(order)
     x_t = np.arange(t_range[0], t_range[1] + 1)
     x_c = np.arange(c_range[0], c_range[1] + 1)
     # success probability given the control count, for each control node: (L_t, N_c)
-    given_c = _table_times(table, binomial_pmf(n_c, x_c, p_c).T)
+    key = p_c.tobytes()
+    if key not in given:
+        given[key] = _table_times(table, binomial_pmf(n_c, x_c, p_c).T)
+    given_c = given[key]
     total = 0.0
     for i in range(len(p_c)):
         pmf_t = binomial_pmf(n_t, x_t, model.effect.treatment_rate(p_c[i], theta))
@@ -153,11 +158,11 @@ def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssura
             pmf_c = _arm_predictive(model.control_prior, model.control_rate, n_c, c_range)
             out[i] = pmf_t @ _table_times(table, pmf_c)
             continue
-        order = QUADRATURE_START
-        value = _effect_integral(model, table, n_t, n_c, t_range, c_range, order)
+        order, given = QUADRATURE_START, {}
+        value = _effect_integral(model, table, n_t, n_c, t_range, c_range, order, given)
         while True:
             order *= 2
-            finer = _effect_integral(model, table, n_t, n_c, t_range, c_range, order)
+            finer = _effect_integral(model, table, n_t, n_c, t_range, c_range, order, given)
             change, value = abs(finer - value), finer
             if change < QUADRATURE_TOLERANCE or order >= QUADRATURE_MAX:
                 break

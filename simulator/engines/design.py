@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 
 import numpy as np
 from scipy import stats
@@ -57,8 +57,11 @@ class Design:
         return rejects(self.test, self.sided, self.alpha, n_t, n_c, x_t, x_c)
 
 
+@lru_cache(maxsize=4096)
 def support(n: int, rate: float) -> tuple[int, int]:
-    """Inclusive range of event counts enumerated for Binomial(n, rate)."""
+    """Inclusive range of event counts enumerated for Binomial(n, rate)
+    (cached: every exact evaluation asks again, and scipy's quantile
+    functions take a fraction of a millisecond)."""
     if rate <= 0.0:
         return 0, 0
     if rate >= 1.0:

@@ -10,6 +10,14 @@ from .feasibility import check_detectable, extend
 from .planners import planner_for
 
 
+def default_jobs(scenario: Scenario) -> int:
+    """The command's jobs when ``--jobs`` is not given: every core (-1) for
+    the patient-level model, whose runs take seconds to minutes and whose
+    results are the same for any number of jobs; one otherwise, where a run
+    takes less than starting the worker processes would (about a second)."""
+    return -1 if scenario.patient is not None else 1
+
+
 def run(scenario: Scenario, jobs: int = 1, *, backend: str | None = None,
         scheduler: str | None = None, cache=None, detectable: bool = False) -> PlanResult:
     """Answer a scenario's question: what ``simulate --scenario FILE`` prints.

@@ -34,9 +34,22 @@ def _log_pmf(n: int, k: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def binomial_pmf(n: int, counts: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """Binomial(n, rate) probabilities, shape ``(len(rates), len(counts))``."""
-    return np.exp(_log_pmf(n, np.asarray(counts, dtype=float)[None, :],
-                           np.asarray(rates, dtype=float)[:, None]))
+    """Binomial(n, rate) probabilities, shape ``(len(rates), len(counts))``.
+
+    The same numbers as ``exp(_log_pmf(...))`` on the outer grid, bit for
+    bit, with the logarithms taken once per rate rather than per cell:
+    ``xlogy(k, p)`` is ``k * log(p)`` (0 at k = 0), and with 0 < p < 1 that
+    product is the same whether log(p) is taken inside or outside."""
+    k = np.asarray(counts, dtype=float)[None, :]
+    p = np.asarray(rates, dtype=float)[:, None]
+    with np.errstate(invalid="ignore"):
+        log = (special.gammaln(n + 1.0) - special.gammaln(k + 1.0)
+               - special.gammaln(n - k + 1.0) + k * special.xlogy(1.0, p))
+        log += (n - k) * special.xlog1py(1.0, -p)
+    edge = ~((p[:, 0] > 0.0) & (p[:, 0] < 1.0))     # rates of 0 or 1 (or nan): per cell
+    if edge.any():
+        log[edge] = _log_pmf(n, k, p[edge])
+    return np.exp(log, out=log)
 
 
 def _normal_scores(u: np.ndarray) -> np.ndarray:

@@ -29,6 +29,18 @@ SPENDING = ("ld_obrien_fleming", "ld_pocock", "hsd")
 CLASSICAL = ("obrien_fleming", "pocock")
 
 
+_NORMAL_PDF_C = math.sqrt(2 * math.pi)
+
+
+def normal_pdf(x: np.ndarray, loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    """``scipy.stats.norm.pdf(x, loc, scale)`` for scale > 0, the same numbers
+    bit for bit (its formula, ``exp(-z**2/2) / sqrt(2 pi) / scale``, without
+    the per-call handling of arguments, which took most of the time of the
+    recursive integration's ~1,400 calls)."""
+    z = np.asarray((np.asarray(x, dtype=float) - loc) / scale)
+    return np.exp(-z**2/2.0) / _NORMAL_PDF_C / scale
+
+
 def critical_z(alpha: float, sided: str = "one") -> float:
     """The fixed design's critical value: z_(1 - alpha), or z_(1 - alpha/2) two-sided."""
     return float(-special.ndtri(alpha / 2 if sided == "two" else alpha))
@@ -118,10 +130,10 @@ class _Recursion:
             return
         s, w = _simpson(lo, hi)
         if k == 0:
-            density = _normal_pdf((s - mean) / sd) / sd
+            density = normal_pdf(s, mean, sd)
         else:
             u, mass = self.grids[k - 1]
-            density = mass @ _normal_pdf((s[None, :] - u[:, None] - mean) / sd) / sd
+            density = mass @ normal_pdf((s[None, :] - u[:, None] - mean) / sd) / sd
         self.grids.append((s, w * density))
 
 

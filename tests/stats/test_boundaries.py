@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from simulator.stats.boundaries import crossing, efficacy_bounds, spent
+from simulator.stats.boundaries import crossing, efficacy_bounds, normal_pdf, spent
 
 EQUAL3 = [1 / 3, 2 / 3, 1]
 
@@ -94,3 +94,15 @@ def test_beta_spending_futility_matches_gsdesign_default_design():
     up, down = crossing(EQUAL3, upper, lower, drift)
     assert up.sum() == pytest.approx(0.9, abs=1e-8)
     assert np.allclose(np.cumsum(down), spent("hsd", EQUAL3, 0.1, -2.0), atol=1e-8)
+
+
+def test_normal_density_is_scipys_bit_for_bit():
+    """The recursive integration's density skips scipy's per-call argument
+    handling; the numbers are scipy.stats.norm.pdf's exactly (infinities and
+    nan included)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 12.0, size=(40, 61))
+    x[0, :3] = np.inf, -np.inf, np.nan
+    for loc, scale in [(0.0, 1.0), (1.7, 0.35), (-4.2, 6.0)]:
+        assert np.array_equal(normal_pdf(x, loc, scale), stats.norm.pdf(x, loc, scale),
+                              equal_nan=True)
