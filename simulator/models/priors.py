@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 from scipy.integrate import quad
 
 SCALES = ("odds_ratio", "risk_ratio", "risk_difference")
@@ -94,6 +94,7 @@ class BetaMixture:
     def predictive_pmf(self, n: int, counts: np.ndarray) -> np.ndarray:
         """Prior predictive probability of each event count among n women: a
         mixture of beta-binomial distributions."""
+        from scipy import stats     # (imported when needed: it takes most of a second)
         return sum(w * stats.betabinom.pmf(counts, n, a, b)
                    for w, a, b in zip(self.weights, self.a, self.b))
 
