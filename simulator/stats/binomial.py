@@ -49,7 +49,9 @@ def binomial_pmf(n: int, counts: np.ndarray, rates: np.ndarray) -> np.ndarray:
         log += (n - k) * special.xlog1py(1.0, -p)
     edge = ~((p[:, 0] > 0.0) & (p[:, 0] < 1.0))     # rates of 0 or 1 (or nan): per cell
     if edge.any():
-        log[edge] = _log_pmf(n, k, p[edge])
+        # (rates clipped at 1 come many at once: each distinct one computed once)
+        rates, where = np.unique(p[edge, 0], return_inverse=True)
+        log[edge] = _log_pmf(n, k, rates[:, None])[where.reshape(-1)]
     return np.exp(log, out=log)
 
 
