@@ -24,6 +24,17 @@ import numpy as np
 from scipy import special
 from scipy.integrate import quad
 
+
+def _betabinom_pmf(k, n: int, a: float, b: float) -> np.ndarray:
+    """``scipy.stats.betabinom.pmf(k, n, a, b)`` for counts 0 <= k <= n and
+    a, b > 0: scipy's own formula, term for term, without importing
+    ``scipy.stats``."""
+    k = np.floor(np.asarray(k))
+    combiln = -np.log(n + 1) - special.betaln(n - k + 1, k + 1)
+    return np.clip(np.exp(combiln + special.betaln(k + a, n - k + b) - special.betaln(a, b)),
+                   0, 1)
+
+
 @lru_cache(maxsize=64)
 def _hermite(order: int) -> tuple[np.ndarray, np.ndarray]:
     """``special.roots_hermitenorm(order)``, computed once per order (an
@@ -114,8 +125,7 @@ class BetaMixture:
     def predictive_pmf(self, n: int, counts: np.ndarray) -> np.ndarray:
         """Prior predictive probability of each event count among n women: a
         mixture of beta-binomial distributions."""
-        from scipy import stats     # (imported when needed: it takes most of a second)
-        return sum(w * stats.betabinom.pmf(counts, n, a, b)
+        return sum(w * _betabinom_pmf(counts, n, a, b)
                    for w, a, b in zip(self.weights, self.a, self.b))
 
     def to_dict(self) -> dict:

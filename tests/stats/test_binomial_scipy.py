@@ -27,3 +27,11 @@ def test_clipped_rates_computed_once_give_the_same_rows():
     table = binomial_pmf(40, counts, rates)
     for row, rate in zip(table, rates):
         assert np.array_equal(row, binomial_pmf(40, counts, [rate])[0], equal_nan=True)
+
+
+@pytest.mark.parametrize("n", [0, 1, 94, 1999])
+@pytest.mark.parametrize("a, b", [(0.5, 0.5), (32.0, 62.0), (3.2, 1e-3), (4000.0, 7000.0)])
+def test_beta_binomial_same_as_scipy_stats(n, a, b):
+    from simulator.models.priors import _betabinom_pmf
+    k = np.arange(n + 1)
+    assert np.array_equal(_betabinom_pmf(k, n, a, b), stats.betabinom.pmf(k, n, a, b))
