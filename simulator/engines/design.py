@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache, wraps
 
 import numpy as np
-from scipy import stats
 
 from ..errors import ScenarioError
 from ..stats.analysis import MAX_UNCONDITIONAL_TABLES, UNCONDITIONAL, rejection_grid, rejects
+from ..stats.binomial import binom_isf, binom_ppf
 
 # Each arm's event count is enumerated between its 1e-13 and 1 - 1e-13
 # quantiles; the mass left out is below 2e-13 per arm, so an "exact" power is
@@ -66,8 +66,8 @@ def support(n: int, rate: float) -> tuple[int, int]:
         return 0, 0
     if rate >= 1.0:
         return n, n
-    lo = int(stats.binom.ppf(TAIL, n, rate))
-    hi = int(stats.binom.isf(TAIL, n, rate))
+    lo = int(binom_ppf(TAIL, n, rate))
+    hi = int(binom_isf(TAIL, n, rate))
     return max(lo, 0), min(hi, n)
 
 

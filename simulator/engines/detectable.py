@@ -38,7 +38,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .design import Design, decision_table, support
 
@@ -58,6 +57,7 @@ class DetectableRate:
 def conditional_rejection(design: Design, n_t: int, n_c: int, rate_control: float) -> np.ndarray:
     """``v[x]``, x = 0..n_t: the probability that the test rejects in favour
     of either arm given x treatment events, the control events binomial."""
+    from scipy import stats
     c_range = support(n_c, rate_control)
     table = decision_table(design, n_t, n_c, (0, n_t), c_range)
     pmf_c = stats.binom.pmf(np.arange(c_range[0], c_range[1] + 1), n_c, rate_control)
@@ -66,6 +66,7 @@ def conditional_rejection(design: Design, n_t: int, n_c: int, rate_control: floa
 
 def power_in_rate(v: np.ndarray, rates) -> np.ndarray:
     """Exact power at each treatment rate (shape of ``rates``) from ``v``."""
+    from scipy import stats
     rates = np.atleast_1d(np.asarray(rates, dtype=float))
     n_t = len(v) - 1
     pmf = stats.binom.pmf(np.arange(n_t + 1)[None, :], n_t, rates[:, None])

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from .design import Design, decision_table, support
+from ..stats.binomial import binom_pmf
 
 
 def exact_power(design: Design, rate_treatment: float, rate_control: float,
@@ -27,8 +28,8 @@ def exact_power(design: Design, rate_treatment: float, rate_control: float,
             t_range, c_range = support(n_t, rate_treatment), support(n_c, rate_control)
         else:
             t_range, c_range = count_ranges(n_t, n_c)
-        pmf_t = stats.binom.pmf(np.arange(t_range[0], t_range[1] + 1), n_t, rate_treatment)
-        pmf_c = stats.binom.pmf(np.arange(c_range[0], c_range[1] + 1), n_c, rate_control)
+        pmf_t = binom_pmf(np.arange(t_range[0], t_range[1] + 1), n_t, rate_treatment)
+        pmf_c = binom_pmf(np.arange(c_range[0], c_range[1] + 1), n_c, rate_control)
         table = decision_table(design, n_t, n_c, t_range, c_range)
         out[i] = min(float(pmf_t @ table @ pmf_c), 1.0)
     return out
@@ -117,10 +118,10 @@ def null_rejection(design: Design, n_t: int, n_c: int) -> Callable[[float], floa
     def size_at(rate: float) -> float:
         t_lo, t_hi = support(n_t, rate)
         c_lo, c_hi = support(n_c, rate)
-        pmf_t = stats.binom.pmf(np.arange(t_lo, t_hi + 1), n_t, rate)
+        pmf_t = binom_pmf(np.arange(t_lo, t_hi + 1), n_t, rate)
         # the control pmf over its support, 0 elsewhere, gathered along each row
         pmf_c = np.zeros(n_c + 1 + 2 * width)
-        pmf_c[width + c_lo:width + c_hi + 1] = stats.binom.pmf(np.arange(c_lo, c_hi + 1), n_c,
+        pmf_c[width + c_lo:width + c_hi + 1] = binom_pmf(np.arange(c_lo, c_hi + 1), n_c,
                                                               rate)
         counts = np.clip(start[t_lo:t_hi + 1, None] + columns[None, :] + width, 0,
                          len(pmf_c) - 1)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from scipy import stats
 
 from .design import Design, count_decided, decision_table, support
+from ..stats.binomial import binom_cdf, binom_ppf
 from ..execution.backends import map_chunks
 
 CHUNK_SIZE = 50_000
@@ -45,8 +45,8 @@ class ArmSampler:
     @classmethod
     def build(cls, n: int, rate: float, count_range: tuple[int, int] | None = None):
         lo, hi = count_range or support(n, rate)
-        cdf = stats.binom.cdf(np.arange(lo, hi + 1), n, rate)
-        below = float(stats.binom.cdf(lo - 1, n, rate)) if lo > 0 else 0.0
+        cdf = binom_cdf(np.arange(lo, hi + 1), n, rate)
+        below = float(binom_cdf(lo - 1, n, rate)) if lo > 0 else 0.0
         return cls(n, rate, (lo, hi), cdf, below)
 
     def counts(self, u: np.ndarray) -> np.ndarray:
@@ -57,7 +57,7 @@ class ArmSampler:
         outside = (u < self.below) | (x > hi)
         if outside.any():
             # (ppf(0) is -1 in scipy's convention; u = 0 means the count 0)
-            x[outside] = np.maximum(stats.binom.ppf(u[outside], self.n, self.rate), 0).astype(x.dtype)
+            x[outside] = np.maximum(binom_ppf(u[outside], self.n, self.rate), 0).astype(x.dtype)
         return x
 
 

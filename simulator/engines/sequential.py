@@ -32,7 +32,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from ..stats.analysis import z_statistic
 from ..stats.bayes import posterior_superiority, predictive_success
@@ -195,6 +194,7 @@ class SequentialOC:
 
 
 def _transition(lo_hi_from, lo_hi_to, added: int, rate: float) -> np.ndarray:
+    from scipy import stats
     i = np.arange(lo_hi_from[0], lo_hi_from[1] + 1)[:, None]
     j = np.arange(lo_hi_to[0], lo_hi_to[1] + 1)[None, :]
     return stats.binom.pmf(j - i, added, rate)
@@ -203,6 +203,7 @@ def _transition(lo_hi_from, lo_hi_to, added: int, rate: float) -> np.ndarray:
 def exact_oc(design: SequentialDesign, n_t: int, n_c: int, rate_treatment: float,
              rate_control: float) -> SequentialOC:
     """Exact stopping probabilities at each look, with the true rates given."""
+    from scipy import stats
     tables = decision_tables(design, n_t, n_c)
     sizes_t, sizes_c = look_sizes(n_t, design.looks), look_sizes(n_c, design.looks)
     K = design.n_looks

@@ -18,10 +18,41 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 from scipy.integrate import quad
+
+
+def _betabinom_pmf(k, n: int, a: float, b: float) -> np.ndarray:
+    """``scipy.stats.betabinom.pmf(k, n, a, b)`` for counts 0 <= k <= n and
+    a, b > 0: scipy's own formula, term for term, without importing
+    ``scipy.stats``."""
+    k = np.floor(np.asarray(k))
+    combiln = -np.log(n + 1) - special.betaln(n - k + 1, k + 1)
+    return np.clip(np.exp(combiln + special.betaln(k + a, n - k + b) - special.betaln(a, b)),
+                   0, 1)
+
+
+@lru_cache(maxsize=64)
+def _hermite(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """``special.roots_hermitenorm(order)``, computed once per order (an
+    eigenvalue problem; assurance asks for the same orders at every size)."""
+    t, w = special.roots_hermitenorm(order)
+    t.setflags(write=False)
+    w.setflags(write=False)
+    return t, w
+
+
+@lru_cache(maxsize=256)
+def _jacobi(order: int, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """``special.roots_jacobi(order, alpha, beta)``, computed once."""
+    t, v = special.roots_jacobi(order, alpha, beta)
+    t.setflags(write=False)
+    v.setflags(write=False)
+    return t, v
+
 
 SCALES = ("odds_ratio", "risk_ratio", "risk_difference")
 JACOBI_MAX = 2000.0         # Beta components with a + b above this use quantile-scale nodes
@@ -73,7 +104,7 @@ class BetaMixture:
             x = v = None
             if a + b <= JACOBI_MAX:
                 with np.errstate(all="ignore"):
-                    t, v = special.roots_jacobi(order, b - 1.0, a - 1.0)
+                    t, v = _jacobi(order, b - 1.0, a - 1.0)
                 x = (1.0 + t) / 2.0
             if v is None or not (np.all(np.isfinite(v)) and np.all(np.isfinite(x))
                                  and v.sum() > 0):
@@ -94,7 +125,7 @@ class BetaMixture:
     def predictive_pmf(self, n: int, counts: np.ndarray) -> np.ndarray:
         """Prior predictive probability of each event count among n women: a
         mixture of beta-binomial distributions."""
-        return sum(w * stats.betabinom.pmf(counts, n, a, b)
+        return sum(w * _betabinom_pmf(counts, n, a, b)
                    for w, a, b in zip(self.weights, self.a, self.b))
 
     def to_dict(self) -> dict:
@@ -158,7 +189,7 @@ class Effect:
         """Gauss-Hermite nodes and weights (summing to 1) for E[f(theta)]."""
         if self.is_point:
             return np.array([self.mean]), np.array([1.0])
-        t, w = special.roots_hermitenorm(order)
+        t, w = _hermite(order)
         return self.mean + self.sd * t, w / w.sum()
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:

@@ -23,7 +23,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import gamma, poisson
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> float:
@@ -104,6 +103,7 @@ class Recruitment:
     def months_to_enrol(self, n_women, q) -> np.ndarray:
         """Exact quantile(s) q of T_N, the months to randomise ``n_women`` women
         (a whole number, or an array of them broadcast against ``q``)."""
+        from scipy.stats import gamma   # (imported when needed: it takes most of a second)
         n, q = _counts("n_women", n_women), _probability("q", q)
         return self.inverse_cumulative(gamma.ppf(q, n))
 
@@ -150,6 +150,7 @@ def centres_needed(recruitment: Recruitment, n_women: int, target_months: float,
     (always so when target_months <= 0).  With k centres H(t) = k m R(t), so
     P(T_N <= t) = gamma.cdf(k m R(t), N) and k = ceil(gamma.ppf(p, N) / (m R(t))),
     checked (and corrected for rounding) by direct evaluation."""
+    from scipy.stats import gamma
     n = _count("n_women", n_women)
     p = float(_probability("probability", probability))
     top = _count("max_centres", max_centres)
@@ -176,6 +177,7 @@ def centres_needed(recruitment: Recruitment, n_women: int, target_months: float,
 def probability_within(recruitment: Recruitment, n_women: int, months: float) -> float:
     """P(T_N <= months): the probability that ``n_women`` women are randomised
     within ``months``, ``gamma.cdf(H(months), N)`` (= P(Poisson(H) >= N))."""
+    from scipy.stats import gamma
     n = _count("n_women", n_women)
     return float(gamma.cdf(float(recruitment.cumulative(months)), n))
 
@@ -187,6 +189,7 @@ def capacity(recruitment: Recruitment, months: float, probability: float = 0.8) 
     N grows, so N is one less than the first count the Poisson's quantile
     function points at, checked (and corrected for rounding) by direct
     evaluation."""
+    from scipy.stats import gamma, poisson
     p = float(_probability("probability", probability))
     if not (isinstance(months, numbers.Real) and math.isfinite(months)):
         raise ValueError(f"`months` must be a finite number; got {months!r}")
@@ -216,7 +219,7 @@ def look_calendar(recruitment: Recruitment, due: int, total: int) -> tuple[float
     from scipy import integrate, stats
     due, total = _count("due", due), _count("total", total)
     f = recruitment.follow_up_months
-    g = gamma(due)
+    g = stats.gamma(due)
     lo, hi = g.ppf(1e-15), g.isf(1e-15)
 
     def month(x):

@@ -145,11 +145,11 @@ def normal_approximation(rate_treatment: float, rate_control: float, allocation:
     normal approximation, pooled variance under H0 and unpooled under H1
     (Fleiss 1981 without continuity correction; rpact and statsmodels'
     ``samplesize_proportions_2indep_onetail`` use the same formula)."""
-    from scipy.stats import norm
+    from scipy.special import ndtri     # scipy.stats.norm.ppf, without importing scipy.stats
     r = allocation
     d = abs(rate_treatment - rate_control)
     z_a = critical_z(alpha, sided)
-    z_b = norm.ppf(target)
+    z_b = ndtri(target)
     p_bar = (rate_control + r * rate_treatment) / (1 + r)
     null_sd = math.sqrt(p_bar * (1 - p_bar) * (1 + 1 / r))
     alt_sd = math.sqrt(rate_treatment * (1 - rate_treatment) / r

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import special
+from scipy.special import _ufuncs
 
 GRID_CELLS = 1024           # the grid: 1,025 quantiles of 32,768 pilot draws of the rate
 MAX_TABLE_ENTRIES = 2 ** 19  # 4 MB a table: larger arms use every 2nd, 4th, ... grid rate
@@ -48,8 +49,42 @@ def binomial_pmf(n: int, counts: np.ndarray, rates: np.ndarray) -> np.ndarray:
         log += (n - k) * special.xlog1py(1.0, -p)
     edge = ~((p[:, 0] > 0.0) & (p[:, 0] < 1.0))     # rates of 0 or 1 (or nan): per cell
     if edge.any():
-        log[edge] = _log_pmf(n, k, p[edge])
+        # (rates clipped at 1 come many at once: each distinct one computed once)
+        rates, where = np.unique(p[edge, 0], return_inverse=True)
+        log[edge] = _log_pmf(n, k, rates[:, None])[where.reshape(-1)]
     return np.exp(log, out=log)
+
+
+def binom_pmf(k, n, p):
+    """``scipy.stats.binom.pmf(k, n, p)`` for counts 0 <= k <= n and
+    0 <= p <= 1: the same numbers (scipy's own ufunc, clipped to [0, 1] as
+    scipy does), without its argument checks or importing ``scipy.stats``
+    (most of a second)."""
+    return np.clip(_ufuncs._binom_pmf(k, n, p), 0, 1)
+
+
+def binom_cdf(k, n, p):
+    """``scipy.stats.binom.cdf(k, n, p)`` for whole k and 0 <= p <= 1 (1 from
+    k = n on and 0 below 0, as scipy has it)."""
+    k = np.asarray(k)
+    inner = np.clip(_ufuncs._binom_cdf(np.floor(k), n, p), 0, 1)
+    return np.where(k >= n, 1.0, np.where(k < 0, 0.0, inner))
+
+
+def binom_ppf(q, n, p):
+    """``scipy.stats.binom.ppf(q, n, p)`` for 0 <= q <= 1 and 0 <= p <= 1
+    (-1 at q = 0 and n at q = 1, as scipy has it)."""
+    q = np.asarray(q, dtype=float)
+    inner = _ufuncs._binom_ppf(q, n, p)
+    return np.where(q == 0, -1.0, np.where(q == 1, float(n), inner))
+
+
+def binom_isf(q, n, p):
+    """``scipy.stats.binom.isf(q, n, p)`` for 0 <= q <= 1 and 0 <= p <= 1
+    (n at q = 0 and -1 at q = 1, as scipy has it)."""
+    q = np.asarray(q, dtype=float)
+    inner = _ufuncs._binom_isf(q, n, p)
+    return np.where(q == 1, -1.0, np.where(q == 0, float(n), inner))
 
 
 def _normal_scores(u: np.ndarray) -> np.ndarray:
