@@ -79,10 +79,10 @@ def parse_vary(spec: str) -> Variation:
     return Variation(key, tuple(values))
 
 
-def shown(value) -> str:
-    """A varied value as the labels and the table show it."""
+def shown(value, key: str = "") -> str:
+    """A varied value of ``key`` as the labels and the table show it."""
     if value is REMOVED:
-        return "off"
+        return "off" if _section(key) else "removed"
     if value is True:
         return "on"
     if isinstance(value, float):
@@ -136,8 +136,8 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
         varied = dict(zip(keys, combo))
         letter = LETTERS[len(out)]
         changes = {k: v for k, v in varied.items() if v is not True}    # `on`: as in the file
-        described = ", ".join(f"{k}={shown(v)}" if not _section(k) else f"{k} {shown(v)}"
-                              for k, v in varied.items())
+        described = ", ".join(f"{k} {shown(v, k)}" if _section(k) or v is REMOVED
+                              else f"{k}={shown(v, k)}" for k, v in varied.items())
         name = source if isinstance(source, str) else (source.get("name") or "scenario")
         try:
             scenario = load_scenario(source, {**(overrides or {}), **changes})
@@ -190,7 +190,7 @@ class Comparison:
 
     def __repr__(self) -> str:
         parts = [f"{d.letter} {r.reported.n_control:,} + {r.reported.n_treatment:,} "
-                 f"({', '.join(f'{k}={shown(v)}' for k, v in d.varied.items()) or d.label})"
+                 f"({', '.join(f'{k}={shown(v, k)}' for k, v in d.varied.items()) or d.label})"
                  for d, r in self]
         return (f"<Comparison of {len(self.designs)} designs: {'; '.join(parts)}; fewest "
                 f"women: {', '.join(fewest(self))}>")

@@ -107,7 +107,7 @@ def side_by_side(comparison: Comparison) -> tuple[list[str], list[list[str]], li
     is left out.  The varied keys come first, one row each."""
     rows = summary_rows(comparison)
     keys = list(dict.fromkeys(k for d in comparison.designs for k in d.varied))
-    columns = [_cells(r, {k: shown(d.varied[k]) if k in d.varied else "" for k in keys})
+    columns = [_cells(r, {k: shown(d.varied[k], k) if k in d.varied else "" for k in keys})
                for r, d in zip(rows, comparison.designs)]
     body, common = [], []
     for i, (name, _) in enumerate(columns[0]):

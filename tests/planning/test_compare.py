@@ -154,6 +154,13 @@ def test_interim_off_removes_the_looks():
                                            if k != "interim"}).to_dict()
 
 
+def test_a_removed_key_is_labelled_as_removed():
+    candidates = designs(["severe_prior"], [parse_vary("mcid=null,0.2")])
+    assert [d.label for d in candidates] == ["severe_prior, mcid removed",
+                                              "severe_prior, mcid=0.2"]
+    assert candidates[0].scenario.mcid is None and candidates[1].scenario.mcid == 0.2
+
+
 def test_a_variant_that_fails_validation_names_the_design_and_the_key():
     with pytest.raises(ScenarioError) as err:
         designs(["severe"], [parse_vary("dropout=0.1,1.5")])
