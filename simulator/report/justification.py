@@ -18,7 +18,7 @@ from ..version import SOFTWARE
 from ..citations import OVERSTATED, interim_cites, test_cite
 from ..models.priors import SCALES
 from .tables import (TEST_NAMES, above_alpha, effect_text, interim_rules, pct as _pct,
-                     size_range as _size_range)
+                     ratio_words, size_range as _size_range)
 from ..results import PlanResult, assurance_limit, randomised
 from ..scenario.source import matches, planned_on_observed_effect, provenance, stratum_observed
 
@@ -767,14 +767,10 @@ def _improvement(result: PlanResult, d) -> str:
     """"90.0% power to detect an improvement in the live-birth rate from 20.0%
     with standard care to at least 62.9% with IVIg (risk ratio 3.14, odds
     ratio 6.78)"."""
-    e = d.effects()
-    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
-                                                        ("odds ratio", e["odds_ratio"]))
-              if value is not None]
     return (f"{_pct(d.target_power)} power to detect an improvement in the live-birth rate "
             f"from {_pct(d.control_rate)} with {_arm_label(result, 'control')} to at least "
             f"{_pct(d.treatment_rate)} with {_arm_label(result, 'treatment')}"
-            + (f" ({', '.join(ratios)})" if ratios else ""))
+            + ratio_words(d.effects()))
 
 
 def _women_per_arm(result: PlanResult, n_c: int, n_t: int) -> str:

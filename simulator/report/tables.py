@@ -708,13 +708,18 @@ def detectable_text(result: PlanResult, d) -> str:
     percentage points (risk ratio 3.69, odds ratio 11.26), power 0.9000 there"."""
     s = result.scenario
     e = d.effects()
-    ratios = [f"{name} {value:.2f}" for name, value in (("risk ratio", e["risk_ratio"]),
-                                                        ("odds ratio", e["odds_ratio"]))
-              if value is not None]
     return (f"{pct(d.treatment_rate)} or more with {s.treatment.label} against "
             f"{pct(d.control_rate)} with {s.control.label}: {e['difference_points']:+.1f} "
-            f"percentage points" + (f" ({', '.join(ratios)})" if ratios else "")
-            + f", exact power {d.power:.4f} there")
+            f"percentage points{ratio_words(e)}, exact power {d.power:.4f} there")
+
+
+def ratio_words(effects: dict) -> str:
+    """" (risk ratio 3.14, odds ratio 6.78)", leaving out a ratio that a rate
+    of 0 or 1 leaves undefined; "" when neither is defined."""
+    ratios = [f"{name} {effects[key]:.2f}" for name, key in (("risk ratio", "risk_ratio"),
+                                                             ("odds ratio", "odds_ratio"))
+              if effects[key] is not None]
+    return f" ({', '.join(ratios)})" if ratios else ""
 
 
 def _detectable_lines(result: PlanResult, d, where: str) -> list[str]:
