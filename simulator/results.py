@@ -832,6 +832,16 @@ class PlanResult:
             return len(s.patient.centre_weights)
         return len(s.recruitment.weights) if s.recruitment is not None else 1
 
+    def to_randomise(self, point: PowerPoint) -> tuple[int, int]:
+        """Women to randomise per arm (control, treatment) for a design of
+        this run: its sizes after dropout (``randomised``), or the sizes
+        themselves for the patient-level model, whose sizes are women
+        randomised."""
+        if self.patient is not None:
+            return point.n_control, point.n_treatment
+        d = self.scenario.dropout
+        return randomised(point.n_control, d), randomised(point.n_treatment, d)
+
     @property
     def cost(self) -> dict | None:
         """The proposed design's cost (``costs``), item by item; a sequential
@@ -840,10 +850,7 @@ class PlanResult:
         s, rep = self.scenario, self.reported
         if s.costs is None:
             return None
-        if self.patient is not None:        # its sizes are women randomised
-            r_c, r_t = rep.n_control, rep.n_treatment
-        else:
-            r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
+        r_c, r_t = self.to_randomise(rep)
         out = s.costs.of(r_c, r_t, self.centres).to_dict()
         if self.sequential is not None and len(self.sequential.looks) > 1:
             share = r_t / (r_c + r_t)

@@ -12,6 +12,7 @@ depend on the number of jobs).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import string
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from joblib import delayed
 from ..errors import ScenarioError
 from ..execution.backends import active_cache, configured, exit_with_parent, on_cluster, run_tasks
 from ..models.recruitment import centres_needed, duration
-from ..results import PlanResult, randomised
+from ..results import PlanResult
 from ..scenario.build import REMOVED, Scenario, load_scenario
 from ..scenario.reading import parse_yaml
 from ..scenario.schema import SCHEMA
@@ -188,6 +189,11 @@ class Comparison:
     def __iter__(self):
         return iter(zip(self.designs, self.results))
 
+    @functools.cached_property
+    def rows(self) -> list[dict]:
+        """Each design's figures as a flat mapping (:func:`design_row`)."""
+        return [design_row(d.letter, d.label, r) for d, r in self]
+
     def __repr__(self) -> str:
         parts = [f"{d.letter} {r.reported.n_control:,} + {r.reported.n_treatment:,} "
                  f"({', '.join(f'{k}={shown(v, k)}' for k, v in d.varied.items()) or d.label})"
@@ -241,7 +247,7 @@ class Comparison:
                     "designs": [{"design": d.letter, "label": d.label, "source": d.source,
                                  "varied": d.varied_json()} for d in self.designs],
                     "fewest_women": fewest(self),
-                    "table": summary_rows(self),
+                    "table": [dict(row) for row in summary_rows(self)],
                     "paragraph": paragraph(self)},
                 "designs": [r.to_dict() for r in self.results]}
 
@@ -312,10 +318,7 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
     """One design's figures as a flat mapping (a row of comparison.csv, an
     entry of the JSON's ``comparison.table``)."""
     s, rep = result.scenario, result.reported
-    if result.patient is not None:      # its sizes are women randomised
-        r_c, r_t = rep.n_control, rep.n_treatment
-    else:
-        r_c, r_t = randomised(rep.n_control, s.dropout), randomised(rep.n_treatment, s.dropout)
+    r_c, r_t = result.to_randomise(rep)
     t1, t1_se = _type_one(result)
     m = result.type_one_error_max
     row = {"design": letter, "label": label, "scenario": s.name, "model": "table" if s.patient is None else "patient",
@@ -363,7 +366,8 @@ def design_row(letter: str, label: str, result: PlanResult) -> dict:
 
 
 def summary_rows(comparison: Comparison) -> list[dict]:
-    return [design_row(d.letter, d.label, r) for d, r in comparison]
+    """Every design's row, in column order (computed once per comparison)."""
+    return comparison.rows
 
 
 def exceeds_alpha(row: dict) -> bool:

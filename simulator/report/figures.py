@@ -22,7 +22,6 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from ..results import randomised
 from .tables import RATE_KEYS
 
 WIDTH, HEIGHT, TALL = 6.5, 3.6, 4.0     # inches (TALL: a legend below the axes)
@@ -398,15 +397,6 @@ def recruitment(result) -> Figure | None:
     return fig
 
 
-def to_randomise(result, point) -> int:
-    """Women to randomise, both arms, for a power-curve point (patient-level
-    sizes are women randomised already)."""
-    if result.patient is not None:
-        return point.n_total
-    d = result.scenario.dropout
-    return randomised(point.n_control, d) + randomised(point.n_treatment, d)
-
-
 def comparison_curves(comparison) -> Figure:
     """Every design's power against the women it randomises (so that designs
     with different dropout, allocation or model share the axis), one colour
@@ -417,13 +407,13 @@ def comparison_curves(comparison) -> Figure:
     sizes = []
     for i, (d, r) in enumerate(comparison):
         points = sorted(r.power_curve, key=lambda p: p.n_total)
-        x = np.array([to_randomise(r, p) for p in points], float)
+        x = np.array([sum(r.to_randomise(p)) for p in points], float)
         gap = np.diff([p.n_control for p in points], prepend=points[0].n_control) > 1
         xs = np.insert(x, np.flatnonzero(gap), np.nan)
         y = np.insert(np.array([p.power for p in points], float), np.flatnonzero(gap), np.nan)
         colour = f"C{i % 10}"
         rep = r.reported
-        at = to_randomise(r, rep)
+        at = sum(r.to_randomise(rep))
         ax.plot(xs, y, color=colour, linestyle=styles[i % 4], linewidth=1.4, marker="o",
                 markersize=2, gid=f"design_{d.letter}", label=f"{d.letter}: {d.label}")
         ax.plot([at], [rep.power], color=colour, marker="o", markersize=6, linestyle="none",
