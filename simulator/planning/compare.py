@@ -289,9 +289,7 @@ def _recruitment(result: PlanResult):
     """(recruitment model, target months, target probability) of a design, or Nones."""
     s = result.scenario
     holder = s.patient if s.patient is not None else s
-    rec = getattr(holder, "recruitment", None)
-    return (rec, getattr(holder, "target_months", None),
-            getattr(holder, "target_probability", 0.8))
+    return holder.recruitment, holder.target_months, holder.target_probability
 
 
 def _kind(result: PlanResult) -> str:
