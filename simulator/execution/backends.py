@@ -34,14 +34,13 @@ from contextvars import ContextVar, copy_context
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import joblib
 import numpy as np
 import scipy
-from joblib import Parallel, delayed
 
 from ..version import SOFTWARE, __version__
 from ..errors import RunFailed, ScenarioError
 from .progress import reporter_for_tasks
+from .threads import thread_count
 
 BACKENDS = ("loky", "dask")
 TASKS_PER_WORKER = 4         # runs of chunks per worker, for balance
@@ -55,11 +54,29 @@ _scope: ContextVar[str | None] = ContextVar("simulator_cache_scope", default=Non
 _rounds: ContextVar["Rounds | None"] = ContextVar("simulator_rounds", default=None)
 _cluster_cores: ContextVar[int | None] = ContextVar("simulator_cluster_cores", default=None)
 _cluster: ContextVar[tuple | None] = ContextVar("simulator_cluster", default=None)
+_loky: ContextVar[bool] = ContextVar("simulator_loky", default=False)
 _DRIVER = {"pid": None}      # the process that configured the run (workers are others)
 _WRITING: set[str] = set()   # temporary chunk files this process is writing
 
 
 # -- running tasks -------------------------------------------------------------------------
+
+def delayed(function: Callable) -> Callable:
+    """``joblib.delayed``: ``delayed(f)(*args, **kwargs)`` is the task
+    ``(f, args, kwargs)`` (joblib itself is imported only when tasks run in
+    parallel: a tenth of a second of every command's start)."""
+    def task(*args, **kwargs):
+        return function, args, kwargs
+    return task
+
+
+def _parallel(n_jobs: int, return_as: str):
+    """``joblib.Parallel``, under the loky backend if :func:`configured` asked
+    for it by name (else the backend in force: dask's, or the caller's)."""
+    import joblib
+    with joblib.parallel_config(backend="loky") if _loky.get() else contextlib.nullcontext():
+        return joblib.Parallel(n_jobs=n_jobs, return_as=return_as)
+
 
 def run_tasks(calls: Iterable, n_jobs: int, work: Sequence[int], unit: str = "trials") -> list:
     """``joblib.Parallel(n_jobs)(calls)``, results in the order of ``calls``;
@@ -76,7 +93,10 @@ def iterate_tasks(calls: Iterable, n_jobs: int, work: Sequence[int],
         yield from rounds.submit(list(calls))
         return
     with reporter_for_tasks(work, unit) as advance, cluster_guard():
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
+        if n_jobs == 1 and not on_cluster():     # in this process, as joblib would
+            outputs = (function(*args, **kwargs) for function, args, kwargs in calls)
+        else:
+            outputs = _parallel(n_jobs, "generator")(calls)
         for result, amount in zip(outputs, work, strict=True):
             advance(amount)
             yield result
@@ -291,6 +311,7 @@ class ChunkCache:
                     temporary.unlink()
 
     def keys(self, function: Callable, chunks: Sequence[tuple]) -> list[str]:
+        import joblib
         prefix = joblib.hash((SOFTWARE, __version__, self.code, np.__version__,
                               scipy.__version__, _scope.get(), function), hash_name="sha1")
         return [hashlib.sha256(f"{prefix}:{tuple(chunk)!r}".encode()).hexdigest()
@@ -506,6 +527,7 @@ def _dask(scheduler: str | None, jobs: int, timeout: float):
                                 "process, or cannot import it; install the same on every "
                                 "worker", field=field)
         cores = sum(client.ncores().values())
+        import joblib
         stack.enter_context(joblib.parallel_config(backend="dask", client=client,
                                                    wait_for_workers_timeout=timeout))
         for var, value in ((_cluster_cores, cores), (_cluster, (client, where, field))):
@@ -535,6 +557,7 @@ def configured(backend: str | None = None, scheduler: str | None = None, jobs: i
             or not 0 < timeout <= 3600):
         raise ScenarioError(f"must be a number of seconds in (0, 3600]; got {timeout!r}",
                             field="scheduler_timeout")
+    thread_count()                      # SIMULATOR_THREADS, if set, is checked before the run
     _DRIVER["pid"] = os.getpid()
     if backend not in (None, *BACKENDS):
         raise ScenarioError(f"must be one of {', '.join(BACKENDS)}; got {backend!r}",
@@ -549,7 +572,8 @@ def configured(backend: str | None = None, scheduler: str | None = None, jobs: i
         if backend == "dask":
             jobs = stack.enter_context(_dask(scheduler, jobs, timeout))
         elif backend == "loky":
-            stack.enter_context(joblib.parallel_config(backend="loky"))
+            token = _loky.set(True)
+            stack.callback(_loky.reset, token)
         if jobs == -1:
             jobs = _cluster_cores.get() or os.cpu_count() or 1
         yield jobs
@@ -670,7 +694,7 @@ class Rounds:
             self._collect(tagged, owner, offsets, left, results, batch)
 
     def _collect(self, tagged, owner, offsets, left, results, batch) -> None:
-        for i, result in Parallel(n_jobs=self.jobs, return_as="generator_unordered")(tagged):
+        for i, result in _parallel(self.jobs, "generator_unordered")(tagged):
             r = owner[i]
             results[r][i - offsets[r]] = result
             left[r] -= 1

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import yaml
-from joblib import delayed
 
 from ..errors import ScenarioError
-from ..execution.backends import active_cache, configured, exit_with_parent, on_cluster, run_tasks
+from ..execution.backends import (active_cache, configured, delayed, exit_with_parent, on_cluster,
+                                  run_tasks)
 from ..models.recruitment import centres_needed, duration
 from ..results import PlanResult
 from ..scenario.build import REMOVED, Scenario, load_scenario

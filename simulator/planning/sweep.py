@@ -19,11 +19,10 @@ import numbers
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from joblib import delayed
 
 from ..errors import NoSolutionError, ScenarioError
-from ..execution.backends import (Rounds, active_cache, configured, exit_with_parent, on_cluster,
-                        run_tasks, scope)
+from ..execution.backends import (Rounds, active_cache, configured, delayed, exit_with_parent,
+                                  on_cluster, run_tasks, scope)
 from .feasibility import capacity_at
 from .planners import choose_method, planner_for
 from .run import run

@@ -28,7 +28,7 @@ import operator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import integrate, special
+from scipy import special
 
 _QUANTILES = np.array([1e-15, 1e-10, 1e-6, 1e-3, 0.02, 0.15, 0.5, 0.85, 0.98,
                        1 - 1e-3, 1 - 1e-6, 1 - 1e-10, 1 - 1e-15])
@@ -61,7 +61,7 @@ def _g(a, b, c, d):
 def _superiority(a: float, b: float, c: float, d: float) -> float:
     """P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d): quadrature of f_X F_Y with every parameter
     raised to >= 2 by whole steps (a smooth integrand), then Cook's recurrences back down."""
-    from scipy import stats
+    from scipy import integrate, stats      # (slow to import: only when needed)
     raise_by = [max(0, math.ceil(2 - p)) for p in (a, b, c, d)]
     if any(raise_by):
         up = [p + r for p, r in zip((a, b, c, d), raise_by)]

@@ -220,7 +220,7 @@ def test_a_run_killed_midway_resumes_from_its_chunks_bit_for_bit(tmp_path):
 def test_a_sweep_on_a_cluster_runs_its_points_chunks_as_flat_rounds(monkeypatch, cluster):
     rates_per_call = []      # treatment rates whose chunks each parallel call ran
 
-    class Recording(execution.Parallel):
+    class Recording(joblib.Parallel):
         def __call__(self, iterable):
             tasks = list(iterable)          # (_tagged, (i, _apply_each, (partial, chunks), {}))
             calls = [args[2] if fn is execution._tagged else args for fn, args, _ in tasks]
@@ -232,7 +232,7 @@ def test_a_sweep_on_a_cluster_runs_its_points_chunks_as_flat_rounds(monkeypatch,
                                         "simulation.n_sims": 20_000})
     grid = {"arms.treatment.rate": [0.55, 0.6, 0.65, 0.69]}
     expected = sensitivity(scenario, grid, jobs=2)
-    monkeypatch.setattr(execution, "Parallel", Recording)
+    monkeypatch.setattr(joblib, "Parallel", Recording)
     result = sensitivity(scenario, grid, backend="dask", scheduler=cluster[0])
     assert report.to_json(result) == report.to_json(expected)
     # while one list of tasks runs, the other points' tasks queue up and go out together
