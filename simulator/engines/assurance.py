@@ -34,6 +34,7 @@ import numpy as np
 from .design import TAIL, Design, count_decided, decision_table, support
 from ..errors import ScenarioError
 from .montecarlo import ArmSampler, chunk_rng, sum_over_chunks
+from ..execution.threads import map_threads
 from ..stats.binomial import RateGrid, binomial_pmf, grid_of
 from ..models.priors import BetaMixture, RateModel
 
@@ -148,16 +149,15 @@ class ExactAssurance:
 
 def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssurance:
     """Assurance at each control-arm size in ``n_controls``, without Monte Carlo error."""
-    out, error = np.empty(len(n_controls)), 0.0
-    for i, m in enumerate(n_controls):
+    def at(m) -> tuple[float, float]:
+        """(assurance, the last change of the quadrature) at control-arm size m."""
         n_t, n_c = design.sizes(int(m))
         t_range, c_range = table_ranges(model, n_t, n_c)
         table = success_table(design, n_t, n_c, t_range, c_range)
         if model.effect is None:
             pmf_t = _arm_predictive(model.treatment_prior, model.treatment_rate, n_t, t_range)
             pmf_c = _arm_predictive(model.control_prior, model.control_rate, n_c, c_range)
-            out[i] = pmf_t @ _table_times(table, pmf_c)
-            continue
+            return float(pmf_t @ _table_times(table, pmf_c)), 0.0
         order, given = QUADRATURE_START, {}
         value = _effect_integral(model, table, n_t, n_c, t_range, c_range, order, given)
         while True:
@@ -165,9 +165,9 @@ def exact_assurance(design: Design, model: RateModel, n_controls) -> ExactAssura
             finer = _effect_integral(model, table, n_t, n_c, t_range, c_range, order, given)
             change, value = abs(finer - value), finer
             if change < QUADRATURE_TOLERANCE or order >= QUADRATURE_MAX:
-                break
-        out[i] = value
-        error = max(error, change)
+                return value, change
+    values = np.array(map_threads(at, n_controls), dtype=float).reshape(-1, 2)
+    out, error = values[:, 0], float(values[:, 1].max(initial=0.0))
     if not np.all(np.isfinite(out)):
         raise ScenarioError("numerical integration over the priors failed (a non-finite "
                             "assurance); use `simulation.method: monte_carlo`")

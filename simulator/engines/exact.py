@@ -9,6 +9,7 @@ import numpy as np
 from scipy import optimize
 
 from .design import Design, decision_table, support
+from ..execution.threads import map_threads
 from ..stats.binomial import binom_pmf
 
 
@@ -20,9 +21,9 @@ def exact_power(design: Design, rate_treatment: float, rate_control: float,
     [test rejects], over the supports of :func:`design.support`, or over the
     ranges ``count_ranges(n_t, n_c)`` (which must contain those supports: with
     priors, the ranges assurance tabulates, so both share one decision table).
+    The sizes are shared out between threads (:func:`~..execution.threads.map_threads`).
     """
-    out = np.empty(len(n_controls))
-    for i, m in enumerate(n_controls):
+    def power(m) -> float:
         n_t, n_c = design.sizes(int(m))
         if count_ranges is None:
             t_range, c_range = support(n_t, rate_treatment), support(n_c, rate_control)
@@ -31,8 +32,8 @@ def exact_power(design: Design, rate_treatment: float, rate_control: float,
         pmf_t = binom_pmf(np.arange(t_range[0], t_range[1] + 1), n_t, rate_treatment)
         pmf_c = binom_pmf(np.arange(c_range[0], c_range[1] + 1), n_c, rate_control)
         table = decision_table(design, n_t, n_c, t_range, c_range)
-        out[i] = min(float(pmf_t @ table @ pmf_c), 1.0)
-    return out
+        return min(float(pmf_t @ table @ pmf_c), 1.0)
+    return np.array(map_threads(power, n_controls), dtype=float)
 
 
 # The common rate (the nuisance parameter) is searched over this range, on a
@@ -77,16 +78,18 @@ def maximum_over_rates(size_at: Callable[[float], float], grid: np.ndarray) -> M
     bounded scalar search between the neighbours of each of the
     ``REFINED_PEAKS`` highest local maxima of the grid (the size is smooth in
     the rate, but has many local maxima)."""
-    values = np.array([size_at(float(p)) for p in grid])
+    values = np.array(map_threads(lambda p: size_at(float(p)), grid))
     best = int(np.argmax(values))
     rate, value = float(grid[best]), float(values[best])
     last = len(grid) - 1
     peaks = [i for i in range(len(grid)) if (i == 0 or values[i] >= values[i - 1])
              and (i == last or values[i] >= values[i + 1])]
-    for i in sorted(peaks, key=lambda i: -values[i])[:REFINED_PEAKS]:
-        found = optimize.minimize_scalar(lambda p: -size_at(float(p)),
-                                         bounds=(grid[max(i - 1, 0)], grid[min(i + 1, last)]),
-                                         method="bounded", options={"xatol": 1e-7})
+
+    def refined(i):
+        return optimize.minimize_scalar(lambda p: -size_at(float(p)),
+                                        bounds=(grid[max(i - 1, 0)], grid[min(i + 1, last)]),
+                                        method="bounded", options={"xatol": 1e-7})
+    for found in map_threads(refined, sorted(peaks, key=lambda i: -values[i])[:REFINED_PEAKS]):
         if -found.fun > value:
             rate, value = float(found.x), float(-found.fun)
     return MaximumSize(value, rate)

@@ -289,6 +289,9 @@ class Planner:
         return Confirmation(n_sims, seed, power, power_se, a, a_se)
 
     def _sample_size(self, found) -> SampleSizeResult:
+        self.power_at(found.sizes)          # every size in one batch (threads, chunks)
+        if self.prior:
+            self.prior.assurance_at(found.sizes)
         by_size = {int(m): self.point(m) for m in found.sizes}
         answer = by_size[found.first]
         return SampleSizeResult(
