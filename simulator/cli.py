@@ -364,6 +364,8 @@ def serve_command(port, host, open_browser):
                            "installed): pip install '.[web]'") from None
     try:
         serve(host, port, open_browser)
+    except (Interrupted, Terminated):     # uvicorn stopped, then passed the signal on
+        click.echo("simulate: the web page has stopped", err=True)
     except OSError as err:
         raise ServeError(f"cannot listen on {host or '127.0.0.1'}:{port} "
                            f"({err.strerror or err})") from None

@@ -262,3 +262,15 @@ def test_a_comparison_of_the_same_design_twice_says_so(client):
         from simulator.planning.compare import listed
         listed([("severe", {}), ("severe", {})])
     assert "are the same design" in refused.text
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_server_cleanly():
+    import signal
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("simulate: serving http://127.0.0.1:")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and err == "simulate: the web page has stopped\n"
