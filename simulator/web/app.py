@@ -212,11 +212,12 @@ class Site:
 
 
 def create_app(workdir: str | Path | None = None, running: int = 2,
-               allowed_hosts=("127.0.0.1", "localhost")) -> Starlette:
+               allowed_hosts=("127.0.0.1", "localhost"), started=None) -> Starlette:
     """The application.  ``workdir``: where uploads and the jobs' files go
     (default: a temporary directory removed when the server stops);
     ``running``: plans computed at once; ``allowed_hosts``: the Host
-    headers answered (another is refused, against DNS rebinding)."""
+    headers answered (another is refused, against DNS rebinding);
+    ``started``: called once the server is ready."""
     temporary = None
     if workdir is None:
         temporary = tempfile.TemporaryDirectory(prefix="simulate-serve-")
@@ -371,6 +372,8 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
 
     @asynccontextmanager
     async def lifespan(app):
+        if started is not None:
+            started()
         try:
             yield
         finally:

@@ -37,13 +37,16 @@ def serve(host: str | None = None, port: int = 8000, open_browser: bool = False,
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     # another interface: the Host header is the machine's name or address, whatever it is
+    def started():          # said once serving: a Ctrl-C from then on stops the server
+        print(f"simulate: serving {url} (Ctrl-C to stop)", file=stream, flush=True)
+        if open_browser:
+            threading.Timer(0.5, webbrowser.open, args=(url.replace("0.0.0.0", LOCAL),)).start()
+
     app = create_app(allowed_hosts=None if explicit and host != LOCAL else
-                     ("127.0.0.1", "localhost"))
+                     ("127.0.0.1", "localhost"), started=started)
     if explicit and host != LOCAL:
         print(f"simulate: warning: serving on {host}, not only this computer: anyone who can "
               "reach it can run plans here; use it only on a network you trust", file=sys.stderr)
-    print(f"simulate: serving {url} (Ctrl-C to stop)", file=stream, flush=True)
-    if open_browser:
-        threading.Timer(0.5, webbrowser.open, args=(url.replace("0.0.0.0", LOCAL),)).start()
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           access_log=False))
+    server.run(sockets=[sock])
