@@ -248,7 +248,8 @@ def _show_table(text: str, written: list[str], out_dir) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]},
-               epilog="Several designs side by side: simulate compare --help.")
+               epilog="Several designs side by side: simulate compare --help.  A web page "
+                      "for the same: simulate serve --help.")
 @click.version_option(__version__, "--version", prog_name="simulate",
                       message="%(prog)s (ivig-trial-simulator) %(version)s")
 @click.option("--list", "list_scenarios", is_flag=True, expose_value=False, is_eager=True,
@@ -335,6 +336,41 @@ def compare_command(scenarios, variations, n_sims, seed, jobs, method, fmt, out_
         _show_table(compared.table(result), written, out_dir)
 
 
+WEB_LIBRARIES = {"starlette", "uvicorn", "jinja2", "multipart", "python_multipart"}
+
+
+class ServeError(click.ClickException):
+    """`simulate serve` cannot start: the web extra is missing, or the port is taken (exit status 2)."""
+    exit_code = 2
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port; the URL is printed).")
+@click.option("--host", metavar="ADDRESS",
+              help="Listen on this interface instead of 127.0.0.1 (this computer only); "
+                   "another (0.0.0.0: every interface) lets other machines run plans here: "
+                   "only on a network you trust.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
+def serve_command(port, host, open_browser):
+    """A local web page that plans, compares and downloads as the command
+    does, for people who will not write YAML (pip install '.[web]')."""
+    try:
+        from .web.server import serve
+    except ImportError as err:
+        if (err.name or "").split(".")[0] not in WEB_LIBRARIES:
+            raise
+        raise ServeError(f"`simulate serve` needs the web extra ({err.name} is not "
+                           "installed): pip install '.[web]'") from None
+    try:
+        serve(host, port, open_browser)
+    except (Interrupted, Terminated):     # uvicorn stopped, then passed the signal on
+        click.echo("simulate: the web page has stopped", err=True)
+    except OSError as err:
+        raise ServeError(f"cannot listen on {host or '127.0.0.1'}:{port} "
+                           f"({err.strerror or err})") from None
+
+
 def _error(message: str) -> None:
     """One line on stderr (escaped), whatever stderr is."""
     try:
@@ -382,6 +418,9 @@ def main(argv=None) -> int:
         if args[:1] == ["compare"]:
             compare_command.main(args=args[1:], prog_name="simulate compare",
                                  standalone_mode=False)
+        elif args[:1] == ["serve"]:
+            serve_command.main(args=args[1:], prog_name="simulate serve",
+                               standalone_mode=False)
         else:
             simulate.main(args=args, prog_name="simulate", standalone_mode=False)
     except RunFailed as err:

@@ -118,6 +118,8 @@ def test_the_wheel_installs_one_top_level_name_and_a_working_command(tmp_path):
     assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {
         "simulator"}
     assert "simulator/scenarios/severe.yaml" in names and "simulator/cli.py" in names
+    assert {"simulator/web/templates/form.html", "simulator/web/templates/base.html",
+            "simulator/web/static/style.css"} <= set(names)       # the web page's files
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
@@ -139,6 +141,12 @@ def test_the_wheel_installs_one_top_level_name_and_a_working_command(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["scenario"] == "moderate"
+    page = subprocess.run([py, "-c", "from starlette.testclient import TestClient; "
+                           "from simulator.web.app import create_app; "
+                           "c = TestClient(create_app(allowed_hosts=None)); "
+                           "print(c.get('/').status_code, c.get('/static/style.css').status_code)"],
+                          cwd=run_dir, env=env, capture_output=True, text=True, timeout=300)
+    assert page.stdout.split() == ["200", "200"], page.stderr     # templates and style installed
     where = subprocess.run([py, "-c", "import simulator; print(simulator.__file__)"], env=env,
                            cwd=run_dir, capture_output=True, text=True, check=True).stdout
     assert where.startswith(site)

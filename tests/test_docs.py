@@ -13,7 +13,8 @@ from conftest import REPO
 from simulator.scenario.reference import key_reference
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-NOT_RUN = ("login1", "dask_jobqueue", "pip install")     # a cluster or the network
+# a cluster, the network, or a web server that runs until stopped
+NOT_RUN = ("login1", "dask_jobqueue", "pip install", "simulate serve")
 
 
 def blocks(language):

@@ -132,16 +132,57 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
     if count > MAX_DESIGNS:
         raise ScenarioError(f"gives {count} designs, more than {MAX_DESIGNS} (a table of more "
                             "columns cannot be read): compare fewer", field="compare")
+    return _candidates([(source, overrides or {}, dict(zip(keys, combo)))
+                        for source, combo in itertools.product(sources, combos)])
+
+
+def listed(entries: Sequence[tuple[Any, Mapping[str, Any]]]) -> list[Candidate]:
+    """Designs given one by one, each a source and its own overrides (the
+    web page's list): the keys whose values differ between the designs are
+    the ones they vary, labelled and applied as ``--vary`` does, so that two
+    designs of one file differing in a key are ``simulate compare FILE
+    --vary KEY=V1,V2`` bit for bit."""
+    entries = list(entries)
+    if len(entries) > MAX_DESIGNS:
+        raise ScenarioError(f"gives {len(entries)} designs, more than {MAX_DESIGNS} (a table "
+                            "of more columns cannot be read): compare fewer", field="compare")
+    bases: dict[str, dict] = {}
+
+    def value(source, overrides, key):
+        if key in overrides:
+            return overrides[key]
+        if str(source) not in bases:
+            bases[str(source)] = load_scenario(source).to_dict()
+        found = _value_at(bases[str(source)], key)
+        return True if _section(key) and found is not REMOVED else found   # `on`: as in the file
+
+    keys = list(dict.fromkeys(k for _, overrides in entries for k in overrides))
+    values = {k: [value(source, overrides, k) for source, overrides in entries] for k in keys}
+    differ = [k for k in keys if len({repr(v) for v in values[k]}) > 1]
+    return _candidates([(source, {k: v for k, v in overrides.items() if k not in differ},
+                         {k: values[k][i] for k in differ})
+                        for i, (source, overrides) in enumerate(entries)])
+
+
+def _value_at(mapping: Mapping, key: str) -> Any:
+    node: Any = mapping
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return REMOVED if node is None else node
+
+
+def _candidates(designs_: list[tuple[Any, Mapping[str, Any], dict]]) -> list[Candidate]:
+    """Each (source, overrides, varied values) validated as a design; an
+    invalid one is an error naming the design and the key."""
     out = []
-    for source, combo in itertools.product(sources, combos):
-        varied = dict(zip(keys, combo))
+    for source, overrides, varied in designs_:
         letter = LETTERS[len(out)]
         changes = {k: v for k, v in varied.items() if v is not True}    # `on`: as in the file
         described = ", ".join(f"{k} {shown(v, k)}" if _section(k) or v is REMOVED
                               else f"{k}={shown(v, k)}" for k, v in varied.items())
         name = source if isinstance(source, str) else (source.get("name") or "scenario")
         try:
-            scenario = load_scenario(source, {**(overrides or {}), **changes})
+            scenario = load_scenario(source, {**overrides, **changes})
         except ScenarioError as err:
             raise ScenarioError(f"design {letter} ({name}{', ' + described if described else ''})"
                                 f": {err}", field=None) from None
@@ -151,7 +192,7 @@ def designs(sources: Sequence, variations: Sequence[Variation] = (),
             raise ScenarioError(f"designs {same.letter} ({same.label}) and {letter} ({label}) "
                                 "are the same design: nothing to compare", field="compare")
         out.append(Candidate(letter, label, str(name), varied, scenario))
-    if count < 2:
+    if len(out) < 2:
         raise ScenarioError("compares two designs or more: give a second scenario file or "
                             "--vary KEY=V1,V2", field="compare")
     return out

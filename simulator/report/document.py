@@ -438,17 +438,20 @@ FRAGMENT_STYLE = ("font-family:'Helvetica Neue',Arial,sans-serif;line-height:1.4
 
 
 def to_html_fragment(doc: Document, images: dict[str, bytes], sections=None,
-                     note: str | None = None, only_figures=()) -> str:
+                     note: str | None = None, only_figures=(), headings: bool = False) -> str:
     """The document's ``sections`` (ids; None: all) as an HTML fragment for a
-    notebook: no ``<html>`` or ``<head>``, every style in an attribute,
-    figures as data URIs, no script and nothing fetched from elsewhere.  Of
-    the sections in ``only_figures``, only the figures are shown."""
+    notebook or the web page: no ``<html>`` or ``<head>``, every style in an
+    attribute, figures as data URIs, no script and nothing fetched from
+    elsewhere.  Of the sections in ``only_figures``, only the figures are
+    shown; ``headings``: each section under its title (after the first)."""
     out = [f'<div class="simulator-result" style="{FRAGMENT_STYLE}">',
            f'<p style="font-size:1.2em;font-weight:bold;margin-bottom:0.2em">'
            f"{_inline(doc.title)}</p>"]
     for section in doc.sections:
         if sections is not None and section.id not in sections:
             continue
+        if headings and section is not doc.sections[0]:
+            out.append(f'<h3 id="section-{section.id}">{_inline(section.title)}</h3>')
         for block in section.blocks:
             if section.id not in only_figures or isinstance(block, Figure):
                 out += _block_html(block, images, inline=True)

@@ -153,6 +153,7 @@ def choice(*options: str):
         if isinstance(value, str) and value in options:
             return value
         raise Bad(rule)
+    check.options = options             # what a form offers (the web page's lists)
     return check
 
 

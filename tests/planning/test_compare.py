@@ -213,3 +213,21 @@ def test_command_errors_are_one_line_and_exit_status_2(cli, args, words):
     proc = cli(*args)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and words in proc.stderr
+
+
+def test_designs_listed_one_by_one_vary_the_keys_in_which_they_differ():
+    """The web page's list: two designs of one file differing in a key are
+    the designs of `--vary KEY=V1,V2` (letters, labels, varied values,
+    scenarios); keys set alike are applied, not labelled."""
+    from simulator.planning.compare import listed
+    got = listed([("severe", {"dropout": 0.2}),
+                  ("severe", {"dropout": 0.2, "analysis.test": "boschloo"})])
+    want = designs(["severe"], [parse_vary("analysis.test=fisher,boschloo")],
+                   {"dropout": 0.2})
+    assert [(c.letter, c.label, c.source, c.varied, c.scenario.digest) for c in got] == [
+        (c.letter, c.label, c.source, c.varied, c.scenario.digest) for c in want]
+    off = listed([("severe_sequential", {}), ("severe_sequential", {"interim": REMOVED})])
+    assert [c.label for c in off] == ["severe_sequential, interim on",
+                                      "severe_sequential, interim off"]
+    with pytest.raises(ScenarioError, match="are the same design"):
+        listed([("severe", {}), ("severe", {"analysis.test": "fisher"})])

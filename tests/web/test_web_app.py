@@ -1,0 +1,276 @@
+"""The web page without a browser (Starlette's test client): its routes and
+nothing else, its limits and errors (the command line's own), the form read
+back to the command's overrides, and where it writes."""
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette", reason="the web extra is not installed: pip install '.[web]'")
+pytest.importorskip("httpx", reason="httpx (Starlette's test client) is not installed")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from simulator.errors import ScenarioError  # noqa: E402
+from simulator.scenario.build import bundled_scenarios, load_scenario  # noqa: E402
+from simulator.scenario.reading import MAX_FILE_BYTES  # noqa: E402
+from simulator.web import app as web_app  # noqa: E402
+from simulator.web.form import FIELDS, field_of, overrides_of, values_of  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SEVERE = (REPO / "scenarios" / "severe.yaml").read_text()
+
+
+def cli(*args, cwd=REPO) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = web_app.create_app(tmp_path / "work", allowed_hosts=None)
+    with TestClient(app, follow_redirects=False) as test_client:
+        test_client.work = tmp_path / "work"
+        yield test_client
+
+
+def form_of(source="bundled:severe", **changes) -> dict:
+    name = source.partition(":")[2]
+    values = values_of(load_scenario(name).to_dict()) if source.startswith("bundled") else {}
+    values.update({k.replace("__", "."): v for k, v in changes.items()})
+    return {"source": source, **values}
+
+
+def finished(client, job_url: str, timeout: float = 120) -> dict:
+    end = time.monotonic() + timeout
+    while True:
+        state = client.get(job_url + "/progress").json()
+        if state["state"] != "running":
+            return state
+        assert time.monotonic() < end
+        time.sleep(0.05)
+
+
+def errors_on(page) -> list[str]:
+    """The error lines a page shows, as text."""
+    return [html.unescape(e) for e in re.findall(r'<p class="error"[^>]*>(.*?)</p>', page.text)]
+
+
+def upload(client, name: str, data: bytes):
+    return client.post("/upload", files={"file": (name, data, "application/yaml")})
+
+
+@pytest.mark.slow
+def test_the_form_of_every_bundled_scenario_reads_back_to_no_change():
+    """Submitting a scenario's form unchanged sets nothing (so a changed
+    value is exactly the command's one --set)."""
+    for name in bundled_scenarios():
+        values = values_of(load_scenario(name).to_dict())
+        assert overrides_of(values, name) == ({}, {}), name
+    values = values_of(load_scenario("severe").to_dict())
+    assert overrides_of(dict(values, **{"arms.treatment.rate": "0.45", "dropout": "0.10"}),
+                        "severe") == ({"arms.treatment.rate": 0.45}, {})
+
+
+def test_an_error_is_placed_beside_the_input_of_its_key_or_at_the_top():
+    assert field_of("analysis.alpha") == "analysis.alpha"
+    assert field_of("arms.treatment.rate.discount") == "arms.treatment.rate"
+    assert field_of("arms.treatment") == "arms.treatment.label"
+    assert field_of("sample_size.max_control") is None
+    assert field_of(None) is None
+    assert set(FIELDS) >= {"arms.control.rate", "analysis.test", "analysis.alpha",
+                           "analysis.sided", "target_power", "sample_size.n_control",
+                           "allocation", "dropout", "interim.looks",
+                           "recruitment.per_centre_month"}
+
+
+def test_only_the_pages_routes_answer_and_every_response_is_locked_down(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "severe: Severe uRIF" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert client.get("/static/style.css").status_code == 200
+    for path in ("/nope", "/static/", "/static/../pyproject.toml", "/static/form.html",
+                 "/templates/form.html", "/jobs/1-abc", "/jobs/1-abc/files/results.json",
+                 "/compare/run", "/plan"):
+        response = client.get(path)
+        assert response.status_code in (404, 405), path
+    assert client.get("/?scenario=../../etc/passwd").status_code == 404
+
+
+def test_a_post_from_another_site_or_another_host_name_is_refused(tmp_path):
+    with TestClient(web_app.create_app(tmp_path), follow_redirects=False) as local:
+        assert local.get("/").status_code == 400            # Host: testserver is not local
+        local.base_url = "http://127.0.0.1"
+        local.headers["host"] = "127.0.0.1"
+        assert local.get("/").status_code == 200
+        refused = local.post("/plan", data=form_of(), headers={"origin": "http://evil.example"})
+        assert refused.status_code == 403
+
+
+@pytest.mark.slow
+def test_an_oversized_upload_is_refused_with_the_command_lines_error(client, tmp_path):
+    big = SEVERE.encode() + b"#" * (MAX_FILE_BYTES + 1 - len(SEVERE))
+    (tmp_path / "big.yaml").write_bytes(big)
+    expected = cli("--scenario", tmp_path / "big.yaml").stderr.strip()
+    assert expected == "simulate: error: big.yaml: file is larger than 1,000,000 bytes"
+    refused = upload(client, "big.yaml", big)
+    assert refused.status_code == 413
+    assert errors_on(refused) == [expected.removeprefix("simulate: error: ")]
+    huge = upload(client, "huge.yaml", b"#" * (3 * MAX_FILE_BYTES))     # refused unread
+    assert huge.status_code == 413
+    assert errors_on(huge) == ["file is larger than 1,000,000 bytes"]
+    assert client.post("/plan", content=b"x" * (2 * MAX_FILE_BYTES)).status_code == 413
+    assert not (client.work / "uploads").exists() or not list((client.work / "uploads").iterdir())
+
+
+@pytest.mark.slow
+def test_an_invalid_uploaded_file_shows_the_command_lines_error(client, tmp_path):
+    for name, text in (("bad.yaml", "name: x\narms: {control: [\n"),
+                       ("alpha.yaml", SEVERE.replace("alpha: 0.05", "alpha: 2"))):
+        (tmp_path / name).write_text(text)
+        expected = cli("--scenario", tmp_path / name).stderr.strip()
+        refused = upload(client, name, text.encode())
+        assert refused.status_code == 400
+        assert errors_on(refused) == [expected.removeprefix("simulate: error: ")]
+    assert list((client.work / "uploads").iterdir()) == []     # not kept
+
+
+@pytest.mark.slow
+def test_an_uploaded_file_is_planned_as_the_command_plans_it(client, tmp_path):
+    text = SEVERE.replace("rate: 0.69", "rate: 0.6")
+    (tmp_path / "mine.yaml").write_text(text)
+    done = upload(client, "mine.yaml", text.encode())
+    assert done.status_code == 303
+    page = client.get(done.headers["location"])
+    assert "mine.yaml" in page.text
+    source = f"upload:{done.headers['location'].split('=')[1]}"
+    started = client.post("/plan", data={"source": source, "arms.treatment.rate": "0.6"})
+    assert started.status_code == 303
+    assert finished(client, started.headers["location"])["state"] == "done"
+    got = client.get(started.headers["location"] + "/files/results.json").text
+    assert got == cli("--scenario", tmp_path / "mine.yaml", "--format", "json").stdout
+
+
+@pytest.mark.slow
+def test_a_failing_run_shows_its_error_and_leaves_the_form_usable(client, tmp_path):
+    text = SEVERE.replace("max_control: 5000", "max_control: 5")
+    (tmp_path / "small.yaml").write_text(text)
+    expected = cli("--scenario", tmp_path / "small.yaml").stderr.strip()
+    assert "max_control" in expected
+    done = upload(client, "small.yaml", text.encode())       # valid: it fails when run
+    source = f"upload:{done.headers['location'].split('=')[1]}"
+    started = client.post("/plan", data={"source": source})
+    state = finished(client, started.headers["location"])
+    assert state["state"] == "failed"
+    assert expected.endswith(state["error"])
+    page = client.get(started.headers["location"])
+    assert page.status_code == 200 and 'id="scenario-form"' in page.text
+    assert 'id="top-errors"' in page.text
+    again = client.post("/plan", data=form_of())              # and the page still plans
+    assert finished(client, again.headers["location"])["state"] == "done"
+
+
+def test_at_most_two_plans_run_at_once_and_a_third_is_refused_politely(client, monkeypatch):
+    release = threading.Event()
+
+    def slow(scenario):
+        release.wait(30)
+        return {"results.json": b"{}"}, "<p>done</p>"
+    monkeypatch.setattr(web_app, "plan", slow)
+    first, second = (client.post("/plan", data=form_of()) for _ in range(2))
+    assert first.status_code == second.status_code == 303
+    third = client.post("/plan", data=form_of())
+    assert third.status_code == 503
+    assert "2 plans are running already" in third.text and 'id="scenario-form"' in third.text
+    release.set()
+    for job in (first, second):
+        assert finished(client, job.headers["location"])["state"] == "done"
+    assert client.post("/plan", data=form_of()).status_code == 303
+
+
+@pytest.mark.slow
+def test_the_page_writes_only_inside_its_temporary_directory_and_removes_it(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = web_app.create_app(allowed_hosts=None)
+    workdir = app.state.site.workdir
+    with TestClient(app, follow_redirects=False) as client:
+        assert workdir.is_dir() and workdir.name.startswith("simulate-serve-")
+        upload(client, "mine.yaml", SEVERE.encode())
+        started = client.post("/plan", data=form_of())
+        assert finished(client, started.headers["location"])["state"] == "done"
+        written = {p.relative_to(workdir).parts[0] for p in workdir.rglob("*")}
+        assert written == {"uploads", "jobs"}
+    assert list(tmp_path.iterdir()) == []                     # nothing in the working directory
+    assert not workdir.exists()                               # removed when the server stops
+
+
+def test_the_server_listens_on_127_0_0_1_unless_told_otherwise(monkeypatch, capsys):
+    from simulator.web import server
+    bound = []
+    monkeypatch.setattr(server.uvicorn.Server, "run", lambda self, sockets: bound.extend(
+        s.getsockname() for s in sockets))
+    server.serve(port=0)
+    assert bound[0][0] == "127.0.0.1" and bound[0][1] > 0       # (the URL: when it serves)
+    assert "warning" not in capsys.readouterr().err
+    server.serve(host="0.0.0.0", port=0)
+    assert bound[1][0] == "0.0.0.0"
+    assert "not only this computer" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_serve_without_the_web_extra_says_how_to_install_it():
+    code = ("import sys; sys.modules['starlette'] = None; from simulator.cli import main; "
+            "main(['serve', '--port', '0'])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "pip install '.[web]'" in proc.stderr and proc.stderr.startswith("simulate: error:")
+
+
+@pytest.mark.slow
+def test_a_comparison_is_simulate_compare(client):
+    client.post("/compare/add", data=form_of())
+    client.post("/compare/add", data=form_of(analysis__test="boschloo"))
+    listing = client.get("/compare")
+    assert listing.text.count("<li>") == 2
+    started = client.post("/compare/run")
+    assert finished(client, started.headers["location"])["state"] == "done"
+    got = client.get(started.headers["location"] + "/files/results.json").text
+    expected = cli("compare", "severe", "--vary", "analysis.test=fisher,boschloo",
+                   "--format", "json").stdout
+    assert got == expected
+    assert json.loads(got)["comparison"]["fewest_women"] == ["B"]
+
+
+def test_a_comparison_of_the_same_design_twice_says_so(client):
+    client.post("/compare/add", data=form_of())
+    client.post("/compare/add", data=form_of())
+    refused = client.post("/compare/run")
+    assert refused.status_code == 400
+    with pytest.raises(ScenarioError, match="are the same design"):
+        from simulator.planning.compare import listed
+        listed([("severe", {}), ("severe", {})])
+    assert "are the same design" in refused.text
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_server_cleanly():
+    import signal
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("simulate: serving http://127.0.0.1:")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (0, "simulate: the web page has stopped\n")
