@@ -27,7 +27,7 @@ from scipy import special
 from ..stats.adjusted import cmh_pvalues, logistic_pvalues
 from ..stats.analysis import pvalues
 from ..execution.backends import map_chunks
-from ..models.population import PatientModel
+from ..models.population import PatientModel, category
 
 BLOCK_TRIALS = 256
 BATCH_WOMEN = 2 ** 20
@@ -78,13 +78,11 @@ def simulate(model: PatientModel, n_t: int, n_c: int, seed: int, block: int, n_t
         if rates == "null":
             planned = np.repeat(planned[:, 1:], 2, axis=1)
         intercept = np.broadcast_to(model.intercept(planned), (t,) + planned.shape)
-    stratum = np.searchsorted(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape),
-                              side="right")
+    stratum = category(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape))
     covariates = [c.draw(rng[f"covariate{j}"].random(shape))
                   for j, c in enumerate(model.covariates)]
     weights = np.asarray(model.centre_weights)
-    centre = np.searchsorted(np.cumsum(weights / weights.sum())[:-1],
-                             rng["centre"].random(shape), side="right")
+    centre = category(np.cumsum(weights / weights.sum())[:-1], rng["centre"].random(shape))
     treated = _assign(model, n_t, stratum, centre, rng)
     switch = rng["adherence"].random(shape) < np.where(treated, model.not_receiving,
                                                         model.receiving_outside)
