@@ -128,15 +128,28 @@ def _assign(model: PatientModel, n_t: int, stratum, centre, rng) -> np.ndarray:
         quota = np.full((t, 1), n_t)
     else:
         quota = _block_quota(size, model, rng["blocks"])
-    # rank of each woman within her group, in the random order of her key
-    order = np.argsort(group + keys, axis=0, kind="stable")
-    sorted_group = np.take_along_axis(group, order, axis=0)
+    # rank of each woman within her group, in the random order of her key:
+    # each trial's women sorted by group + key, a row per trial (contiguous)
+    sort_key = np.ascontiguousarray((group + keys).T)           # (trials, women)
+    order = _stable_argsort(sort_key)
+    sorted_group = np.take_along_axis(np.ascontiguousarray(group.T), order, axis=1)
     start = np.cumsum(size, axis=1) - size                      # (trials, groups)
-    trial = np.arange(t)
-    rank = np.arange(n)[:, None] - start[trial, sorted_group]
-    treated = np.empty((n, t), dtype=bool)
-    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=0)
-    return treated
+    trial = np.arange(t)[:, None]
+    rank = np.arange(n) - start[trial, sorted_group]
+    treated = np.empty((t, n), dtype=bool)
+    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=1)
+    return np.ascontiguousarray(treated.T)
+
+
+def _stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, axis=1, kind="stable")``: by the (several times
+    faster) default sort, whose order differs only among equal keys, so it is
+    kept unless some row holds a tie (random keys almost never do)."""
+    order = np.argsort(keys, axis=1)
+    ordered = np.take_along_axis(keys, order, axis=1)
+    if (ordered[:, 1:] == ordered[:, :-1]).any():
+        return np.argsort(keys, axis=1, kind="stable")
+    return order
 
 
 def _block_quota(size: np.ndarray, model: PatientModel, rng) -> np.ndarray:

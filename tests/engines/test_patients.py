@@ -221,6 +221,83 @@ def test_unequal_allocation_blocks_hold_the_ratio():
     assert (simulate(threes.patient, 120, 60, 1, 0, 100).treated.sum(1) == 120).all()
 
 
+def _assign_reference(model, n_t, stratum, centre, rng):
+    """The randomisation as first written (a stable sort down the women axis),
+    the reference for the faster one (same streams, same women treated)."""
+    keys = rng["assignment"].random(stratum.shape)
+    if model.randomisation == "simple":
+        return keys < model.allocation_share
+    n, t = stratum.shape
+    if model.randomisation == "stratified_block":
+        groups = len(model.centre_weights) * len(model.strata)
+        group = stratum * len(model.centre_weights) + centre
+    else:
+        groups, group = 1, np.zeros_like(stratum)
+    size = np.bincount((np.arange(t) * groups + group).ravel(),
+                       minlength=t * groups).reshape(t, groups)
+    if model.randomisation == "fixed":
+        quota = np.full((t, 1), n_t)
+    else:
+        sizes = np.asarray(model.block_sizes)
+        per_block = np.round(sizes * model.allocation_share).astype(np.int64)
+        remaining, quota = size.copy(), np.zeros_like(size)
+        blocks = rng["blocks"]
+        while (remaining > 0).any():
+            pick = blocks.integers(len(sizes), size=size.shape)
+            block, treated = sizes[pick], per_block[pick]
+            full = block <= remaining
+            quota += np.where(full, treated, 0)
+            last = ~full & (remaining > 0)
+            if last.any():
+                quota[last] += blocks.hypergeometric(treated[last], (block - treated)[last],
+                                                     remaining[last])
+            remaining = np.where(full, remaining - block, 0)
+    order = np.argsort(group + keys, axis=0, kind="stable")
+    sorted_group = np.take_along_axis(group, order, axis=0)
+    start = np.cumsum(size, axis=1) - size
+    trial = np.arange(t)
+    rank = np.arange(n)[:, None] - start[trial, sorted_group]
+    treated = np.empty((n, t), dtype=bool)
+    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=0)
+    return treated
+
+
+@pytest.mark.parametrize("method,allocation,block_sizes", [
+    ("stratified_block", 1, [4, 6]), ("stratified_block", 2, [3, 6]), ("block", 1, [4]),
+    ("block", 1, [2, 4, 8]), ("fixed", 1, None), ("simple", 1, None)])
+def test_randomisation_equals_the_reference(method, allocation, block_sizes):
+    """Same women treated as the reference, woman by woman, at several sizes
+    (including groups of one woman and groups larger than many blocks)."""
+    from simulator.engines.patients import _assign, _streams
+    from simulator.models.population import category
+    rand = {"method": method} | ({"block_sizes": block_sizes} if block_sizes else {})
+    model = scenario(arms=None, population={"strata": STRATA}, allocation=allocation,
+                     centres={"number": 8, "relative_rates": [2, 2, 1.5, 1, 1, 1, 0.75, 0.5]},
+                     randomisation=rand).patient
+    weights = np.asarray(model.centre_weights)
+    for n_t, n_c, block in [(2, 1, 0), (30, 15, 1), (75, 75, 2), (400, 200, 3)]:
+        if allocation == 1:
+            n_c = n_t
+        shape = (n_t + n_c, 64)
+        rng = _streams(11, block, 0)
+        stratum = category(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape))
+        centre = category(np.cumsum(weights / weights.sum())[:-1], rng["centre"].random(shape))
+        fast = _assign(model, n_t, stratum, centre, _streams(11, block, 0))
+        slow = _assign_reference(model, n_t, stratum, centre, _streams(11, block, 0))
+        assert fast.shape == slow.shape
+        assert np.array_equal(fast, slow), (n_t, n_c)
+
+
+def test_ties_keep_the_order_of_the_women():
+    """Equal sort keys (random keys almost never tie) are ranked by position,
+    as a stable sort does."""
+    from simulator.engines.patients import _stable_argsort
+    keys = np.random.default_rng(2).integers(0, 5, size=(50, 40)).astype(float)
+    np.testing.assert_array_equal(_stable_argsort(keys), np.argsort(keys, axis=1, kind="stable"))
+    keys = np.random.default_rng(2).random((50, 40))
+    np.testing.assert_array_equal(_stable_argsort(keys), np.argsort(keys, axis=1, kind="stable"))
+
+
 # -------------------------------------------------------- reproducibility, CRN
 @pytest.mark.slow
 def test_counts_are_identical_for_any_number_of_jobs():
