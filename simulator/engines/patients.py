@@ -153,21 +153,26 @@ def _stable_argsort(keys: np.ndarray) -> np.ndarray:
 
 
 def _block_quota(size: np.ndarray, model: PatientModel, rng) -> np.ndarray:
-    """Treated women per (trial, group) under permuted blocks of random size."""
+    """Treated women per (trial, group) under permuted blocks of random size.
+    Each round draws a block for every (trial, group), in C order, and uses
+    those of the groups that still hold women (kept as flat indices)."""
     sizes = np.asarray(model.block_sizes)
     per_block = np.round(sizes * model.allocation_share).astype(np.int64)
-    remaining, quota = size.copy(), np.zeros_like(size)
-    while (remaining > 0).any():
-        pick = rng.integers(len(sizes), size=size.shape)
+    quota = np.zeros(size.size, dtype=size.dtype)
+    active = np.flatnonzero(size > 0)
+    remaining = size.ravel()[active]
+    while active.size:
+        pick = rng.integers(len(sizes), size=size.shape).ravel()[active]
         block, treated = sizes[pick], per_block[pick]
         full = block <= remaining
-        quota += np.where(full, treated, 0)
-        last = ~full & (remaining > 0)
+        quota[active[full]] += treated[full]
+        last = ~full
         if last.any():
-            quota[last] += rng.hypergeometric(treated[last], (block - treated)[last],
-                                              remaining[last])
-        remaining = np.where(full, remaining - block, 0)
-    return quota
+            quota[active[last]] += rng.hypergeometric(treated[last], (block - treated)[last],
+                                                      remaining[last])
+        more = full & (remaining > block)
+        active, remaining = active[more], (remaining - block)[more]
+    return quota.reshape(size.shape)
 
 
 def _logistic_data(model: PatientModel, trials: Trials, weight):
