@@ -182,14 +182,16 @@ def _logistic_data(model: PatientModel, trials: Trials, weight):
     regressor is discrete (arm, stratum, categorical covariates, covariates
     recorded to a ``resolution``), women sharing all regressors are grouped into
     one row: the likelihood, hence every estimate, is the same, and the fit
-    costs a fraction.  Otherwise one row per woman (``m`` 0 for the absent)."""
+    costs a fraction (one design shared by every trial: each Newton step is a
+    few matrix products over all trials), even with as many cells as women.
+    Otherwise one row per woman (``m`` 0 for the absent)."""
     by_stratum = "stratum" in model.adjust and len(model.strata) > 1
     adjusted = [(j, c) for j, c in enumerate(model.covariates) if c.name in model.adjust]
     t, n = trials.treated.shape
     radix = [2] + [len(model.strata)] * by_stratum + [len(c.grid()[0]) for _, c in adjusted
                                                        if c.discrete]
     cells = int(np.prod(radix))
-    if any(not c.discrete for _, c in adjusted) or cells > n // 2:
+    if any(not c.discrete for _, c in adjusted) or cells > n:
         cols = [np.ones((t, n)), trials.treated.astype(float)]
         if by_stratum:
             cols += [(trials.stratum == s).astype(float) for s in range(1, len(model.strata))]
