@@ -200,21 +200,25 @@ def _logistic_data(model: PatientModel, trials: Trials, weight):
         return np.stack(cols, axis=-1), trials.live_birth, weight
     # each woman's cell, in mixed radix: arm, stratum, then each covariate's
     # level; absent women go to a last, discarded cell; the outcome doubles it
-    code = trials.treated.astype(np.int32)
+    # (integers of the index type that bincount takes, in the arrays' own
+    # memory order: the count does not depend on the order of the women)
+    code = trials.treated.astype(np.intp)
     factor = 2
     if by_stratum:
-        code += factor * trials.stratum.astype(np.int32)
+        code += factor * trials.stratum
         factor *= len(model.strata)
     for j, c in adjusted:
         code += factor * trials.covariates[j]
         factor *= len(c.grid()[0])
     if weight is not None:
         code[~weight] = cells
-    code += np.arange(0, t * (cells + 1), cells + 1, dtype=np.int32)[:, None]
+    code += np.arange(0, t * (cells + 1), cells + 1, dtype=np.intp)[:, None]
     code *= 2
     code += trials.live_birth
-    tally = np.bincount(code.ravel(), minlength=2 * t * (cells + 1)).reshape(t, cells + 1, 2)
-    women, births = tally[:, :cells].sum(axis=2), tally[:, :cells, 1]
+    tally = np.bincount(code.ravel(order="K"), minlength=2 * t * (cells + 1)
+                        ).reshape(t, cells + 1, 2)
+    births = tally[:, :cells, 1]
+    women = tally[:, :cells, 0] + births     # (a sum over the last axis of 2 is slower)
     # the regressors of each cell
     rest = np.arange(cells)
     cols = [np.ones(cells), (rest % 2).astype(float)]
