@@ -88,7 +88,11 @@ def simulate(model: PatientModel, n_t: int, n_c: int, seed: int, block: int, n_t
                                                         model.receiving_outside)
     received = treated ^ switch
     trial = np.arange(t)
-    eta = intercept[trial, stratum, np.where(received, 0, 1)]
+    arm = (~received).view(np.int8)                     # 0 treatment, 1 control
+    if rates == "prior":
+        eta = intercept[trial, stratum, arm]
+    else:       # the same intercepts in every trial: one look-up by stratum and arm
+        eta = intercept[0].ravel()[2 * stratum + arm]
     for c, values in zip(model.covariates, covariates):
         eta = eta + c.effect(values)
     if model.centre_sd > 0:
@@ -133,11 +137,12 @@ def _assign(model: PatientModel, n_t: int, stratum, centre, rng) -> np.ndarray:
     sort_key = np.ascontiguousarray((group + keys).T)           # (trials, women)
     order = _stable_argsort(sort_key)
     sorted_group = np.take_along_axis(np.ascontiguousarray(group.T), order, axis=1)
-    start = np.cumsum(size, axis=1) - size                      # (trials, groups)
-    trial = np.arange(t)[:, None]
-    rank = np.arange(n) - start[trial, sorted_group]
+    # treated: the first quota of her group's places in the sorted row, i.e.
+    # place < (where the group starts) + quota
+    end = np.cumsum(size, axis=1) - size + quota                # (trials, groups)
     treated = np.empty((t, n), dtype=bool)
-    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=1)
+    np.put_along_axis(treated, order, np.arange(n) < end[np.arange(t)[:, None], sorted_group],
+                      axis=1)
     return np.ascontiguousarray(treated.T)
 
 
