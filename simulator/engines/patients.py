@@ -320,11 +320,18 @@ def block_trials(n_women: int) -> int:
 
 def _batches(n_women: int, n_sims: int) -> list[list[tuple[int, int]]]:
     """Blocks (index, trials) grouped into batches of at most BATCH_WOMEN women
-    (or one block of a trial larger than that)."""
+    (or one block of a trial larger than that), as few batches as that allows,
+    of equal numbers of blocks (within one): the tasks of one size then
+    finish together on as many workers (40 blocks in 2 batches of 20, not of
+    27 and 13).  The batches depend only on the size and ``n_sims`` (a
+    trial's p-value may differ in its last digits with its batch's other
+    trials: docs/methods.md)."""
     size = block_trials(n_women)
     per_batch = max(1, BATCH_WOMEN // (n_women * size))
     blocks = [(k, min(size, n_sims - k * size)) for k in range(math.ceil(n_sims / size))]
-    return [blocks[i:i + per_batch] for i in range(0, len(blocks), per_batch)]
+    count = math.ceil(len(blocks) / per_batch)
+    bounds = [i * len(blocks) // count for i in range(count + 1)]
+    return [blocks[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
 
 
 def _concatenate(parts: list[Trials]) -> Trials:

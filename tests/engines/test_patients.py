@@ -353,6 +353,17 @@ def test_large_trials_use_smaller_blocks_within_the_memory_bound():
     for n in (5000, 20_000, 200_000, 3_000_000):
         assert block_trials(n) * n <= max(BATCH_WOMEN, n)
         assert sum(m for batch in _batches(n, 1000) for _, m in batch) == 1000
+    # batches as few as the bound allows, of equal numbers of blocks (within one)
+    for n, n_sims in [(150, 10_000), (400, 10_000), (5000, 1000), (60, 257), (4096, 256)]:
+        batches = _batches(n, n_sims)
+        blocks = [k for batch in batches for k, _ in batch]
+        assert blocks == list(range(len(blocks)))
+        per_batch = max(1, BATCH_WOMEN // (n * block_trials(n)))
+        assert len(batches) == -(-len(blocks) // per_batch)
+        assert max(map(len, batches)) - min(map(len, batches)) <= 1
+        assert all(n * sum(m for _, m in batch) <= max(BATCH_WOMEN, n * block_trials(n))
+                   for batch in batches)
+    assert [len(batch) for batch in _batches(150, 10_000)] == [20, 20]
 
 
 @pytest.mark.parametrize("primary", ["cmh", "logistic"])
