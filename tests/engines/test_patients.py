@@ -304,7 +304,9 @@ def test_randomisation_equals_the_reference(method, allocation, block_sizes):
         rng = _streams(11, block, 0)
         stratum = category(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape))
         centre = category(np.cumsum(weights / weights.sum())[:-1], rng["centre"].random(shape))
-        fast = _assign(model, n_t, stratum, centre, _streams(11, block, 0))
+        fresh = _streams(11, block, 0)
+        fast = _assign(model, n_t, stratum, centre, fresh["assignment"].random(shape),
+                       fresh["blocks"])
         slow = _assign_reference(model, n_t, stratum, centre, _streams(11, block, 0))
         assert fast.shape == slow.shape
         assert np.array_equal(fast, slow), (n_t, n_c)
@@ -315,9 +317,47 @@ def test_ties_keep_the_order_of_the_women():
     as a stable sort does."""
     from simulator.engines.patients import _stable_argsort
     keys = np.random.default_rng(2).integers(0, 5, size=(50, 40)).astype(float)
-    np.testing.assert_array_equal(_stable_argsort(keys), np.argsort(keys, axis=1, kind="stable"))
+    order, tied = _stable_argsort(keys)
+    assert tied
+    np.testing.assert_array_equal(order, np.argsort(keys, axis=1, kind="stable"))
     keys = np.random.default_rng(2).random((50, 40))
-    np.testing.assert_array_equal(_stable_argsort(keys), np.argsort(keys, axis=1, kind="stable"))
+    order, tied = _stable_argsort(keys)
+    assert not tied
+    np.testing.assert_array_equal(order, np.argsort(keys, axis=1, kind="stable"))
+
+
+def test_randomisation_with_equal_keys_equals_the_reference():
+    """Keys that tie (and keys rounded up to the next group's value) take the
+    path that reads each place's group; the same women as the reference."""
+    from simulator.engines.patients import _assign, _streams
+    model = scenario(arms=None, population={"strata": STRATA}, centres={"number": 4},
+                     randomisation={"method": "stratified_block", "block_sizes": [4, 6]}
+                     ).patient
+    rng = _streams(3, 0, 0)
+    shape = (90, 64)
+    stratum = (rng["stratum"].random(shape) < 0.4).astype(np.intp)
+    centre = rng["centre"].integers(0, 4, shape)
+    one = rng["assignment"].random(shape)
+    one[0] = 1 - 2 ** -53               # group + key rounds up to the next group's value
+    for keys in (np.round(rng["assignment"].random(shape) * 4) / 4,     # ties
+                 np.where(rng["assignment"].random(shape) < 0.1, 1 - 2 ** -53,
+                          rng["assignment"].random(shape)),             # rounded up, tied
+                 one):                                                  # rounded up alone
+        fast = _assign(model, 45, stratum, centre, keys, _streams(3, 1, 0)["blocks"])
+        slow = _assign_reference(model, 45, stratum, centre,
+                                 {"assignment": _Keys(keys), "blocks": _streams(3, 1, 0)["blocks"]})
+        assert np.array_equal(fast, slow)
+
+
+class _Keys:
+    """Stands for the assignment stream: gives fixed keys."""
+
+    def __init__(self, keys):
+        self.keys = keys
+
+    def random(self, shape):
+        assert shape == self.keys.shape
+        return self.keys
 
 
 # -------------------------------------------------------- reproducibility, CRN
@@ -345,6 +385,33 @@ def test_trials_are_nested_across_sizes():
     assert np.array_equal(small.stratum, large.stratum[:, :60])
     assert np.array_equal(small.covariates[0], large.covariates[0][:, :60])
     assert np.array_equal(small.live_birth, large.live_birth[:, :60])
+
+
+def test_sizes_simulated_together_count_as_each_alone():
+    """A run of sizes drawn once for the largest (nested trials) gives each
+    size the counts it gets evaluated alone, in every analysis."""
+    from simulator.engines.patients import RUN_SIZES, _runs
+    sc = scenario(population={"strata": STRATA, "covariates": {"age": dict(AGE, resolution=1)}},
+                  arms=None, centres={"number": 3, "sd_log_odds": 0.3},
+                  randomisation={"method": "stratified_block", "block_sizes": [4, 6]},
+                  outcomes={"miscarriage": {"control": 0.3, "treatment": 0.2}},
+                  adherence={"treatment_not_receiving": 0.1, "control_receiving": 0.05},
+                  dropout={"share": 0.1, "handling": "as_failure"},
+                  analysis={"primary": "logistic", "adjust": ["stratum", "age"]})
+    sizes = [(40, 40), (31, 31), (35, 35), (30, 30), (44, 44), (60, 30), (90, 90)]
+    runs = _runs(sizes)
+    assert sorted(i for run in runs for i in run) == list(range(len(sizes)))
+    assert max(map(len, runs)) <= RUN_SIZES and any(len(run) > 1 for run in runs)
+    a = sc.analysis
+    together = simulate_counts(sc.patient, sizes, 600, 3, a.test, a.sided, a.alpha)
+    for i, size in enumerate(sizes):
+        alone = simulate_counts(sc.patient, [size], 600, 3, a.test, a.sided, a.alpha)
+        assert np.array_equal(together.counts[i], alone.counts[0]), size
+        assert np.array_equal(together.outcomes[i], alone.outcomes[0]), size
+    prior = simulate_counts(sc.patient, sizes[:3], 300, 3, a.test, a.sided, a.alpha, "prior")
+    for i, size in enumerate(sizes[:3]):
+        alone = simulate_counts(sc.patient, [size], 300, 3, a.test, a.sided, a.alpha, "prior")
+        assert np.array_equal(prior.counts[i], alone.counts[0]), size
 
 
 def test_large_trials_use_smaller_blocks_within_the_memory_bound():
