@@ -198,12 +198,19 @@ def _newton_step(H, g, check):
     return np.linalg.solve(Hs, (g / d)[:, :, None])[:, :, 0] / d, good
 
 
-def _largest_eta(eta, m):
+def _largest_eta(eta, m, limit):
     """Largest |linear predictor| among the analysed rows (m > 0): an empty
-    cell of grouped data is an extrapolation, not a fitted probability."""
-    size = np.abs(eta)
-    np.copyto(size, 0.0, where=m <= 0)
-    return np.max(size, axis=1)
+    cell of grouped data is an extrapolation, not a fitted probability.  It
+    is computed only for the trials where some row, analysed or not, is
+    beyond ``limit`` (or nan), rarely; elsewhere the largest over every row
+    stands for it: compared with ``limit``, the answer is the same."""
+    largest = np.maximum(np.max(eta, axis=1), -np.min(eta, axis=1))
+    check = ~(largest <= limit)
+    if check.any():
+        size = np.abs(eta[check])
+        np.copyto(size, 0.0, where=m[check] <= 0)
+        largest[check] = np.max(size, axis=1)
+    return largest
 
 
 def _fit_block(Xt, y, m, max_iter, tol):
@@ -223,7 +230,7 @@ def _fit_block(Xt, y, m, max_iter, tol):
             runaway = np.zeros(b, dtype=bool)
         else:
             eta, ll, g, H = _evaluate(Xa, c, Xtya, ta, na)
-            runaway = _largest_eta(eta, na) > ETA_STOP
+            runaway = _largest_eta(eta, na, ETA_STOP) > ETA_STOP
         step, good = _newton_step(H, g, check=iterations == 1)
         # Step halving: a candidate that lowers the log-likelihood (or makes it
         # nan) is replaced by the midpoint with the last accepted coefficients.
@@ -254,7 +261,7 @@ def _fit_block(Xt, y, m, max_iter, tol):
     se = np.sqrt(np.diagonal(np.linalg.inv(Hs), axis1=1, axis2=2)) / d
     scale = Xt.scale(m)                          # largest |x_j| among analysed rows
     estimable = (converged & good
-                 & (_largest_eta(eta, m) <= ETA_MAX)
+                 & (_largest_eta(eta, m, ETA_MAX) <= ETA_MAX)
                  & (np.max(np.abs(coef[:, 1:]) * scale[:, 1:], axis=1, initial=0.0) <= COEF_MAX)
                  & np.all(np.isfinite(se) & np.isfinite(coef), axis=1))
     return coef, np.where(estimable[:, None], se, np.nan), ll, estimable, iterations

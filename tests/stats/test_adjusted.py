@@ -262,6 +262,27 @@ def test_rank_check_by_determinant_equals_the_eigenvalue_rule():
     np.testing.assert_array_equal(Hs[~good], np.broadcast_to(np.eye(4), Hs[~good].shape))
 
 
+def test_largest_eta_compares_with_its_limit_as_the_masked_maximum():
+    """Compared with its limit, the largest |eta| among analysed rows is what
+    the masked maximum gives, with extreme or nan values in analysed and in
+    empty rows."""
+    from simulator.stats.adjusted import _largest_eta
+    rng = np.random.default_rng(8)
+    eta = rng.normal(0, 8, (400, 30))
+    m = rng.integers(0, 3, (400, 30)).astype(float)
+    eta[::7, 3] = 45.0                      # beyond, analysed or not
+    eta[::11, 5] = -np.inf
+    eta[::13, 8] = np.nan
+    m[:, 0] = 0.0
+    eta[::5, 0] = 1e3                       # beyond, in an empty row only
+    with np.errstate(invalid="ignore"):
+        masked = np.max(np.where(m > 0, np.abs(eta), 0.0), axis=1)
+        for limit in (20.0, 30.0):
+            got = _largest_eta(eta, m, limit)
+            np.testing.assert_array_equal(got > limit, masked > limit)
+            np.testing.assert_array_equal(got <= limit, masked <= limit)
+
+
 @pytest.mark.slow
 def test_null_calibration():
     rng = np.random.default_rng(99)
