@@ -14,7 +14,8 @@ from simulator.stats.analysis import pvalue_grid
 from simulator.engines.assurance import exact_assurance
 from simulator.engines.design import Design
 from simulator.engines.exact import exact_power
-from simulator.engines.patients import ANALYSES, _logistic_data, simulate, simulate_counts
+from simulator.engines.patient_analysis import _logistic_data
+from simulator.engines.patients import ANALYSES, simulate, simulate_counts
 
 ALPHA = 0.05
 
