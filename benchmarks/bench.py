@@ -484,7 +484,8 @@ def bench_patient(n_batch, n_loop, n_engine, n_memory):
     import statsmodels.api as sm
     from simulator.stats.adjusted import logistic_pvalues
     from simulator.planning.patients import counts as patient_counts
-    from simulator.engines.patients import ANALYSES, _logistic_data, simulate
+    from simulator.engines.patient_analysis import _logistic_data
+    from simulator.engines.patients import ANALYSES, simulate
     rows = []
     for label, resolution in (("age exact (one row per woman)", None),
                               ("age in whole years (grouped)", 1)):

@@ -35,6 +35,8 @@ from .recruitment import Recruitment
 _HERMITE = 48           # nodes per normal term
 _LEGENDRE = 64          # nodes per truncated-normal term
 _MAX_NODES = 1024       # Z's distribution is merged to at most this many atoms
+# a category drawn among at most this many edges is counted by comparisons
+_COMPARED_EDGES = 64
 _GRID = np.linspace(-25.0, 25.0, 10001)     # intercepts tabulated, step 0.005
 
 
@@ -73,7 +75,7 @@ class Covariate:
         fixed by her uniform; a discrete covariate (categorical, or recorded to
         a ``resolution``) gives level indices into :meth:`grid`."""
         if self.discrete:
-            return np.searchsorted(np.cumsum(self.grid()[1])[:-1], u, side="right")
+            return category(np.cumsum(self.grid()[1])[:-1], u)
         lo, hi = self._bounds_probability()
         return self.mean + self.sd * special.ndtri(lo + u * (hi - lo))
 
@@ -237,6 +239,21 @@ class PatientModel:
         """(treatment, control): the share-weighted intention-to-treat rates."""
         t, c = self.shares @ self.itt_rates()
         return float(t), float(c)
+
+
+def category(edges: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, u, side="right")``: the number of the sorted
+    ``edges`` at or below each ``u`` (a category drawn by inversion, the edges
+    being cumulative probabilities).  With few edges, by one comparison per
+    edge on bytes (several times faster than a binary search per element, and
+    equal to it: both count the edges <= u)."""
+    edges = np.asarray(edges, dtype=float)
+    if len(edges) == 0 or len(edges) > _COMPARED_EDGES:
+        return np.searchsorted(edges, u, side="right")
+    count = np.zeros(np.shape(u), dtype=np.uint8)
+    for edge in edges:
+        count += (u >= edge).view(np.uint8)
+    return count.astype(np.intp)
 
 
 def _merge(z: np.ndarray, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

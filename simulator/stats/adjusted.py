@@ -46,6 +46,10 @@ LOGISTIC_TESTS = ("wald", "likelihood_ratio")
 # exactly collinear column leaves ~1e-16 of rounding; past 1e-12 a solve keeps
 # < 4 of 16 digits.
 RCOND_MIN = 1e-12
+# DET_SURE: a scaled information whose determinant exceeds this passes the
+# RCOND_MIN test without computing its eigenvalues (see _scaled): its
+# reciprocal condition number is then above 3.6e-6 / p.
+DET_SURE = 1e-5
 # ETA_MAX: a fitted probability within expit(-20) = 2e-9 of 0 or 1 is never part
 # of a finite MLE at planning sizes; it is what Newton produces along a
 # separating direction, where it adds about 1 to |eta| per iteration for ever.
@@ -89,8 +93,16 @@ def _scaled(H):
     Hs = H / (d[:, :, None] * d[:, None, :])
     good = np.all(diag > 0, axis=1) & np.all(np.isfinite(Hs), axis=(1, 2))
     Hs[~good] = np.eye(p)
-    ev = np.linalg.eigvalsh(Hs)                  # ascending
-    good &= ev[:, 0] > RCOND_MIN * ev[:, -1]
+    # The eigenvalues are needed only where the determinant does not already
+    # settle the test: Hs is positive semi-definite (X'WX, W >= 0) with trace
+    # p, so det(Hs) > DET_SURE makes it definite with, by the AM-GM
+    # inequality on the other eigenvalues, lambda_min >= det / e and
+    # lambda_max <= p: the reciprocal condition number is far above RCOND_MIN
+    # (a determinant is several times cheaper than the eigenvalues).
+    doubt = good & ~(np.linalg.det(Hs) > DET_SURE)
+    if doubt.any():
+        ev = np.linalg.eigvalsh(Hs[doubt])       # ascending
+        good[doubt] = ev[:, 0] > RCOND_MIN * ev[:, -1]
     Hs[~good] = np.eye(p)
     return Hs, d, good
 
@@ -155,11 +167,21 @@ def _evaluate(X, c, Xty, t, m):
     Xty = X'y and t = X'(y - m) (b, p);
     ll = sum(y eta - m log(1 + exp(eta))) = c't + sum m log(mu)."""
     eta = X.times(c)
-    mu = 1.0 / (1.0 + np.exp(-eta))
+    # mu = 1 / (1 + exp(-eta)), and then the weights, computed in place: the
+    # arrays are (trials, rows), the largest of a fit
+    mu = np.negative(eta)
+    np.exp(mu, out=mu)
+    mu += 1.0
+    np.divide(1.0, mu, out=mu)
     # log mu = -log(1 + exp(-eta)) is accurate in both tails
-    ll = np.sum(t * c, axis=1) + np.sum(m * np.log(mu), axis=1)
-    g = Xty - X.transposed_times(m * mu)
-    H = X.information(m * mu * (1.0 - mu))
+    work = np.log(mu)
+    work *= m
+    ll = np.sum(t * c, axis=1) + np.sum(work, axis=1)
+    m_mu = m * mu
+    g = Xty - X.transposed_times(m_mu)
+    np.subtract(1.0, mu, out=work)
+    work *= m_mu                                # m mu (1 - mu)
+    H = X.information(work)
     return eta, ll, g, H
 
 
@@ -176,10 +198,19 @@ def _newton_step(H, g, check):
     return np.linalg.solve(Hs, (g / d)[:, :, None])[:, :, 0] / d, good
 
 
-def _largest_eta(eta, m):
+def _largest_eta(eta, m, limit):
     """Largest |linear predictor| among the analysed rows (m > 0): an empty
-    cell of grouped data is an extrapolation, not a fitted probability."""
-    return np.max(np.where(m > 0, np.abs(eta), 0.0), axis=1)
+    cell of grouped data is an extrapolation, not a fitted probability.  It
+    is computed only for the trials where some row, analysed or not, is
+    beyond ``limit`` (or nan), rarely; elsewhere the largest over every row
+    stands for it: compared with ``limit``, the answer is the same."""
+    largest = np.maximum(np.max(eta, axis=1), -np.min(eta, axis=1))
+    check = ~(largest <= limit)
+    if check.any():
+        size = np.abs(eta[check])
+        np.copyto(size, 0.0, where=m[check] <= 0)
+        largest[check] = np.max(size, axis=1)
+    return largest
 
 
 def _fit_block(Xt, y, m, max_iter, tol):
@@ -199,7 +230,7 @@ def _fit_block(Xt, y, m, max_iter, tol):
             runaway = np.zeros(b, dtype=bool)
         else:
             eta, ll, g, H = _evaluate(Xa, c, Xtya, ta, na)
-            runaway = _largest_eta(eta, na) > ETA_STOP
+            runaway = _largest_eta(eta, na, ETA_STOP) > ETA_STOP
         step, good = _newton_step(H, g, check=iterations == 1)
         # Step halving: a candidate that lowers the log-likelihood (or makes it
         # nan) is replaced by the midpoint with the last accepted coefficients.
@@ -230,7 +261,7 @@ def _fit_block(Xt, y, m, max_iter, tol):
     se = np.sqrt(np.diagonal(np.linalg.inv(Hs), axis1=1, axis2=2)) / d
     scale = Xt.scale(m)                          # largest |x_j| among analysed rows
     estimable = (converged & good
-                 & (_largest_eta(eta, m) <= ETA_MAX)
+                 & (_largest_eta(eta, m, ETA_MAX) <= ETA_MAX)
                  & (np.max(np.abs(coef[:, 1:]) * scale[:, 1:], axis=1, initial=0.0) <= COEF_MAX)
                  & np.all(np.isfinite(se) & np.isfinite(coef), axis=1))
     return coef, np.where(estimable[:, None], se, np.nan), ll, estimable, iterations

@@ -14,7 +14,8 @@ from simulator.stats.analysis import pvalue_grid
 from simulator.engines.assurance import exact_assurance
 from simulator.engines.design import Design
 from simulator.engines.exact import exact_power
-from simulator.engines.patients import ANALYSES, _logistic_data, simulate, simulate_counts
+from simulator.engines.patient_analysis import _logistic_data
+from simulator.engines.patients import ANALYSES, simulate, simulate_counts
 
 ALPHA = 0.05
 
@@ -186,6 +187,28 @@ def test_grouped_logistic_fit_equals_statsmodels_on_the_women():
         np.testing.assert_allclose(grouped.loglik[i], ref.llf, rtol=1e-10)
 
 
+def test_grouped_fit_at_fewer_women_than_twice_the_cells_equals_the_fit_on_the_women():
+    """The bundled multicentre design (arm x stratum x 21 ages = 84 cells) at
+    150 women: the grouped fit gives the per-woman fit's p-values to 1e-12
+    (relative), its estimates to 1e-12 (log-odds), and statsmodels' to 1e-6."""
+    from simulator.stats.adjusted import logistic_pvalues
+    model = load_scenario("multicentre").patient
+    trials = simulate(model, 75, 75, 5, 0, 200)
+    X, y, m = _logistic_data(model, trials, None)
+    assert X.shape == (84, 4)                   # grouped
+    rows = np.stack([np.ones((200, 150)), trials.treated, trials.stratum == 1,
+                     model.covariates[0].value(trials.covariates[0]) - 37], axis=-1)
+    grouped = logistic_pvalues(X, y, m, 1, "two")
+    women = logistic_pvalues(rows.astype(float), trials.live_birth, None, 1, "two")
+    assert grouped[1].all() and women[1].all()
+    np.testing.assert_allclose(grouped[0], women[0], rtol=1e-12)
+    np.testing.assert_allclose(grouped[2], women[2], rtol=0, atol=1e-12)
+    for i in range(10):
+        ref = sm.Logit(trials.live_birth[i].astype(float), rows[i].astype(float)).fit(
+            disp=0, method="newton", tol=1e-12, maxiter=100)
+        np.testing.assert_allclose(grouped[0][i], ref.pvalues[1], rtol=1e-6)
+
+
 # ------------------------------------------------------------- randomisation
 def test_randomisation_schemes():
     base = dict(arms=None, population={"strata": STRATA}, centres={"number": 4})
@@ -221,6 +244,123 @@ def test_unequal_allocation_blocks_hold_the_ratio():
     assert (simulate(threes.patient, 120, 60, 1, 0, 100).treated.sum(1) == 120).all()
 
 
+def _assign_reference(model, n_t, stratum, centre, rng):
+    """The randomisation as first written (a stable sort down the women axis),
+    the reference for the faster one (same streams, same women treated)."""
+    keys = rng["assignment"].random(stratum.shape)
+    if model.randomisation == "simple":
+        return keys < model.allocation_share
+    n, t = stratum.shape
+    if model.randomisation == "stratified_block":
+        groups = len(model.centre_weights) * len(model.strata)
+        group = stratum * len(model.centre_weights) + centre
+    else:
+        groups, group = 1, np.zeros_like(stratum)
+    size = np.bincount((np.arange(t) * groups + group).ravel(),
+                       minlength=t * groups).reshape(t, groups)
+    if model.randomisation == "fixed":
+        quota = np.full((t, 1), n_t)
+    else:
+        sizes = np.asarray(model.block_sizes)
+        per_block = np.round(sizes * model.allocation_share).astype(np.int64)
+        remaining, quota = size.copy(), np.zeros_like(size)
+        blocks = rng["blocks"]
+        while (remaining > 0).any():
+            pick = blocks.integers(len(sizes), size=size.shape)
+            block, treated = sizes[pick], per_block[pick]
+            full = block <= remaining
+            quota += np.where(full, treated, 0)
+            last = ~full & (remaining > 0)
+            if last.any():
+                quota[last] += blocks.hypergeometric(treated[last], (block - treated)[last],
+                                                     remaining[last])
+            remaining = np.where(full, remaining - block, 0)
+    order = np.argsort(group + keys, axis=0, kind="stable")
+    sorted_group = np.take_along_axis(group, order, axis=0)
+    start = np.cumsum(size, axis=1) - size
+    trial = np.arange(t)
+    rank = np.arange(n)[:, None] - start[trial, sorted_group]
+    treated = np.empty((n, t), dtype=bool)
+    np.put_along_axis(treated, order, rank < quota[trial, sorted_group], axis=0)
+    return treated
+
+
+@pytest.mark.parametrize("method,allocation,block_sizes", [
+    ("stratified_block", 1, [4, 6]), ("stratified_block", 2, [3, 6]), ("block", 1, [4]),
+    ("block", 1, [2, 4, 8]), ("fixed", 1, None), ("simple", 1, None)])
+def test_randomisation_equals_the_reference(method, allocation, block_sizes):
+    """Same women treated as the reference, woman by woman, at several sizes
+    (including groups of one woman and groups larger than many blocks)."""
+    from simulator.engines.patients import _assign, _streams
+    from simulator.models.population import category
+    rand = {"method": method} | ({"block_sizes": block_sizes} if block_sizes else {})
+    model = scenario(arms=None, population={"strata": STRATA}, allocation=allocation,
+                     centres={"number": 8, "relative_rates": [2, 2, 1.5, 1, 1, 1, 0.75, 0.5]},
+                     randomisation=rand).patient
+    weights = np.asarray(model.centre_weights)
+    for n_t, n_c, block in [(2, 1, 0), (30, 15, 1), (75, 75, 2), (400, 200, 3)]:
+        if allocation == 1:
+            n_c = n_t
+        shape = (n_t + n_c, 64)
+        rng = _streams(11, block, 0)
+        stratum = category(np.cumsum(model.shares)[:-1], rng["stratum"].random(shape))
+        centre = category(np.cumsum(weights / weights.sum())[:-1], rng["centre"].random(shape))
+        fresh = _streams(11, block, 0)
+        fast = _assign(model, n_t, stratum, centre, fresh["assignment"].random(shape),
+                       fresh["blocks"])
+        slow = _assign_reference(model, n_t, stratum, centre, _streams(11, block, 0))
+        assert fast.shape == slow.shape
+        assert np.array_equal(fast, slow), (n_t, n_c)
+
+
+def test_ties_keep_the_order_of_the_women():
+    """Equal sort keys (random keys almost never tie) are ranked by position,
+    as a stable sort does."""
+    from simulator.engines.patients import _stable_argsort
+    keys = np.random.default_rng(2).integers(0, 5, size=(50, 40)).astype(float)
+    order, tied = _stable_argsort(keys)
+    assert tied
+    np.testing.assert_array_equal(order, np.argsort(keys, axis=1, kind="stable"))
+    keys = np.random.default_rng(2).random((50, 40))
+    order, tied = _stable_argsort(keys)
+    assert not tied
+    np.testing.assert_array_equal(order, np.argsort(keys, axis=1, kind="stable"))
+
+
+def test_randomisation_with_equal_keys_equals_the_reference():
+    """Keys that tie (and keys rounded up to the next group's value) take the
+    path that reads each place's group; the same women as the reference."""
+    from simulator.engines.patients import _assign, _streams
+    model = scenario(arms=None, population={"strata": STRATA}, centres={"number": 4},
+                     randomisation={"method": "stratified_block", "block_sizes": [4, 6]}
+                     ).patient
+    rng = _streams(3, 0, 0)
+    shape = (90, 64)
+    stratum = (rng["stratum"].random(shape) < 0.4).astype(np.intp)
+    centre = rng["centre"].integers(0, 4, shape)
+    one = rng["assignment"].random(shape)
+    one[0] = 1 - 2 ** -53               # group + key rounds up to the next group's value
+    for keys in (np.round(rng["assignment"].random(shape) * 4) / 4,     # ties
+                 np.where(rng["assignment"].random(shape) < 0.1, 1 - 2 ** -53,
+                          rng["assignment"].random(shape)),             # rounded up, tied
+                 one):                                                  # rounded up alone
+        fast = _assign(model, 45, stratum, centre, keys, _streams(3, 1, 0)["blocks"])
+        slow = _assign_reference(model, 45, stratum, centre,
+                                 {"assignment": _Keys(keys), "blocks": _streams(3, 1, 0)["blocks"]})
+        assert np.array_equal(fast, slow)
+
+
+class _Keys:
+    """Stands for the assignment stream: gives fixed keys."""
+
+    def __init__(self, keys):
+        self.keys = keys
+
+    def random(self, shape):
+        assert shape == self.keys.shape
+        return self.keys
+
+
 # -------------------------------------------------------- reproducibility, CRN
 @pytest.mark.slow
 def test_counts_are_identical_for_any_number_of_jobs():
@@ -248,12 +388,50 @@ def test_trials_are_nested_across_sizes():
     assert np.array_equal(small.live_birth, large.live_birth[:, :60])
 
 
+def test_sizes_simulated_together_count_as_each_alone():
+    """A run of sizes drawn once for the largest (nested trials) gives each
+    size the counts it gets evaluated alone, in every analysis."""
+    from simulator.engines.patients import RUN_SIZES, _runs
+    sc = scenario(population={"strata": STRATA, "covariates": {"age": dict(AGE, resolution=1)}},
+                  arms=None, centres={"number": 3, "sd_log_odds": 0.3},
+                  randomisation={"method": "stratified_block", "block_sizes": [4, 6]},
+                  outcomes={"miscarriage": {"control": 0.3, "treatment": 0.2}},
+                  adherence={"treatment_not_receiving": 0.1, "control_receiving": 0.05},
+                  dropout={"share": 0.1, "handling": "as_failure"},
+                  analysis={"primary": "logistic", "adjust": ["stratum", "age"]})
+    sizes = [(40, 40), (31, 31), (35, 35), (30, 30), (44, 44), (60, 30), (90, 90)]
+    runs = _runs(sizes)
+    assert sorted(i for run in runs for i in run) == list(range(len(sizes)))
+    assert max(map(len, runs)) <= RUN_SIZES and any(len(run) > 1 for run in runs)
+    a = sc.analysis
+    together = simulate_counts(sc.patient, sizes, 600, 3, a.test, a.sided, a.alpha)
+    for i, size in enumerate(sizes):
+        alone = simulate_counts(sc.patient, [size], 600, 3, a.test, a.sided, a.alpha)
+        assert np.array_equal(together.counts[i], alone.counts[0]), size
+        assert np.array_equal(together.outcomes[i], alone.outcomes[0]), size
+    prior = simulate_counts(sc.patient, sizes[:3], 300, 3, a.test, a.sided, a.alpha, "prior")
+    for i, size in enumerate(sizes[:3]):
+        alone = simulate_counts(sc.patient, [size], 300, 3, a.test, a.sided, a.alpha, "prior")
+        assert np.array_equal(prior.counts[i], alone.counts[0]), size
+
+
 def test_large_trials_use_smaller_blocks_within_the_memory_bound():
     from simulator.engines.patients import BATCH_WOMEN, _batches, block_trials
     assert block_trials(400) == 256
     for n in (5000, 20_000, 200_000, 3_000_000):
         assert block_trials(n) * n <= max(BATCH_WOMEN, n)
         assert sum(m for batch in _batches(n, 1000) for _, m in batch) == 1000
+    # batches as few as the bound allows, of equal numbers of blocks (within one)
+    for n, n_sims in [(150, 10_000), (400, 10_000), (5000, 1000), (60, 257), (4096, 256)]:
+        batches = _batches(n, n_sims)
+        blocks = [k for batch in batches for k, _ in batch]
+        assert blocks == list(range(len(blocks)))
+        per_batch = max(1, BATCH_WOMEN // (n * block_trials(n)))
+        assert len(batches) == -(-len(blocks) // per_batch)
+        assert max(map(len, batches)) - min(map(len, batches)) <= 1
+        assert all(n * sum(m for _, m in batch) <= max(BATCH_WOMEN, n * block_trials(n))
+                   for batch in batches)
+    assert [len(batch) for batch in _batches(150, 10_000)] == [20, 20]
 
 
 @pytest.mark.parametrize("primary", ["cmh", "logistic"])

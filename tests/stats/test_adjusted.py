@@ -233,6 +233,56 @@ def test_column_empty_among_analysed_rows_is_not_estimable():
     assert not fit.estimable.any() and not est.any() and (pv == 1.0).all()
 
 
+def test_rank_check_by_determinant_equals_the_eigenvalue_rule():
+    """The scaled information passes the RCOND_MIN rule (smallest over largest
+    eigenvalue) for the same trials whether or not the determinant settles
+    it first: well-conditioned, ill-conditioned (uncentred age), nearly and
+    exactly collinear, empty and non-finite informations."""
+    from simulator.stats.adjusted import RCOND_MIN, _scaled
+    rng = np.random.default_rng(5)
+    X, _ = simulate(rng, 60, 40, centre=False)
+    X = np.concatenate([X, X, X, X])
+    X[60:120, :, 2] = X[60:120, :, 1] + 1e-7 * rng.standard_normal((60, 40))   # near
+    X[120:180, :, 2] = X[120:180, :, 1]                                          # exact
+    X[180:240:2, :, 2] = 0.0                                                     # empty
+    w = rng.random((240, 40)) * 0.25
+    H = np.einsum("bni,bn,bnj->bij", X, w, X)
+    H[200] = np.nan
+    H[201, 0, 0] = np.inf
+    with np.errstate(all="ignore"):         # as inside fit_logistic
+        Hs, d, good = _scaled(H.copy())
+    diag = np.diagonal(H, axis1=1, axis2=2)
+    with np.errstate(invalid="ignore"):
+        scaled = H / np.sqrt(diag[:, :, None] * diag[:, None, :])
+        usable = np.all(diag > 0, axis=1) & np.all(np.isfinite(scaled), axis=(1, 2))
+    ev = np.linalg.eigvalsh(np.where(usable[:, None, None], scaled, np.eye(4)))
+    expected = usable & (ev[:, 0] > RCOND_MIN * ev[:, -1])
+    np.testing.assert_array_equal(good, expected)
+    assert good[:60].all() and not good[120:180].any() and not good[200:202].any()
+    np.testing.assert_array_equal(Hs[~good], np.broadcast_to(np.eye(4), Hs[~good].shape))
+
+
+def test_largest_eta_compares_with_its_limit_as_the_masked_maximum():
+    """Compared with its limit, the largest |eta| among analysed rows is what
+    the masked maximum gives, with extreme or nan values in analysed and in
+    empty rows."""
+    from simulator.stats.adjusted import _largest_eta
+    rng = np.random.default_rng(8)
+    eta = rng.normal(0, 8, (400, 30))
+    m = rng.integers(0, 3, (400, 30)).astype(float)
+    eta[::7, 3] = 45.0                      # beyond, analysed or not
+    eta[::11, 5] = -np.inf
+    eta[::13, 8] = np.nan
+    m[:, 0] = 0.0
+    eta[::5, 0] = 1e3                       # beyond, in an empty row only
+    with np.errstate(invalid="ignore"):
+        masked = np.max(np.where(m > 0, np.abs(eta), 0.0), axis=1)
+        for limit in (20.0, 30.0):
+            got = _largest_eta(eta, m, limit)
+            np.testing.assert_array_equal(got > limit, masked > limit)
+            np.testing.assert_array_equal(got <= limit, masked <= limit)
+
+
 @pytest.mark.slow
 def test_null_calibration():
     rng = np.random.default_rng(99)
