@@ -20,7 +20,7 @@ import click
 
 from .errors import OPTION_FIELDS, RunFailed, ScenarioError
 from .execution import backends as execution
-from .execution import progress
+from .execution import progress, threads
 from .planning.compare import compare, designs, parse_vary
 from .planning.feasibility import check_detectable
 from .planning.run import default_jobs, run
@@ -404,6 +404,7 @@ def main(argv=None) -> int:
     exit status (2: the scenario or an option; 1: the run failed; 130 and 143:
     interrupted)."""
     _state["committed"] = False
+    threads.one_blas_thread()
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _interrupt)
     # joblib's warnings about workers stopped by a signal: the run says it itself

@@ -22,6 +22,9 @@ from typing import Callable, Sequence
 from ..errors import ScenarioError
 
 ENVIRONMENT = "SIMULATOR_THREADS"
+# a user's own setting of BLAS's threads, which the command leaves as it is
+BLAS_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS")
 
 
 def cores() -> int:
@@ -58,3 +61,17 @@ def map_threads(function: Callable, items: Sequence) -> list:
     context = copy_context()            # (the caller's context variables, in every thread)
     with ThreadPoolExecutor(threads, thread_name_prefix="simulator-size") as pool:
         return list(pool.map(lambda item: context.copy().run(function, item), items))
+
+
+def one_blas_thread() -> None:
+    """BLAS on one thread from now on, unless the environment sets its threads.
+    The matrix products here are small (a decision table times a pmf, a
+    logistic fit's few parameters): BLAS's own threads gain nothing on them,
+    and OpenBLAS's, which spin after each call, take the cores from the
+    threads of :func:`map_threads` (and joblib gives its worker processes
+    one BLAS thread each already).  The values are the same: each product's
+    entries are summed whole by one thread either way."""
+    if any(name in os.environ for name in BLAS_ENVIRONMENT):
+        return
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")

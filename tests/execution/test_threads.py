@@ -1,6 +1,7 @@
 """Exact evaluations shared out between threads (issue 18): the values are
 those of one thread, bit for bit, whatever the number of threads; workers of
 a parallel run use one; ``SIMULATOR_THREADS`` is checked before a run."""
+import os
 import threading
 
 import pytest
@@ -71,3 +72,21 @@ def test_a_worker_process_of_a_parallel_run_uses_one_thread(monkeypatch):
     counts = joblib.Parallel(n_jobs=2)(joblib.delayed(threads.thread_count)() for _ in range(2))
     assert counts == [1, 1]
     assert threads.thread_count() == threads.cores()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting, expected", [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)])
+def test_the_command_runs_blas_on_one_thread_unless_told(monkeypatch, setting, expected):
+    """BLAS's own threads only compete with the threads of exact evaluations;
+    a user's OPENBLAS_NUM_THREADS (or OMP_, MKL_, BLIS_) is left as it is."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    env = {k: v for k, v in os.environ.items() if k not in threads.BLAS_ENVIRONMENT}
+    env.update(setting, PYTHONPATH=str(REPO))
+    code = ("import threadpoolctl, simulator.cli as c; c.threads.one_blas_thread(); "
+            "print(sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == f"[{expected}]"
