@@ -18,6 +18,8 @@ Routes, and nothing else (any other path is 404; no directory is served):
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import shutil
@@ -56,7 +58,8 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # (not no-referrer: with it a browser sends `Origin: null` on the page's own forms)
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 DOWNLOADS = (("report.html", "Report (HTML)"), ("report-markdown.zip", "Report (Markdown, "
@@ -72,8 +75,11 @@ TYPES = {".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf
 class BodyLimit:
     """ASGI middleware: every response gets the security headers; a request
     whose body is larger than ``MAX_BODY``, or that does not say its size,
-    is refused before it is read; a POST from another site (its Origin is
-    not this server) is refused."""
+    is refused before it is read; a POST from another site is refused: its
+    Origin is not this server, or ``null`` (a sandboxed frame, a ``data:``
+    page), or without an Origin the browser's ``Sec-Fetch-Site`` says it
+    comes from elsewhere.  (A request with neither header is left to the
+    form's token, checked by each route.)"""
 
     def __init__(self, app):
         self.app = app
@@ -94,7 +100,11 @@ class BodyLimit:
         refusal = None
         if scope["method"] == "POST":
             origin = headers.get("origin")
-            if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host"):
+            fetched_from = headers.get("sec-fetch-site")
+            if origin is not None and (origin == "null"
+                                       or urlsplit(origin).netloc != headers.get("host")):
+                refusal = (403, "a form of another site cannot post to this page")
+            elif origin is None and fetched_from not in (None, "same-origin", "none"):
                 refusal = (403, "a form of another site cannot post to this page")
             elif "content-length" not in headers:
                 refusal = (411, "a request must say its length")
@@ -110,12 +120,20 @@ class BodyLimit:
         return await self.app(scope, receive, send_secured)
 
 
+class Refused(Exception):
+    """A POST without this server's form token: not from the page's own form."""
+
+
 class Site:
     """The page's state: the bundled scenarios, the uploads, the jobs and
     each browser's comparison list, all inside one temporary directory."""
 
     def __init__(self, workdir: Path, running: int):
         self.workdir = workdir
+        # every form of the page carries this token; a POST without it is refused, so that
+        # another site cannot post here even from a client that sends no Origin header
+        self.csrf = hmac.new(secrets.token_bytes(32), b"simulate serve form",
+                             hashlib.sha256).hexdigest()
         self.jobs = Jobs(workdir / "jobs", running=running)
         self.uploads: OrderedDict[str, tuple[str, str]] = OrderedDict()   # token -> (path, name)
         self.lists: OrderedDict[str, list[Design]] = OrderedDict()
@@ -161,9 +179,17 @@ class Site:
     def comparison(self, request: Request) -> list[Design]:
         return self.lists.get(request.cookies.get("designs", ""), [])
 
+    async def posted(self, request: Request, **limits):
+        """The submitted form, if it carries this server's token (else ``Refused``)."""
+        form = await request.form(**limits)
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf):
+            raise Refused()
+        return form
+
     # -- rendering
     def page(self, template: str, status: int = 200, **context) -> HTMLResponse:
-        text = self.env.get_template(template).render(version=__version__, **context)
+        text = self.env.get_template(template).render(version=__version__, csrf=self.csrf,
+                                                      **context)
         return HTMLResponse(text, status_code=status)
 
     def form_page(self, request: Request, design: Design, values: dict | None = None,
@@ -244,7 +270,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         if getattr(request.state, "too_large", False):
             return site.chooser(request, [str(ScenarioError(
                 f"file is larger than {MAX_FILE_BYTES:,} bytes"))], 413)
-        form = await request.form(max_files=1, max_fields=5)
+        form = await site.posted(request, max_files=1, max_fields=5)
         item = form.get("file")
         if not isinstance(item, UploadFile) or not item.filename:
             return site.chooser(request, ["choose a scenario file to upload"], 400)
@@ -263,7 +289,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         return RedirectResponse(f"/?upload={token}", status_code=303)
 
     async def start_plan(request: Request):
-        design, refused = site.checked(request, await request.form())
+        design, refused = site.checked(request, await site.posted(request))
         if refused:
             return refused
         scenario = design.scenario()
@@ -275,7 +301,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     async def compare_add(request: Request):
-        design, refused = site.checked(request, await request.form())
+        design, refused = site.checked(request, await site.posted(request))
         if refused:
             return refused
         key = request.cookies.get("designs") or secrets.token_hex(12)
@@ -301,7 +327,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         return compare_page(request)
 
     async def compare_remove(request: Request):
-        form = await request.form()
+        form = await site.posted(request)
         designs = site.comparison(request)
         index = str(form.get("index", ""))
         if index == "all":
@@ -311,6 +337,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         return RedirectResponse("/compare", status_code=303)
 
     async def compare_run(request: Request):
+        await site.posted(request)
         designs = list(site.comparison(request))
         try:
             candidates = listed([(d.source, d.overrides) for d in designs])
@@ -370,6 +397,10 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
     async def not_found(request: Request, exc):
         return PlainTextResponse("not found\n", status_code=404)
 
+    async def refused(request: Request, exc):
+        return PlainTextResponse("this form is not one of this page's (reload the page and "
+                                 "submit it again)\n", status_code=403)
+
     @asynccontextmanager
     async def lifespan(app):
         if started is not None:
@@ -397,6 +428,6 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={404: not_found})
+                    exception_handlers={404: not_found, Refused: refused})
     app.state.site = site
     return app

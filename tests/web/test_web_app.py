@@ -34,10 +34,20 @@ def cli(*args, cwd=REPO) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+class PageClient(TestClient):
+    """A test client that posts as the page's own forms do: with the
+    server's form token (``csrf``) among the fields."""
+
+    def post(self, url, data=None, **kwargs):
+        if kwargs.get("content") is None:
+            data = {"csrf": self.app.state.site.csrf, **(data or {})}
+        return super().post(url, data=data, **kwargs)
+
+
 @pytest.fixture
 def client(tmp_path):
     app = web_app.create_app(tmp_path / "work", allowed_hosts=None)
-    with TestClient(app, follow_redirects=False) as test_client:
+    with PageClient(app, follow_redirects=False) as test_client:
         test_client.work = tmp_path / "work"
         yield test_client
 
@@ -65,7 +75,7 @@ def errors_on(page) -> list[str]:
 
 
 def upload(client, name: str, data: bytes):
-    return client.post("/upload", files={"file": (name, data, "application/yaml")})
+    return client.post("/upload", files={"file": (name, data, "application/yaml")})   # + token
 
 
 @pytest.mark.slow
@@ -106,14 +116,34 @@ def test_only_the_pages_routes_answer_and_every_response_is_locked_down(client):
     assert client.get("/?scenario=../../etc/passwd").status_code == 404
 
 
-def test_a_post_from_another_site_or_another_host_name_is_refused(tmp_path):
+def test_a_post_from_another_site_or_another_host_name_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(web_app, "plan", lambda scenario: ({"results.json": b"{}"}, ""))
     with TestClient(web_app.create_app(tmp_path), follow_redirects=False) as local:
         assert local.get("/").status_code == 400            # Host: testserver is not local
         local.base_url = "http://127.0.0.1"
         local.headers["host"] = "127.0.0.1"
-        assert local.get("/").status_code == 200
-        refused = local.post("/plan", data=form_of(), headers={"origin": "http://evil.example"})
-        assert refused.status_code == 403
+        page = local.get("/")
+        assert page.status_code == 200
+        token = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text).group(1)
+        assert page.text.count(f'name="csrf" value="{token}"') == 2     # the upload, the form
+        signed = dict(form_of(), csrf=token)
+        for headers in ({"origin": "http://evil.example"},
+                        {"origin": "null"},                  # a sandboxed frame, a data: page
+                        {"sec-fetch-site": "cross-site"},    # no Origin, but from elsewhere
+                        {"sec-fetch-site": "same-site"}):
+            for path in ("/plan", "/compare/add", "/compare/run", "/compare/remove"):
+                refused = local.post(path, data=signed, headers=headers)
+                assert refused.status_code == 403, (headers, path)
+            assert local.post("/upload", data={"csrf": token}, headers=headers,
+                              files={"file": ("s.yaml", SEVERE.encode())}).status_code == 403
+        for data in (form_of(), dict(form_of(), csrf="0" * 64)):     # no token, a wrong one
+            for path in ("/plan", "/compare/add", "/compare/run", "/compare/remove"):
+                assert local.post(path, data=data).status_code == 403, path
+            assert local.post("/upload", data={k: v for k, v in data.items() if k == "csrf"},
+                              files={"file": ("s.yaml", SEVERE.encode())}).status_code == 403
+        for headers in ({}, {"origin": "http://127.0.0.1"}, {"sec-fetch-site": "same-origin"},
+                        {"sec-fetch-site": "none"}):
+            assert local.post("/plan", data=signed, headers=headers).status_code == 303, headers
 
 
 @pytest.mark.slow
@@ -203,7 +233,7 @@ def test_the_page_writes_only_inside_its_temporary_directory_and_removes_it(tmp_
     monkeypatch.chdir(tmp_path)
     app = web_app.create_app(allowed_hosts=None)
     workdir = app.state.site.workdir
-    with TestClient(app, follow_redirects=False) as client:
+    with PageClient(app, follow_redirects=False) as client:
         assert workdir.is_dir() and workdir.name.startswith("simulate-serve-")
         upload(client, "mine.yaml", SEVERE.encode())
         started = client.post("/plan", data=form_of())
@@ -274,3 +304,4 @@ def test_ctrl_c_stops_the_server_cleanly():
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (0, "simulate: the web page has stopped\n")
+
