@@ -12,6 +12,7 @@ Routes, and nothing else (any other path is 404; no directory is served):
 ``POST /compare/remove``        remove one (``index``), or all (``index=all``)
 ``POST /compare/run``           start the comparison
 ``GET /jobs/{id}``              progress, then the answer (or the error and the form)
+``POST /jobs/{id}/cancel``      stop a running job (at its next chunk of simulated trials)
 ``GET /jobs/{id}/progress``     progress as JSON
 ``GET /jobs/{id}/files/{name}`` a file of the answer (the names the job made, only)
 ``GET /static/style.css``       the page's style
@@ -364,8 +365,20 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                                   top=[] if where else [message(job.error)], job=job)
         if job.state == "failed":
             return compare_page(request, [message(job.error)])
+        if job.state == "cancelled":
+            words = "The run was cancelled; nothing was kept. Change the design or run it again."
+            if job.kind == "plan":
+                return site.form_page(request, job.design, top=[words], job=job)
+            return compare_page(request, [words])
         return site.page("job.html", job=job, downloads=[(n, t) for n, t in DOWNLOADS
                                                          if n in job.files])
+
+    async def job_cancel(request: Request):
+        await site.posted(request)
+        job = site.jobs.cancel(request.path_params["job"])
+        if job is None:
+            return site.chooser(request, ["that plan is no longer kept; start again"], 404)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     async def job_progress(request: Request):
         job = job_of(request)
@@ -420,6 +433,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         Route("/compare/remove", compare_remove, methods=["POST"]),
         Route("/compare/run", compare_run, methods=["POST"]),
         Route("/jobs/{job}", job_view, methods=["GET"]),
+        Route("/jobs/{job}/cancel", job_cancel, methods=["POST"]),
         Route("/jobs/{job}/progress", job_progress, methods=["GET"]),
         Route("/jobs/{job}/files/{name}", job_file, methods=["GET"]),
         Route("/static/style.css", style, methods=["GET"]),

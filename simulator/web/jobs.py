@@ -38,22 +38,42 @@ class Busy(Exception):
     """As many plans as the server runs at once are running already."""
 
 
+class Cancelled(Exception):
+    """The job was cancelled from its page."""
+
+
 class Progress:
     """The reporter a job installs (``progress.reporting``): work scheduled and
-    done in the current unit (simulated trials, sweep points or designs)."""
+    done in the current unit (simulated trials, sweep points or designs).
+
+    It is also how a job is cancelled: the library calls ``scheduled`` and
+    ``advance`` in the job's thread, before and after each chunk of simulated
+    trials (or sweep point), so once ``cancel()`` is called the next of those
+    raises ``Cancelled`` and the run unwinds (a chunk under way finishes
+    first; an exact evaluation, which reports no chunks, runs to its end)."""
 
     def __init__(self):
         self.unit: str | None = None
         self.total = 0
         self.done = 0
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def _check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled()
 
     def scheduled(self, amount: int, unit: str) -> None:
+        self._check()
         if unit != self.unit:
             self.unit, self.total, self.done = unit, 0, 0
         self.total += amount
 
     def advance(self, amount: int) -> None:
         self.done += amount
+        self._check()
 
     def close(self) -> None:
         pass
@@ -66,7 +86,7 @@ class Job:
     title: str
     directory: Path
     design: object = None           # the form's Design (a plan), or the list (a comparison)
-    state: str = "running"          # running | done | failed
+    state: str = "running"          # running | done | failed | cancelled
     progress: Progress = field(default_factory=Progress)
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
@@ -151,11 +171,14 @@ class Jobs:
         try:
             with progress.reporting(job.progress):
                 made, html = work()
+            job.progress._check()           # cancelled after its last chunk: still cancelled
             job.directory.mkdir(parents=True)
             for name, data in made.items():
                 (job.directory / name).write_bytes(data)
             job.html, job.files = html, tuple(made)
             job.state = "done"
+        except Cancelled:
+            job.state = "cancelled"
         except ScenarioError as err:
             job.error, job.state = err, "failed"
         except Exception as err:            # noqa: BLE001 - the page must stay usable
@@ -170,6 +193,13 @@ class Jobs:
         for job in finished[:max(0, len(self._jobs) - self.kept)]:
             del self._jobs[job.id]
             shutil.rmtree(job.directory, ignore_errors=True)
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Ask a running job to stop (it stops at its next chunk)."""
+        job = self.get(job_id)
+        if job is not None and job.state == "running":
+            job.progress.cancel()
+        return job
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

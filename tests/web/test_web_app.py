@@ -305,3 +305,31 @@ def test_ctrl_c_stops_the_server_cleanly():
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, err) == (0, "simulate: the web page has stopped\n")
 
+
+def test_a_cancelled_monte_carlo_plan_stops_and_frees_its_slot(client):
+    started = client.post("/plan", data=form_of("bundled:multicentre"))   # ~20 s of chunks
+    assert started.status_code == 303
+    job = started.headers["location"]
+    end = time.monotonic() + 60
+    while client.get(job + "/progress").json()["done"] == 0:      # a chunk done: it runs
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    assert 'id="cancel"' in client.get(job).text
+    asked = time.monotonic()
+    assert client.post(job + "/cancel", data={}).status_code == 303
+    state = finished(client, job, timeout=30)
+    assert state["state"] == "cancelled"
+    assert time.monotonic() - asked < 10            # at its next chunk, not at its end
+    page = client.get(job)
+    assert "The run was cancelled" in page.text and 'id="scenario-form"' in page.text
+    assert client.post(job + "/cancel").status_code == 303          # again: nothing to do
+    # both slots are free again: two plans start, a third is refused
+    release = threading.Event()
+    site = client.app.state.site
+    held = [site.jobs.start("plan", "held", lambda: (release.wait(30), ({}, ""))[1])
+            for _ in range(2)]
+    with pytest.raises(web_app.Busy):
+        site.jobs.start("plan", "third", lambda: ({}, ""))
+    release.set()
+    assert all(finished(client, f"/jobs/{j.id}")["state"] == "done" for j in held)
+    assert client.post(job + "/cancel", data={"csrf": "x"}).status_code == 403
