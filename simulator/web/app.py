@@ -46,7 +46,8 @@ from ..planning.compare import MAX_DESIGNS, listed
 from ..scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
 from ..scenario.reading import MAX_FILE_BYTES
 from ..version import __version__
-from .form import FIELDS, GROUPS, Design, field_of, message, overrides_of, values_of
+from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, field_of, message, overrides_of,
+                   rate_ways, values_of)
 from .jobs import Busy, Jobs, plan, plan_comparison
 
 # a form or an upload: the largest scenario file the command reads, and its multipart wrapping
@@ -203,7 +204,8 @@ class Site:
         except ScenarioError:
             scenario, shown = None, values_of(load_scenario(design.source).to_dict())
         shown.update(values or {})
-        return self.page("form.html", status, groups=GROUPS, values=shown,
+        return self.page("form.html", status, groups=GROUPS, values=shown, scales=SCALES,
+                         rate_ways=rate_ways,
                          errors=errors or {}, top=top or [], design=design,
                          source=self.source_key(design), bundled=self.bundled,
                          scenario=scenario, designs=self.comparison(request), job=job,
@@ -212,7 +214,8 @@ class Site:
     def checked(self, request: Request, form) -> tuple[Design | None, HTMLResponse | None]:
         """The submitted form as a validated design, or the form again with
         every error beside its input."""
-        submitted = {k: str(form.get(k, "")) for k in FIELDS if k in form}
+        submitted = {k: str(v) for k, v in form.items()
+                     if k in FIELDS or k.partition(":")[0] in KEYS}
         try:
             base = self.design_from(str(form.get("source", "")))
         except ScenarioError as err:

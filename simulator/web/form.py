@@ -34,11 +34,14 @@ class Field:
     """One input: the scenario key it sets, its label, and how its text is
     read: ``value`` as YAML (as ``--set`` reads it), ``text`` as typed,
     ``list`` as comma-separated YAML values, ``choice`` one of the schema's
-    options.  The hint is the key reference's description of the key."""
+    options, ``rate`` an arm's rate (see :func:`read_rate`).  ``plain`` is
+    what it means in plain words; the hint is the key reference's
+    description of the key."""
     key: str
     label: str
     kind: str = "value"
     names: Mapping[str, str] | None = None     # choice: option -> words shown
+    plain: str = ""
 
     @property
     def hint(self) -> str:
@@ -67,13 +70,15 @@ class Field:
                                 field=self.key) from None
 
 
+RATE_PLAIN = "the share of women randomised who have a live birth"
+SCALES = {"risk_ratio": "risk ratio", "odds_ratio": "odds ratio",
+          "risk_difference": "risk difference"}
 SIDES = {"two": "two-sided", "one": "one-sided (treatment better than control)"}
 GROUPS: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("Arms", (Field("arms.control.label", "Control arm", "text"),
-              Field("arms.control.rate", "Control rate"),
+              Field("arms.control.rate", "Control rate", "rate", plain=RATE_PLAIN),
               Field("arms.treatment.label", "Treatment arm", "text"),
-              Field("arms.treatment.rate", "Treatment rate"),
-              Field("arms.treatment.effect", "or the treatment's effect"),
+              Field("arms.treatment.rate", "Treatment rate", "rate", plain=RATE_PLAIN),
               Field("allocation", "Allocation"))),
     ("Analysis", (Field("analysis.test", "Test", "choice", TEST_NAMES),
                   Field("analysis.alpha", "Alpha"),
@@ -93,6 +98,87 @@ GROUPS: tuple[tuple[str, tuple[Field, ...]], ...] = (
                     Field("simulation.seed", "Seed"))),
 )
 FIELDS = {f.key: f for _, group in GROUPS for f in group}
+EFFECT = "arms.treatment.effect"     # set by the treatment rate's input ("an effect")
+KEYS = (*FIELDS, EFFECT)             # the keys the form sets
+
+
+def _scalar(text: str, key: str) -> Any:
+    """One small box of a rate's inputs, read as ``--set`` reads a value."""
+    return Field(key, key).read(text)
+
+
+def rate_ways(key: str) -> dict[str, str]:
+    """How an arm's rate can be given on the form: option -> words shown."""
+    ways = {"rate": "a rate", "counts": "a prior from counts"}
+    if key == "arms.treatment.rate":
+        ways["effect"] = "an effect against control"
+    return ways
+
+
+def read_rate(key: str, submitted: Mapping[str, str]) -> dict[str, Any]:
+    """The values an arm's rate inputs give (the rate, and for the treatment
+    its effect), by the way chosen in ``KEY:as``: ``rate`` the one box (a
+    proportion), ``counts`` the events, n and discount boxes (``{events, n,
+    discount}``), ``effect`` the scale, estimate, interval and shrinkage
+    boxes (``arms.treatment.effect``), ``yaml`` the box of any other shape
+    as YAML.  Nothing when the rates come from ``population.strata``."""
+    way = submitted.get(key + ":as", "rate")
+    treatment = key == "arms.treatment.rate"
+    if way == "strata":
+        return {}
+    if way == "effect" and treatment:
+        scale = submitted.get(EFFECT + ":scale", "risk_ratio")
+        if scale not in SCALES:
+            raise ScenarioError(f"must be one of {', '.join(SCALES)}; got {scale!r}",
+                                field=EFFECT)
+        effect = {scale: _scalar(submitted.get(EFFECT + ":value", ""), f"{EFFECT}.{scale}")}
+        low, high = (_scalar(submitted.get(f"{EFFECT}:{end}", ""), EFFECT + ".ci95")
+                     for end in ("lower", "upper"))
+        if low is not None or high is not None:
+            effect["ci95"] = [low, high]
+        shrink = _scalar(submitted.get(EFFECT + ":shrink", ""), EFFECT + ".shrink")
+        if shrink is not None:
+            effect["shrink"] = shrink
+        return {key: None, EFFECT: effect}
+    if way == "counts":
+        prior = {part: _scalar(submitted.get(f"{key}:{part}", ""), f"{key}.{part}")
+                 for part in ("events", "n", "discount")}
+        value = {k: v for k, v in prior.items() if v is not None}
+    elif way == "yaml":
+        value = FIELDS[key].read(submitted.get(key + ":yaml", ""))
+    else:
+        value = FIELDS[key].read(submitted.get(key, ""))
+    return {key: value, EFFECT: None} if treatment else {key: value}
+
+
+def rate_values(key: str, scenario_mapping: Mapping) -> dict[str, str]:
+    """The text of an arm's rate inputs for a validated scenario, and the way
+    (``KEY:as``) that shows it: ``strata`` when ``population.strata`` gives
+    the rates (no input), ``yaml`` for a shape the simple inputs cannot show
+    (a beta or mixture prior, counts with their own initial beta)."""
+    value = lookup(scenario_mapping, key)
+    effect = lookup(scenario_mapping, EFFECT) if key == "arms.treatment.rate" else None
+    texts = {key: "", key + ":yaml": ""}
+    if effect is not None:
+        scale = next(k for k in SCALES if k in effect)
+        low, high = effect.get("ci95") or ("", "")
+        texts.update({key + ":as": "effect", EFFECT + ":scale": scale,
+                      EFFECT + ":value": as_text(effect[scale]), EFFECT + ":lower": as_text(low),
+                      EFFECT + ":upper": as_text(high),
+                      EFFECT + ":shrink": as_text(effect.get("shrink"))})
+    elif value is None and lookup(scenario_mapping, "population.strata"):
+        texts[key + ":as"] = "strata"
+    elif isinstance(value, Mapping) and set(value) <= {"events", "n", "discount",
+                                                       "initial_beta"} \
+            and value.get("initial_beta", [1.0, 1.0]) == [1.0, 1.0]:
+        texts[key + ":as"] = "counts"
+        texts.update({f"{key}:{part}": as_text(value.get(part))
+                      for part in ("events", "n", "discount")})
+    elif isinstance(value, Mapping):
+        texts.update({key + ":as": "yaml", key + ":yaml": as_text(value)})
+    else:
+        texts.update({key + ":as": "rate", key: as_text(value)})
+    return texts
 
 
 def lookup(mapping: Mapping, key: str) -> Any:
@@ -133,9 +219,15 @@ def _shown_value(key: str, value: Any) -> Any:
 
 
 def values_of(scenario_mapping: Mapping) -> dict[str, str]:
-    """Each input's text for a validated scenario's mapping."""
-    return {key: as_text(_shown_value(key, lookup(scenario_mapping, key)), f.kind)
-            for key, f in FIELDS.items()}
+    """Each input's text for a validated scenario's mapping (an arm's rate:
+    each of its inputs, named ``KEY:PART``)."""
+    values = {}
+    for key, f in FIELDS.items():
+        if f.kind == "rate":
+            values.update(rate_values(key, scenario_mapping))
+        else:
+            values[key] = as_text(_shown_value(key, lookup(scenario_mapping, key)), f.kind)
+    return values
 
 
 def overrides_of(submitted: Mapping[str, str], source: str) -> tuple[dict, dict[str, str]]:
@@ -146,14 +238,17 @@ def overrides_of(submitted: Mapping[str, str], source: str) -> tuple[dict, dict[
     -> message).  An emptied interim section is removed."""
     base = load_scenario(source).to_dict()
     overrides, errors = {}, {}
+    read = {}
     for key, f in FIELDS.items():
-        if key not in submitted:
-            continue
         try:
-            value = f.read(submitted[key])
+            if f.kind == "rate":
+                if key + ":as" in submitted:
+                    read.update(read_rate(key, submitted))
+            elif key in submitted:
+                read[key] = f.read(submitted[key])
         except ScenarioError as err:
-            errors[key] = str(err)
-            continue
+            errors[key] = message(err)
+    for key, value in read.items():
         if value == lookup(base, key):
             continue
         try:
@@ -175,6 +270,8 @@ def field_of(error_field: str | None) -> str | None:
     None: at the top of the form."""
     if not error_field:
         return None
+    if error_field == EFFECT or error_field.startswith(EFFECT + "."):
+        return "arms.treatment.rate"            # the effect is one way of giving that rate
     holding = [k for k in FIELDS if error_field == k or error_field.startswith(k + ".")]
     if holding:
         return max(holding, key=len)

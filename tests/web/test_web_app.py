@@ -333,3 +333,52 @@ def test_a_cancelled_monte_carlo_plan_stops_and_frees_its_slot(client):
     release.set()
     assert all(finished(client, f"/jobs/{j.id}")["state"] == "done" for j in held)
     assert client.post(job + "/cancel", data={"csrf": "x"}).status_code == 403
+
+
+def test_an_arms_rate_is_a_rate_or_a_prior_from_counts_or_an_effect_not_yaml(client,
+                                                                             monkeypatch):
+    monkeypatch.setattr(web_app, "plan", lambda scenario: ({"results.json": b"{}"}, ""))
+    prior = client.get("/?scenario=severe_prior").text
+    assert re.search(r'<option value="counts" selected>a prior from counts</option>', prior)
+    for box, value in (("events", "5"), ("n", "25"), ("discount", "0.5")):
+        assert f'id="f-arms-control-rate-{box}" name="arms.control.rate:{box}" value="{value}"' \
+            in prior
+    assert ':yaml"' not in prior                        # no box of YAML for a simple prior
+    effect = client.get("/?scenario=rct_evidence").text
+    assert '<option value="effect" selected>an effect against control</option>' in effect
+    assert 'name="arms.treatment.effect:upper" value="1.56"' in effect
+    strata = client.get("/?scenario=multicentre").text
+    assert "gives the rates per stratum" in strata and 'name="arms.control.rate"' not in strata
+
+    def planned(source, **changes):
+        started = client.post("/plan", data=form_of(source, **changes))
+        assert started.status_code == 303, errors_on(started)
+        return client.app.state.site.jobs.get(started.headers["location"].split("/")[-1])
+    for source in ("bundled:severe_prior", "bundled:rct_evidence", "bundled:multicentre"):
+        assert planned(source).design.overrides == {}          # unchanged: nothing set
+    job = planned("bundled:severe", **{"arms.treatment.rate:as": "counts",
+                                       "arms.treatment.rate:events": "20",
+                                       "arms.treatment.rate:n": "29",
+                                       "arms.treatment.rate:discount": "0.5",
+                                       "arms.treatment.rate": "0.9"})     # (not the way chosen)
+    assert job.design.overrides == {"arms.treatment.rate": {"events": 20, "n": 29,
+                                                            "discount": 0.5}}
+    assert job.design.command() == ("simulate --scenario severe --set "
+                                    "'arms.treatment.rate={discount: 0.5, events: 20, n: 29}'")
+    job = planned("bundled:rct_evidence", **{"arms.treatment.rate:as": "counts",
+                                             "arms.treatment.rate:events": "10",
+                                             "arms.treatment.rate:n": "25"})
+    assert job.design.overrides == {"arms.treatment.rate": {"events": 10, "n": 25},
+                                    "arms.treatment.effect": None}
+    job = planned("bundled:severe", **{"arms.treatment.rate:as": "effect",
+                                       "arms.treatment.effect:scale": "odds_ratio",
+                                       "arms.treatment.effect:value": "2",
+                                       "arms.treatment.effect:lower": "1.1",
+                                       "arms.treatment.effect:upper": "3.5"})
+    assert job.design.scenario().to_dict()["arms"]["treatment"]["effect"] == {
+        "odds_ratio": 2.0, "ci95": [1.1, 3.5], "shrink": 1.0}
+    refused = client.post("/plan", data=form_of(**{"arms.treatment.rate:as": "counts",
+                                                   "arms.treatment.rate:n": "29"}))
+    assert refused.status_code == 400
+    assert re.search(r'id="f-arms-treatment-rate-error"[^>]*>`arms.treatment.rate.events` is '
+                     r'required', html.unescape(refused.text))
