@@ -205,6 +205,7 @@ class Site:
             scenario, shown = None, values_of(load_scenario(design.source).to_dict())
         shown.update(values or {})
         return self.page("form.html", status, groups=GROUPS, values=shown, scales=SCALES,
+                         labels={k: f.label for k, f in FIELDS.items()},
                          rate_ways=rate_ways,
                          errors=errors or {}, top=top or [], design=design,
                          source=self.source_key(design), bundled=self.bundled,

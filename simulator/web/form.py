@@ -234,32 +234,39 @@ def overrides_of(submitted: Mapping[str, str], source: str) -> tuple[dict, dict[
     """The overrides of a submitted form on the scenario ``source``: only
     the inputs that change the validated scenario (``0.20`` for ``0.2`` does
     not), so that a changed rate is exactly ``--set
-    arms.treatment.rate=0.45``; and the inputs that could not be read (key
-    -> message).  An emptied interim section is removed."""
+    arms.treatment.rate=0.45``; and every input's error (key -> message):
+    each changed input is read and validated alone (``load_scenario(source,
+    {key: value})``, the treatment's rate and effect together), so that all
+    the values that break a rule are shown at once.  An error a change gives
+    about another key (a rule between keys) is left to the validation of
+    the whole form.  An emptied interim section is removed."""
     base = load_scenario(source).to_dict()
     overrides, errors = {}, {}
-    read = {}
     for key, f in FIELDS.items():
         try:
             if f.kind == "rate":
-                if key + ":as" in submitted:
-                    read.update(read_rate(key, submitted))
+                if key + ":as" not in submitted:
+                    continue
+                changes = read_rate(key, submitted)
             elif key in submitted:
-                read[key] = f.read(submitted[key])
+                changes = {key: f.read(submitted[key])}
+            else:
+                continue
         except ScenarioError as err:
             errors[key] = message(err)
-    for key, value in read.items():
-        if value == lookup(base, key):
+            continue
+        changes = {k: v for k, v in changes.items() if v != lookup(base, k)}
+        if key == "interim.looks" and changes and changes[key] is None:
+            changes = {"interim": REMOVED}
+        if not changes:
             continue
         try:
-            if load_scenario(source, {key: value}).to_dict() == base:
+            if load_scenario(source, changes).to_dict() == base:
                 continue                # the same value written otherwise
-        except ScenarioError:
-            pass                        # (checked with the other changes, below)
-        overrides[key] = value
-    if "interim.looks" in overrides and overrides["interim.looks"] is None:
-        del overrides["interim.looks"]
-        overrides["interim"] = REMOVED
+        except ScenarioError as err:
+            if field_of(err.field) == key:
+                errors[key] = message(err)
+        overrides.update(changes)
     return overrides, errors
 
 

@@ -382,3 +382,19 @@ def test_an_arms_rate_is_a_rate_or_a_prior_from_counts_or_an_effect_not_yaml(cli
     assert refused.status_code == 400
     assert re.search(r'id="f-arms-treatment-rate-error"[^>]*>`arms.treatment.rate.events` is '
                      r'required', html.unescape(refused.text))
+
+
+def test_every_invalid_value_is_shown_beside_its_input_at_once(client):
+    bad = {"analysis.alpha": "0.7", "target_power": "1.5", "dropout": "abc",
+           "simulation.n_sims": "5"}
+    refused = client.post("/plan", data=form_of(**bad))
+    assert refused.status_code == 400
+    page = html.unescape(refused.text)
+    for key, value in bad.items():
+        with pytest.raises(ScenarioError) as expected:
+            load_scenario("severe", {key: FIELDS[key].read(value)})
+        shown = re.search(rf'id="f-{key.replace(".", "-")}-error"[^>]*>(.*?)</p>', page)
+        assert shown and shown.group(1) == str(expected.value).split(": ", 1)[1], key
+        assert f"{FIELDS[key].label}</a>: {shown.group(1)}" in page       # and in the summary
+    assert "these 4 values break" in page
+    assert 'id="top-errors"' not in page             # no rule between keys was checked yet
