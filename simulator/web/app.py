@@ -46,8 +46,8 @@ from ..planning.compare import MAX_DESIGNS, listed
 from ..scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
 from ..scenario.reading import MAX_FILE_BYTES
 from ..version import __version__
-from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, field_of, message, overrides_of,
-                   rate_ways, values_of)
+from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, advice_for, field_of, message,
+                   overrides_of, rate_ways, values_of)
 from .jobs import Busy, Jobs, plan, plan_comparison
 
 # a form or an upload: the largest scenario file the command reads, and its multipart wrapping
@@ -206,6 +206,7 @@ class Site:
         shown.update(values or {})
         return self.page("form.html", status, groups=GROUPS, values=shown, scales=SCALES,
                          labels={k: f.label for k, f in FIELDS.items()},
+                         advice=advice_for(values or {}, errors or {}),
                          rate_ways=rate_ways,
                          errors=errors or {}, top=top or [], design=design,
                          source=self.source_key(design), bundled=self.bundled,

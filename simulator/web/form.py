@@ -8,6 +8,7 @@ that differ from the base scenario (a bundled one or an uploaded file), and
 the key it names (or at the top of the form when no input holds it)."""
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -70,7 +71,8 @@ class Field:
                                 field=self.key) from None
 
 
-RATE_PLAIN = "the share of women randomised who have a live birth"
+RATE_PLAIN = ("the share of women randomised who have a live birth, as a proportion "
+              "(0.45 for 45%)")
 SCALES = {"risk_ratio": "risk ratio", "odds_ratio": "odds ratio",
           "risk_difference": "risk difference"}
 SIDES = {"two": "two-sided", "one": "one-sided (treatment better than control)"}
@@ -79,15 +81,25 @@ GROUPS: tuple[tuple[str, tuple[Field, ...]], ...] = (
               Field("arms.control.rate", "Control rate", "rate", plain=RATE_PLAIN),
               Field("arms.treatment.label", "Treatment arm", "text"),
               Field("arms.treatment.rate", "Treatment rate", "rate", plain=RATE_PLAIN),
-              Field("allocation", "Allocation"))),
+              Field("allocation", "Allocation",
+                    plain="women on treatment per woman on control (1: arms of equal size)"))),
     ("Analysis", (Field("analysis.test", "Test", "choice", TEST_NAMES),
-                  Field("analysis.alpha", "Alpha"),
+                  Field("analysis.alpha", "Alpha (proportion)",
+                        plain="the chance of a false positive accepted: a proportion, "
+                              "0.05 for 5%"),
                   Field("analysis.sided", "Sidedness", "choice", SIDES))),
-    ("The question", (Field("target_power", "Target power"),
-                      Field("target_assurance", "Target assurance"),
-                      Field("sample_size.n_control", "Size to evaluate"),
-                      Field("dropout", "Dropout"))),
-    ("Interim looks", (Field("interim.looks", "Looks", "list"),)),
+    ("The question", (Field("target_power", "Target power (proportion)",
+                            plain="the power the size must reach: 0.9 for 90%"),
+                      Field("target_assurance", "Target assurance (proportion)",
+                            plain="the assurance the size must reach: 0.8 for 80% "
+                                  "(needs a prior)"),
+                      Field("sample_size.n_control", "Size to evaluate (women)",
+                            plain="women in the control arm; instead of a target power"),
+                      Field("dropout", "Dropout (proportion)",
+                            plain="the share of women without an outcome: 0.1 for 10%"))),
+    ("Interim looks", (Field("interim.looks", "Looks", "list",
+                             plain="the share of the women analysed at each look, e.g. "
+                                   "0.5, 1 (empty: no interim look)"),)),
     ("Recruitment", (Field("centres.number", "Centres"),
                      Field("recruitment.per_centre_month", "Women per centre-month"),
                      Field("recruitment.ramp_up_months", "Ramp-up months"),
@@ -268,6 +280,23 @@ def overrides_of(submitted: Mapping[str, str], source: str) -> tuple[dict, dict[
                 errors[key] = message(err)
         overrides.update(changes)
     return overrides, errors
+
+
+PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*")
+
+
+def advice_for(submitted: Mapping[str, str], errors: Mapping[str, str]) -> dict[str, str]:
+    """A plain hint beside an error whose input was typed as a percentage
+    (``45%``): the page wants proportions, and does not convert silently."""
+    advice = {}
+    for name, text in submitted.items():
+        base = name.partition(":")[0]
+        owner = "arms.treatment.rate" if base == EFFECT else base
+        found = PERCENT.fullmatch(text)
+        if owner in errors and found:
+            share = np.format_float_positional(float(found.group(1)) / 100, trim="-")
+            advice[owner] = f"write {share} for {text.strip()}: the page wants proportions"
+    return advice
 
 
 def field_of(error_field: str | None) -> str | None:

@@ -398,3 +398,19 @@ def test_every_invalid_value_is_shown_beside_its_input_at_once(client):
         assert f"{FIELDS[key].label}</a>: {shown.group(1)}" in page       # and in the summary
     assert "these 4 values break" in page
     assert 'id="top-errors"' not in page             # no rule between keys was checked yet
+
+
+def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):
+    page = client.get("/").text
+    assert "Target power (proportion)" in page and "0.9 for 90%" in page
+    assert 'placeholder="proportion, e.g. 0.45 for 45%"' in page
+    refused = client.post("/plan", data=form_of(**{"arms.treatment.rate": "45%",
+                                                   "target_power": "90 %"}))
+    assert refused.status_code == 400
+    page = html.unescape(refused.text)
+    with pytest.raises(ScenarioError) as expected:
+        load_scenario("severe", {"arms.treatment.rate": "45%"})        # --set ...rate=45%
+    assert str(expected.value).split(": ", 1)[1] in errors_on(refused)
+    assert re.search(r'id="f-arms-treatment-rate-advice">write 0.45 for 45%', page)
+    assert re.search(r'id="f-target_power-advice">write 0.9 for 90 %', page)
+    assert 'name="arms.treatment.rate" value="45%"' in page          # kept, not converted
