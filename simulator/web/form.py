@@ -301,13 +301,16 @@ def advice_for(submitted: Mapping[str, str], errors: Mapping[str, str]) -> dict[
 
 def field_of(error_field: str | None) -> str | None:
     """The input an error is shown beside: the one whose key is the error's
-    field or holds it (``arms.treatment.rate.discount``: the treatment rate),
-    else the first inside it (``arms.treatment``: the treatment's rate);
-    None: at the top of the form."""
+    field or holds it (``arms.treatment.rate.discount``: the treatment rate;
+    ``arms.treatment.effect`` and ``arms.treatment`` itself, "needs exactly
+    one of rate and effect": the treatment rate, whose input gives both),
+    else the first inside it; None: at the top of the form."""
     if not error_field:
         return None
     if error_field == EFFECT or error_field.startswith(EFFECT + "."):
         return "arms.treatment.rate"            # the effect is one way of giving that rate
+    if error_field in ("arms.control", "arms.treatment"):
+        return error_field + ".rate"            # an arm's errors are about its rate or effect
     holding = [k for k in FIELDS if error_field == k or error_field.startswith(k + ".")]
     if holding:
         return max(holding, key=len)

@@ -93,7 +93,9 @@ def test_the_form_of_every_bundled_scenario_reads_back_to_no_change():
 def test_an_error_is_placed_beside_the_input_of_its_key_or_at_the_top():
     assert field_of("analysis.alpha") == "analysis.alpha"
     assert field_of("arms.treatment.rate.discount") == "arms.treatment.rate"
-    assert field_of("arms.treatment") == "arms.treatment.label"
+    assert field_of("arms.treatment") == "arms.treatment.rate"     # needs rate or effect
+    assert field_of("arms.control") == "arms.control.rate"
+    assert field_of("arms.treatment.effect.ci95") == "arms.treatment.rate"
     assert field_of("sample_size.max_control") is None
     assert field_of(None) is None
     assert set(FIELDS) >= {"arms.control.rate", "analysis.test", "analysis.alpha",
@@ -398,6 +400,18 @@ def test_every_invalid_value_is_shown_beside_its_input_at_once(client):
         assert f"{FIELDS[key].label}</a>: {shown.group(1)}" in page       # and in the summary
     assert "these 4 values break" in page
     assert 'id="top-errors"' not in page             # no rule between keys was checked yet
+
+
+def test_an_error_about_an_arm_is_shown_beside_its_rate_not_its_label(client):
+    refused = client.post("/plan", data=form_of(**{"arms.treatment.rate": ""}))
+    assert refused.status_code == 400
+    with pytest.raises(ScenarioError) as expected:
+        load_scenario("severe", {"arms.treatment.rate": None})
+    assert expected.value.field == "arms.treatment"
+    shown = re.search(r'id="f-arms-treatment-rate-error"[^>]*>(.*?)</p>',
+                      html.unescape(refused.text))
+    assert shown and shown.group(1) == str(expected.value).split(": ", 1)[1]
+    assert 'id="f-arms-treatment-label-error"' not in refused.text
 
 
 def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):
