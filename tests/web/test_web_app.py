@@ -414,6 +414,18 @@ def test_an_error_about_an_arm_is_shown_beside_its_rate_not_its_label(client):
     assert 'id="f-arms-treatment-label-error"' not in refused.text
 
 
+def test_a_run_that_fails_says_so_not_that_nothing_was_run(client, monkeypatch):
+    def failing(scenario):
+        raise ScenarioError("must be smaller for this run", field="analysis.alpha")
+    monkeypatch.setattr(web_app, "plan", failing)
+    started = client.post("/plan", data=form_of())
+    assert finished(client, started.headers["location"])["state"] == "failed"
+    page = client.get(started.headers["location"]).text
+    assert "The run stopped with the error beside the input below" in page
+    assert "Nothing was run" not in page and 'id="error-summary"' not in page
+    assert 'id="f-analysis-alpha-error"' in page
+
+
 def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):
     page = client.get("/").text
     assert "Target power (proportion)" in page and "0.9 for 90%" in page
