@@ -49,6 +49,17 @@ class Field:
         return _rule(self.key).doc
 
     @property
+    def empty(self) -> str:
+        """What an emptied input means: the key's default (``--set KEY=null``)."""
+        default = _rule(self.key).default
+        return "none" if default is None else f"the default ({as_text(default, self.kind)})"
+
+    @property
+    def placeholder(self) -> str:
+        default = _rule(self.key).default
+        return "empty: none" if default is None else f"default {as_text(default, self.kind)}"
+
+    @property
     def options(self) -> tuple[str, ...]:
         return _rule(self.key).check.options
 

@@ -426,6 +426,14 @@ def test_a_run_that_fails_says_so_not_that_nothing_was_run(client, monkeypatch):
     assert 'id="f-analysis-alpha-error"' in page
 
 
+def test_an_input_says_what_empty_means(client):
+    page = client.get("/").text
+    assert re.search(r'name="analysis.alpha" value="0.05" placeholder="default 0.05"', page)
+    assert re.search(r'name="target_assurance" value="" placeholder="empty: none"', page)
+    assert "Empty means the default (0.05). significance level" in page
+    assert load_scenario("severe", {"analysis.alpha": None}).analysis.alpha == 0.05
+
+
 def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):
     page = client.get("/").text
     assert "Target power (proportion)" in page and "0.9 for 90%" in page
