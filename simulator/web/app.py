@@ -298,6 +298,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         design, refused = site.checked(request, await site.posted(request))
         if refused:
             return refused
+        design = design.variant()
         scenario = design.scenario()
         try:
             job = site.jobs.start("plan", scenario.title or scenario.name,
@@ -403,7 +404,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         suffix = Path(name).suffix
         shown = name
         if name == "scenario.yaml" and job.kind == "plan":
-            shown = f"{job.design.scenario().name}.yaml"
+            shown = job.design.file_name()
         disposition = "inline" if suffix == ".png" else f'attachment; filename="{shown}"'
         return Response(path.read_bytes(), media_type=TYPES.get(suffix, "application/octet-stream"),
                         headers={"Content-Disposition": disposition})

@@ -8,6 +8,7 @@ that differ from the base scenario (a bundled one or an uploaded file), and
 the key it names (or at the top of the form when no input holds it)."""
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -336,6 +337,29 @@ def message(err: ScenarioError) -> str:
     return str(ScenarioError(err.message, err.field))
 
 
+def set_text(value: Any) -> str:
+    """A value as ``--set KEY=VALUE`` reads it back: text that YAML would
+    read otherwise (``a (changed: b)``, ``yes``, ``0.5``) in single quotes."""
+    if value is None:
+        return "null"
+    text = as_text(value)
+    if isinstance(value, str):
+        try:
+            same = parse_yaml(text) == value
+        except ScenarioError:
+            same = False
+        if not same:
+            text = "'" + value.replace("'", "''") + "'"
+    return text
+
+
+def shell_quote(arg: str) -> str:
+    """``shlex.quote``, but text with single quotes in double quotes when that is safe."""
+    if "'" in arg and not any(c in arg for c in '"$`\\!'):
+        return f'"{arg}"'
+    return shlex.quote(arg)
+
+
 @dataclass(frozen=True)
 class Design:
     """What the page plans: a base scenario and the values changed on the form.
@@ -351,11 +375,36 @@ class Design:
     def scenario(self) -> Scenario:
         return load_scenario(self.source, self.overrides)
 
+    def changes(self) -> str:
+        """The changed values in words: ``analysis.alpha=0.025, interim removed``."""
+        return ", ".join(f"{k} removed" if v is REMOVED else
+                         f"{k}={as_text(v) if v is not None else 'null'}"
+                         for k, v in self.overrides.items() if k != "title")
+
+    def variant(self) -> "Design":
+        """The design planned: with changes, its title says it is a variant
+        (``Severe uRIF ... (changed: analysis.alpha=0.025)``), so that the
+        page's headline, the report and the downloaded YAML say so (and the
+        command shown sets the same title)."""
+        if not self.changes() or "title" in self.overrides:
+            return self
+        title = load_scenario(self.source).title or self.name
+        return Design(self.source, self.name,
+                      {**self.overrides, "title": f"{title} (changed: {self.changes()})"})
+
+    def file_name(self) -> str:
+        """The name of the design's YAML file: the scenario's name, and with
+        changes a short hash of them, so that variants do not collide."""
+        stem = self.name.removesuffix(".yaml").removesuffix(".yml")
+        if not self.changes():
+            return f"{stem}.yaml"
+        digest = hashlib.sha256(self.changes().encode("utf-8")).hexdigest()[:8]
+        return f"{stem}-{digest}.yaml"
+
     def command(self) -> str | None:
         """The ``simulate`` command that plans the same scenario (None when a
         change has no ``--set``: a section removed)."""
         if any(v is REMOVED for v in self.overrides.values()):
             return None
-        sets = [f"--set {shlex.quote(k + '=' + (as_text(v) if v is not None else 'null'))}"
-                for k, v in self.overrides.items()]
+        sets = [f"--set {shell_quote(k + '=' + set_text(v))}" for k, v in self.overrides.items()]
         return " ".join(["simulate --scenario", shlex.quote(self.name), *sets])

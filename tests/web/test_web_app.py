@@ -355,7 +355,9 @@ def test_an_arms_rate_is_a_rate_or_a_prior_from_counts_or_an_effect_not_yaml(cli
     def planned(source, **changes):
         started = client.post("/plan", data=form_of(source, **changes))
         assert started.status_code == 303, errors_on(started)
-        return client.app.state.site.jobs.get(started.headers["location"].split("/")[-1])
+        job = client.app.state.site.jobs.get(started.headers["location"].split("/")[-1])
+        job.changed = {k: v for k, v in job.design.overrides.items() if k != "title"}
+        return job
     for source in ("bundled:severe_prior", "bundled:rct_evidence", "bundled:multicentre"):
         assert planned(source).design.overrides == {}          # unchanged: nothing set
     job = planned("bundled:severe", **{"arms.treatment.rate:as": "counts",
@@ -363,14 +365,15 @@ def test_an_arms_rate_is_a_rate_or_a_prior_from_counts_or_an_effect_not_yaml(cli
                                        "arms.treatment.rate:n": "29",
                                        "arms.treatment.rate:discount": "0.5",
                                        "arms.treatment.rate": "0.9"})     # (not the way chosen)
-    assert job.design.overrides == {"arms.treatment.rate": {"events": 20, "n": 29,
+    assert job.changed == {"arms.treatment.rate": {"events": 20, "n": 29,
                                                             "discount": 0.5}}
-    assert job.design.command() == ("simulate --scenario severe --set "
-                                    "'arms.treatment.rate={discount: 0.5, events: 20, n: 29}'")
+    assert job.design.command().startswith(
+        "simulate --scenario severe "
+        "--set 'arms.treatment.rate={discount: 0.5, events: 20, n: 29}' --set \"title=")
     job = planned("bundled:rct_evidence", **{"arms.treatment.rate:as": "counts",
                                              "arms.treatment.rate:events": "10",
                                              "arms.treatment.rate:n": "25"})
-    assert job.design.overrides == {"arms.treatment.rate": {"events": 10, "n": 25},
+    assert job.changed == {"arms.treatment.rate": {"events": 10, "n": 25},
                                     "arms.treatment.effect": None}
     job = planned("bundled:severe", **{"arms.treatment.rate:as": "effect",
                                        "arms.treatment.effect:scale": "odds_ratio",
@@ -432,6 +435,30 @@ def test_an_input_says_what_empty_means(client):
     assert re.search(r'name="target_assurance" value="" placeholder="empty: none"', page)
     assert "Empty means the default (0.05). significance level" in page
     assert load_scenario("severe", {"analysis.alpha": None}).analysis.alpha == 0.05
+
+
+def test_a_changed_design_says_it_is_a_variant_and_its_yaml_has_its_own_name(client,
+                                                                             monkeypatch):
+    monkeypatch.setattr(web_app, "plan", lambda scenario: (
+        {"scenario.yaml": scenario.to_yaml().encode()}, ""))
+    title = load_scenario("severe").title
+
+    def planned(**changes):
+        started = client.post("/plan", data=form_of(**changes))
+        job = started.headers["location"]
+        assert finished(client, job)["state"] == "done"
+        got = client.get(job + "/files/scenario.yaml")
+        name = re.search(r'filename="(.*)"', got.headers["content-disposition"]).group(1)
+        return html.unescape(client.get(job).text), name, got.text
+    page, name, text = planned()
+    assert name == "severe.yaml" and f"<h1>{title}</h1>" in page
+    page, name, text = planned(analysis__alpha="0.025")
+    variant = f"{title} (changed: analysis.alpha=0.025)"
+    assert f"<h1>{variant}</h1>" in page
+    assert re.fullmatch(r"severe-[0-9a-f]{8}\.yaml", name)
+    assert f"title: {variant}" in text or f"title: '{variant}'" in text
+    _, other, _ = planned(analysis__alpha="0.01")
+    assert other != name and re.fullmatch(r"severe-[0-9a-f]{8}\.yaml", other)
 
 
 def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):

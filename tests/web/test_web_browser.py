@@ -7,6 +7,8 @@ screenshots of the page's main states to tests/artifacts/screens/ (or
 $SIMULATOR_SCREENS) for a person to look at."""
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -116,16 +118,22 @@ def test_an_ivig_rate_of_045_gives_the_command_lines_answer_and_its_yaml_the_sam
     load(browser, server, "severe")
     type_into(browser, "arms.treatment.rate", "0.45")
     assert run_and_wait(browser).get_attribute("id") == "answer"
-    expected = cli("--scenario", "severe", "--set", "arms.treatment.rate=0.45", "--format",
-                   "json")
+    title = "Severe uRIF (5 or more failed good-quality blastocyst transfers)"
+    assert f"{title} (changed: arms.treatment.rate=0.45)" in by_id(browser, "answer").text
+    command = shlex.split(by_id(browser, "command").text)     # the command the page shows
+    assert command[:5] == ["simulate", "--scenario", "severe", "--set",
+                           "arms.treatment.rate=0.45"]
+    assert command[5:] == ["--set", f"title='{title} (changed: arms.treatment.rate=0.45)'",
+                           "--format", "json"]
+    expected = cli(*command[1:])
     assert expected.returncode == 0, expected.stderr
-    table = cli("--scenario", "severe", "--set", "arms.treatment.rate=0.45").stdout
+    table = cli(*command[1:-2]).stdout
     headline = next(line for line in table.splitlines() if line.startswith("Required size"))
     assert headline in page_text(browser)
     results = download(browser, "download-results-json")
     assert results.read_text() == expected.stdout           # byte for byte
     scenario = download(browser, "download-scenario-yaml")
-    assert scenario.name == "severe.yaml"
+    assert re.fullmatch(r"severe-[0-9a-f]{8}\.yaml", scenario.name)     # a variant's name
     copy = tmp_path / "explored.yaml"
     copy.write_bytes(scenario.read_bytes())
     again = cli("--scenario", str(copy), "--format", "json")
