@@ -46,8 +46,8 @@ from ..planning.compare import MAX_DESIGNS, listed
 from ..scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
 from ..scenario.reading import MAX_FILE_BYTES
 from ..version import __version__
-from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, advice_for, field_of, message,
-                   overrides_of, rate_ways, values_of)
+from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, advice_for, compare_command, field_of,
+                   message, overrides_of, rate_ways, values_of)
 from .jobs import Busy, Jobs, plan, plan_comparison
 
 # a form or an upload: the largest scenario file the command reads, and its multipart wrapping
@@ -325,9 +325,17 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         response.set_cookie("designs", key, httponly=True, samesite="strict")
         return response
 
+    def command_of(designs) -> str | None:
+        try:
+            return compare_command(designs, listed([(d.source, d.overrides) for d in designs]))
+        except ScenarioError:
+            return None
+
     def compare_page(request: Request, top=(), status=200):
         designs = site.comparison(request)
         return site.page("compare.html", status, designs=designs, top=list(top),
+                         labels={k: f.label for k, f in FIELDS.items()},
+                         command=command_of(designs) if len(designs) > 1 else None,
                          sources=[site.source_key(d) for d in designs], max_designs=MAX_DESIGNS)
 
     async def compare_view(request: Request):
@@ -377,7 +385,9 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                 return site.form_page(request, job.design, top=[words], job=job)
             return compare_page(request, [words])
         return site.page("job.html", job=job, downloads=[(n, t) for n, t in DOWNLOADS
-                                                         if n in job.files])
+                                                         if n in job.files],
+                         compare_command=command_of(job.design) if job.kind == "compare"
+                         else None)
 
     async def job_cancel(request: Request):
         await site.posted(request)

@@ -408,3 +408,39 @@ class Design:
             return None
         sets = [f"--set {shell_quote(k + '=' + set_text(v))}" for k, v in self.overrides.items()]
         return " ".join(["simulate --scenario", shlex.quote(self.name), *sets])
+
+
+def compare_command(designs: list[Design], candidates) -> str | None:
+    """The ``simulate compare`` command that plans the same designs (their
+    letters, labels and scenarios), when they are a grid of ``--vary``
+    values of the same files; None when no command gives exactly them."""
+    from ..planning.compare import REMOVED as GONE, Variation, designs as grid, shown
+    names = {d.source: d.name for d in designs}
+    sources = list(dict.fromkeys(c.source for c in candidates))
+    keys = list(dict.fromkeys(k for c in candidates for k in c.varied))
+    variations = [Variation(k, tuple({repr(c.varied[k]): c.varied[k] for c in candidates
+                                      if k in c.varied}.values())) for k in keys]
+    common = [d.overrides for d in designs]
+    fixed = {k: v for k, v in common[0].items() if k not in keys
+             and all(k in o and repr(o[k]) == repr(v) for o in common)}
+    if any(set(o) - set(keys) - set(fixed) for o in common) or \
+            any(v is REMOVED for v in fixed.values()):
+        return None
+    try:
+        again = grid(sources, variations, fixed)
+    except ScenarioError:
+        return None
+    if [(c.label, c.scenario.to_dict()) for c in again] != \
+            [(c.label, c.scenario.to_dict()) for c in candidates]:
+        return None
+
+    def value(v, key):
+        if v is GONE:
+            return "off" if shown(v, key) == "off" else "null"
+        return "on" if v is True else set_text(v)
+    words = ["simulate compare", *(shell_quote(names.get(s, s)) for s in sources)]
+    words += [f"--vary {shell_quote(v.key + '=' + ','.join(value(x, v.key) for x in v.values))}"
+              for v in variations]
+    words += [f"--set {shell_quote(k + '=' + set_text(v))}" for k, v in fixed.items()]
+    return " ".join(words)
+

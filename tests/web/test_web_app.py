@@ -285,6 +285,17 @@ def test_a_comparison_is_simulate_compare(client):
     assert json.loads(got)["comparison"]["fewest_women"] == ["B"]
 
 
+def test_the_comparison_shows_the_simulate_compare_command_that_plans_it(client):
+    client.post("/compare/add", data=form_of())
+    client.post("/compare/add", data=form_of(analysis__test="boschloo"))
+    listing = client.get("/compare").text
+    assert ('<code id="command">simulate compare severe --vary analysis.test=fisher,boschloo'
+            '</code>') in listing
+    assert "Test boschloo <code>analysis.test</code>" in listing       # the input's label
+    client.post("/compare/add", data=form_of(arms__treatment__rate="0.45"))   # not a grid
+    assert 'id="command"' not in client.get("/compare").text
+
+
 def test_a_comparison_of_the_same_design_twice_says_so(client):
     client.post("/compare/add", data=form_of())
     client.post("/compare/add", data=form_of())

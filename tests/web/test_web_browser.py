@@ -195,8 +195,10 @@ def test_a_comparison_of_two_designs_is_simulate_compare(browser, server, screen
     click_and_leave(browser, "run-compare")
     wait_for(lambda: present(browser, "answer"), 120)
     screenshot("6-comparison")
-    expected = cli("compare", "severe", "--vary", "analysis.test=fisher,boschloo", "--format",
-                   "json")
+    command = shlex.split(by_id(browser, "command").text)     # the command the page shows
+    assert command == ["simulate", "compare", "severe", "--vary",
+                       "analysis.test=fisher,boschloo", "--format", "json"]
+    expected = cli(*command[1:])
     assert expected.returncode == 0, expected.stderr
     got = download(browser, "download-results-json").read_text()
     assert json.loads(got) == json.loads(expected.stdout)
