@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import shutil
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -256,7 +258,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         workdir = temporary.name
     site = Site(Path(workdir), running)
 
-    async def index(request: Request):
+    def index(request: Request):
         query = request.query_params
         try:
             if "job" in query:
@@ -277,10 +279,14 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             return site.chooser(request, [str(ScenarioError(
                 f"file is larger than {MAX_FILE_BYTES:,} bytes"))], 413)
         form = await site.posted(request, max_files=1, max_fields=5)
+        return await run_in_threadpool(upload_read, request, form)
+
+    def upload_read(request: Request, form):
         item = form.get("file")
         if not isinstance(item, UploadFile) or not item.filename:
             return site.chooser(request, ["choose a scenario file to upload"], 400)
-        data = await item.read(MAX_FILE_BYTES + 1)
+        item.file.seek(0)
+        data = item.file.read(MAX_FILE_BYTES + 1)
         name = Path(item.filename).name
         if len(data) > MAX_FILE_BYTES:
             return site.chooser(request, [str(ScenarioError(
@@ -294,8 +300,8 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             return site.chooser(request, [str(err)], 400)
         return RedirectResponse(f"/?upload={token}", status_code=303)
 
-    async def start_plan(request: Request):
-        design, refused = site.checked(request, await site.posted(request))
+    def start_plan(request: Request, form):
+        design, refused = site.checked(request, form)
         if refused:
             return refused
         design = design.variant()
@@ -307,8 +313,8 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             return site.form_page(request, design, top=[str(err)], status=503)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
-    async def compare_add(request: Request):
-        design, refused = site.checked(request, await site.posted(request))
+    def compare_add(request: Request, form):
+        design, refused = site.checked(request, form)
         if refused:
             return refused
         key = request.cookies.get("designs") or secrets.token_hex(12)
@@ -338,11 +344,10 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                          command=command_of(designs) if len(designs) > 1 else None,
                          sources=[site.source_key(d) for d in designs], max_designs=MAX_DESIGNS)
 
-    async def compare_view(request: Request):
+    def compare_view(request: Request):
         return compare_page(request)
 
-    async def compare_remove(request: Request):
-        form = await site.posted(request)
+    def compare_remove(request: Request, form):
         designs = site.comparison(request)
         index = str(form.get("index", ""))
         if index == "all":
@@ -351,8 +356,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             del designs[int(index)]
         return RedirectResponse("/compare", status_code=303)
 
-    async def compare_run(request: Request):
-        await site.posted(request)
+    def compare_run(request: Request, form):
         designs = list(site.comparison(request))
         try:
             candidates = listed([(d.source, d.overrides) for d in designs])
@@ -368,7 +372,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
     def job_of(request: Request):
         return site.jobs.get(request.path_params["job"])
 
-    async def job_view(request: Request):
+    def job_view(request: Request):
         job = job_of(request)
         if job is None:
             return site.chooser(request, ["that plan is no longer kept; start again"], 404)
@@ -389,14 +393,13 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                          compare_command=command_of(job.design) if job.kind == "compare"
                          else None)
 
-    async def job_cancel(request: Request):
-        await site.posted(request)
+    def job_cancel(request: Request, form):
         job = site.jobs.cancel(request.path_params["job"])
         if job is None:
             return site.chooser(request, ["that plan is no longer kept; start again"], 404)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
-    async def job_progress(request: Request):
+    def job_progress(request: Request):
         job = job_of(request)
         if job is None:
             return JSONResponse({"error": "no such job"}, status_code=404)
@@ -405,7 +408,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                              "seconds": job.seconds,
                              "error": message(job.error) if job.error else None})
 
-    async def job_file(request: Request):
+    def job_file(request: Request):
         job = job_of(request)
         name = request.path_params["name"]
         path = job.file(name) if job is not None else None
@@ -419,7 +422,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         return Response(path.read_bytes(), media_type=TYPES.get(suffix, "application/octet-stream"),
                         headers={"Content-Disposition": disposition})
 
-    async def style(request: Request):
+    def style(request: Request):
         css = resources.files("simulator.web").joinpath("static", "style.css").read_bytes()
         return Response(css, media_type="text/css")
 
@@ -432,24 +435,43 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
 
     @asynccontextmanager
     async def lifespan(app):
+        # joblib's memory-mapped arrays go inside the temporary directory too (by
+        # default they go to /dev/shm); restored when the server stops
+        before = os.environ.get("JOBLIB_TEMP_FOLDER")
+        os.environ["JOBLIB_TEMP_FOLDER"] = str(site.workdir / "joblib")
         if started is not None:
             started()
         try:
             yield
         finally:
+            site.jobs.stop()
+            if before is None:
+                os.environ.pop("JOBLIB_TEMP_FOLDER", None)
+            else:
+                os.environ["JOBLIB_TEMP_FOLDER"] = before
             if temporary is not None:
                 temporary.cleanup()
+
+    def posting(handler):
+        """An endpoint that reads the form (with the page's token, no file, small
+        fields), then runs ``handler(request, form)`` in Starlette's thread pool:
+        validation and rendering read files and must not block the event loop."""
+        async def endpoint(request: Request):
+            form = await site.posted(request, max_files=0, max_fields=200,
+                                     max_part_size=64 * 1024)
+            return await run_in_threadpool(handler, request, form)
+        return endpoint
 
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/upload", upload, methods=["POST"]),
-        Route("/plan", start_plan, methods=["POST"]),
+        Route("/plan", posting(start_plan), methods=["POST"]),
         Route("/compare", compare_view, methods=["GET"]),
-        Route("/compare/add", compare_add, methods=["POST"]),
-        Route("/compare/remove", compare_remove, methods=["POST"]),
-        Route("/compare/run", compare_run, methods=["POST"]),
+        Route("/compare/add", posting(compare_add), methods=["POST"]),
+        Route("/compare/remove", posting(compare_remove), methods=["POST"]),
+        Route("/compare/run", posting(compare_run), methods=["POST"]),
         Route("/jobs/{job}", job_view, methods=["GET"]),
-        Route("/jobs/{job}/cancel", job_cancel, methods=["POST"]),
+        Route("/jobs/{job}/cancel", posting(job_cancel), methods=["POST"]),
         Route("/jobs/{job}/progress", job_progress, methods=["GET"]),
         Route("/jobs/{job}/files/{name}", job_file, methods=["GET"]),
         Route("/static/style.css", style, methods=["GET"]),

@@ -150,6 +150,16 @@ class Jobs:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
+        self.stopped = False
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def stop(self) -> None:
+        """The server stops: running jobs are cancelled, and one that still
+        finishes writes nothing (the temporary directory is being removed)."""
+        self.stopped = True
+        with self._lock:
+            for job in self._jobs.values():
+                job.progress.cancel()
 
     def start(self, kind: str, title: str, work: Callable[[], tuple[dict, str]],
               design=None) -> Job:
@@ -172,7 +182,9 @@ class Jobs:
             with progress.reporting(job.progress):
                 made, html = work()
             job.progress._check()           # cancelled after its last chunk: still cancelled
-            job.directory.mkdir(parents=True)
+            if self.stopped:
+                raise Cancelled()
+            job.directory.mkdir()           # never its parents: gone once the server stopped
             for name, data in made.items():
                 (job.directory / name).write_bytes(data)
             job.html, job.files = html, tuple(made)

@@ -235,15 +235,45 @@ def test_the_page_writes_only_inside_its_temporary_directory_and_removes_it(tmp_
     monkeypatch.chdir(tmp_path)
     app = web_app.create_app(allowed_hosts=None)
     workdir = app.state.site.workdir
+    before = os.environ.get("JOBLIB_TEMP_FOLDER")
     with PageClient(app, follow_redirects=False) as client:
         assert workdir.is_dir() and workdir.name.startswith("simulate-serve-")
+        assert os.environ["JOBLIB_TEMP_FOLDER"] == str(workdir / "joblib")   # not /dev/shm
         upload(client, "mine.yaml", SEVERE.encode())
         started = client.post("/plan", data=form_of())
         assert finished(client, started.headers["location"])["state"] == "done"
         written = {p.relative_to(workdir).parts[0] for p in workdir.rglob("*")}
-        assert written == {"uploads", "jobs"}
+        assert {"uploads", "jobs"} <= written <= {"uploads", "jobs", "joblib"}
     assert list(tmp_path.iterdir()) == []                     # nothing in the working directory
     assert not workdir.exists()                               # removed when the server stops
+    assert os.environ.get("JOBLIB_TEMP_FOLDER") == before
+
+
+def test_a_job_that_finishes_after_the_server_stopped_writes_nothing(tmp_path):
+    app = web_app.create_app(allowed_hosts=None)
+    workdir = app.state.site.workdir
+    release = threading.Event()
+    with PageClient(app, follow_redirects=False):
+        job = app.state.site.jobs.start("plan", "late", lambda: (
+            release.wait(30), ({"results.json": b"{}"}, ""))[1])
+    assert not workdir.exists()                               # removed at shutdown
+    release.set()
+    end = time.monotonic() + 30
+    while job.state == "running":
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    assert job.state == "cancelled" and not workdir.exists()  # not made again
+
+
+def test_the_plan_form_takes_no_file_and_no_large_field(client, monkeypatch):
+    monkeypatch.setattr(web_app, "plan", lambda scenario: ({"results.json": b"{}"}, ""))
+    token = client.app.state.site.csrf
+    with_file = client.post("/plan", data=form_of(), files={"x": ("a.yaml", b"x: 1")})
+    assert with_file.status_code == 400
+    big = TestClient.post(client, "/plan", files={"note": (None, "x" * (128 * 1024))},
+                          data=dict(form_of(), csrf=token))
+    assert big.status_code == 400
+    assert client.post("/plan", data=form_of()).status_code == 303
 
 
 def test_the_server_listens_on_127_0_0_1_unless_told_otherwise(monkeypatch, capsys):
