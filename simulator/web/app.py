@@ -50,7 +50,7 @@ from ..scenario.reading import MAX_FILE_BYTES
 from ..version import __version__
 from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, advice_for, compare_command, field_of,
                    message, overrides_of, rate_ways, values_of)
-from .jobs import Busy, Jobs, plan, plan_comparison
+from .jobs import RUNNING, Busy, Jobs, plan, plan_comparison
 
 # a form or an upload: the largest scenario file the command reads, and its multipart wrapping
 MAX_BODY = MAX_FILE_BYTES + 64 * 1024
@@ -200,11 +200,12 @@ class Site:
                   errors: dict | None = None, top: list | None = None, status: int = 200,
                   job=None) -> HTMLResponse:
         """The form of ``design`` (``values``: the text submitted, kept as typed)."""
+        base = load_scenario(design.source)
         try:
             scenario = design.scenario()
             shown = values_of(scenario.to_dict())
         except ScenarioError:
-            scenario, shown = None, values_of(load_scenario(design.source).to_dict())
+            scenario, shown = None, values_of(base.to_dict())
         shown.update(values or {})
         return self.page("form.html", status, groups=GROUPS, values=shown, scales=SCALES,
                          labels={k: f.label for k, f in FIELDS.items()},
@@ -212,7 +213,7 @@ class Site:
                          rate_ways=rate_ways,
                          errors=errors or {}, top=top or [], design=design,
                          source=self.source_key(design), bundled=self.bundled,
-                         scenario=scenario, designs=self.comparison(request), job=job,
+                         scenario=scenario, base=base, designs=self.comparison(request), job=job,
                          max_bytes=MAX_FILE_BYTES, max_designs=MAX_DESIGNS)
 
     def checked(self, request: Request, form) -> tuple[Design | None, HTMLResponse | None]:
@@ -245,7 +246,7 @@ class Site:
         return self.form_page(request, design, top=top, status=status)
 
 
-def create_app(workdir: str | Path | None = None, running: int = 2,
+def create_app(workdir: str | Path | None = None, running: int = RUNNING,
                allowed_hosts=("127.0.0.1", "localhost"), started=None) -> Starlette:
     """The application.  ``workdir``: where uploads and the jobs' files go
     (default: a temporary directory removed when the server stops);
@@ -263,7 +264,9 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         try:
             if "job" in query:
                 job = site.jobs.get(query["job"])
-                if job is None or job.kind != "plan":
+                if job is not None and job.kind == "compare":
+                    return RedirectResponse("/compare", status_code=303)   # its designs
+                if job is None:
                     return site.chooser(request, ["that plan is no longer kept; start again"],
                                         404)
                 return site.form_page(request, job.design)
@@ -276,8 +279,8 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
 
     async def upload(request: Request):
         if getattr(request.state, "too_large", False):
-            return site.chooser(request, [str(ScenarioError(
-                f"file is larger than {MAX_FILE_BYTES:,} bytes"))], 413)
+            return site.chooser(request, [f"the upload is larger than {MAX_FILE_BYTES:,} "
+                                          "bytes, the largest scenario file read"], 413)
         form = await site.posted(request, max_files=1, max_fields=5)
         return await run_in_threadpool(upload_read, request, form)
 

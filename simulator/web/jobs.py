@@ -28,7 +28,7 @@ from ..planning.run import default_jobs, run
 from ..report import comparison as compared, document, outputs
 from ..scenario.build import Scenario
 
-RUNNING = 2             # plans computed at once; more are refused, politely
+RUNNING = 2             # plans and comparisons computed at once; more are refused, politely
 KEPT = 50               # finished jobs kept (their files); older ones are deleted
 RESULT_SECTIONS = ("summary", "justification", "power-curve", "assurance", "feasibility",
                    "interim", "patient-level", "recruitment")
@@ -166,8 +166,9 @@ class Jobs:
         """Start ``work`` in a thread of its own; ``Busy`` when ``running``
         jobs are running already."""
         if not self._slots.acquire(blocking=False):
-            raise Busy(f"{self.running} plans are running already, the most this page runs "
-                       "at once; wait until one has finished, then run again")
+            raise Busy(f"{self.running} plans or comparisons are running already, the most this "
+                       "page runs at once; wait until one has finished (or cancel one), then "
+                       "run again")
         job_id = f"{next(self._numbers)}-{secrets.token_hex(6)}"
         job = Job(job_id, kind, title, self.root / job_id, design)
         with self._lock:
@@ -216,7 +217,3 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
-
-    def running_now(self) -> int:
-        with self._lock:
-            return sum(j.state == "running" for j in self._jobs.values())

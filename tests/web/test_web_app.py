@@ -159,7 +159,8 @@ def test_an_oversized_upload_is_refused_with_the_command_lines_error(client, tmp
     assert errors_on(refused) == [expected.removeprefix("simulate: error: ")]
     huge = upload(client, "huge.yaml", b"#" * (3 * MAX_FILE_BYTES))     # refused unread
     assert huge.status_code == 413
-    assert errors_on(huge) == ["file is larger than 1,000,000 bytes"]
+    assert errors_on(huge) == ["the upload is larger than 1,000,000 bytes, the largest "
+                               "scenario file read"]       # (its name is not read)
     assert client.post("/plan", content=b"x" * (2 * MAX_FILE_BYTES)).status_code == 413
     assert not (client.work / "uploads").exists() or not list((client.work / "uploads").iterdir())
 
@@ -222,7 +223,8 @@ def test_at_most_two_plans_run_at_once_and_a_third_is_refused_politely(client, m
     assert first.status_code == second.status_code == 303
     third = client.post("/plan", data=form_of())
     assert third.status_code == 503
-    assert "2 plans are running already" in third.text and 'id="scenario-form"' in third.text
+    assert "2 plans or comparisons are running already" in third.text
+    assert 'id="scenario-form"' in third.text
     release.set()
     for job in (first, second):
         assert finished(client, job.headers["location"])["state"] == "done"
@@ -500,6 +502,19 @@ def test_a_changed_design_says_it_is_a_variant_and_its_yaml_has_its_own_name(cli
     assert f"title: {variant}" in text or f"title: '{variant}'" in text
     _, other, _ = planned(analysis__alpha="0.01")
     assert other != name and re.fullmatch(r"severe-[0-9a-f]{8}\.yaml", other)
+
+
+def test_an_invalid_form_keeps_its_title_and_a_comparison_id_leads_to_the_comparison(
+        client, monkeypatch):
+    refused = client.post("/plan", data=form_of(analysis__alpha="0.7"))
+    assert refused.status_code == 400
+    assert re.search(r'id="design-name">severe: Severe uRIF', refused.text)
+    monkeypatch.setattr(web_app, "plan_comparison", lambda candidates: ({}, ""))
+    client.post("/compare/add", data=form_of())
+    client.post("/compare/add", data=form_of(analysis__test="boschloo"))
+    job = client.post("/compare/run").headers["location"].split("/")[-1]
+    back = client.get(f"/?job={job}")
+    assert back.status_code == 303 and back.headers["location"] == "/compare"
 
 
 def test_a_percentage_gets_the_command_lines_message_and_a_plain_hint(client):
