@@ -68,7 +68,8 @@ SECURITY_HEADERS = {
 }
 DOWNLOADS = (("report.html", "Report (HTML)"), ("report-markdown.zip", "Report (Markdown, "
              "figures as PNG, zip)"), ("report.docx", "Report (Word)"),
-             ("results.json", "Results (JSON)"), ("scenario.yaml", "Scenario (YAML)"))
+             ("results.json", "Results (JSON)"), ("scenario.yaml", "Scenario (YAML)"),
+             ("scenarios.zip", "Scenarios (YAML, one per design, zip)"))
 TYPES = {".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8",
          ".json": "application/json", ".csv": "text/csv; charset=utf-8",
          ".yaml": "application/yaml; charset=utf-8", ".png": "image/png",

@@ -107,6 +107,16 @@ def markdown_zip(made: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def scenarios_zip(candidates) -> bytes:
+    """Each compared design's scenario as a YAML file (A-severe.yaml, ...), one zip:
+    ``simulate --scenario`` of a file plans that design."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for c in candidates:
+            archive.writestr(f"{c.letter}-{c.scenario.name}.yaml", c.scenario.to_yaml())
+    return buffer.getvalue()
+
+
 def _images(made: dict[str, bytes]) -> dict[str, bytes]:
     return {name.removesuffix(".png"): data for name, data in made.items()
             if name.endswith(".png")}
@@ -132,6 +142,7 @@ def plan_comparison(candidates) -> tuple[dict[str, bytes], str]:
                                                           for c in candidates))
     made = outputs.comparison_files(comparison)
     made["report-markdown.zip"] = markdown_zip(made)
+    made["scenarios.zip"] = scenarios_zip(candidates)
     images = _images(made)
     html = document.to_html_fragment(compared.build(comparison, images), images,
                                      ("summary", "side-by-side", "power-curves"), headings=True)

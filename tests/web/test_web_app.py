@@ -315,6 +315,12 @@ def test_a_comparison_is_simulate_compare(client):
                    "--format", "json").stdout
     assert got == expected
     assert json.loads(got)["comparison"]["fewest_women"] == ["B"]
+    import io
+    import zipfile
+    scenarios = client.get(started.headers["location"] + "/files/scenarios.zip")
+    with zipfile.ZipFile(io.BytesIO(scenarios.content)) as archive:
+        assert archive.namelist() == ["A-severe.yaml", "B-severe.yaml"]
+        assert "test: boschloo" in archive.read("B-severe.yaml").decode()
 
 
 def test_the_comparison_shows_the_simulate_compare_command_that_plans_it(client):
