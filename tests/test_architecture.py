@@ -3,6 +3,7 @@ top-level name when installed, and a cache key that sees every module."""
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,3 +151,12 @@ def test_the_wheel_installs_one_top_level_name_and_a_working_command(tmp_path):
     where = subprocess.run([py, "-c", "import simulator; print(simulator.__file__)"], env=env,
                            cwd=run_dir, capture_output=True, text=True, check=True).stdout
     assert where.startswith(site)
+
+
+def test_the_test_extra_takes_the_web_extra_by_name_not_by_a_copy():
+    import tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert f"{project['name']}[web]" in extras["test"]
+    web = {re.split(r"[<>=\[]", r)[0] for r in extras["web"]}
+    assert not web & {re.split(r"[<>=\[]", r)[0] for r in extras["test"]}

@@ -12,6 +12,7 @@ months from the start of recruitment.
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 from matplotlib import colormaps
@@ -44,9 +45,13 @@ def _finish(ax, xlabel: str, ylabel: str, legend: str | None = "best") -> None:
     if legend == "outside":     # one legend below the figure, for every panel
         series = {label: handle for a in ax.figure.axes
                   for handle, label in zip(*a.get_legend_handles_labels())}
-        wide = max(map(len, series)) > 26       # three columns fit 26 characters each
-        ax.figure.legend(series.values(), series.keys(), loc="outside lower center",
-                         ncols=2 if wide else 3, fontsize=SMALL)
+        # the figure's width holds three columns of 26 characters, two of 40, one of 80:
+        # a longer label (a comparison's design named by its values) is wrapped, never cut
+        longest = max(map(len, series))
+        ncols = 3 if longest <= 26 else 2 if longest <= 40 else 1
+        labels = [textwrap.fill(label, 80, subsequent_indent="   ") for label in series]
+        ax.figure.legend(series.values(), labels, loc="outside lower center", ncols=ncols,
+                         fontsize=SMALL)
     elif legend and len(ax.get_legend_handles_labels()[1]) > 1:
         ax.legend(loc=legend, fontsize=SMALL, framealpha=0.9)
 

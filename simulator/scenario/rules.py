@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import yaml
+
 @dataclass(frozen=True)
 class Rule:
     """One key: its default (``REQUIRED`` if none), a description for the
@@ -51,11 +53,10 @@ def describe(value: Any) -> str:
         hint = ""
         try:
             float(value)
-            if re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", value.strip()):
-                hint = f" (a string: YAML reads {value} as text; write it with a decimal point, e.g. 1.0e-3)"
-            else:
-                hint = " (a string; write the number without quotes)"
-        except ValueError:
+            hint = " (a string; write the number without quotes)"
+            if re.search(r"[eE]", value) and isinstance(yaml.safe_load(value.strip()), str):
+                hint = f" (a string: YAML reads {value.strip()} as text; {_as_yaml_float(value)})"
+        except (ValueError, yaml.YAMLError):
             pass
         return f"{value!r}{hint}"
     if isinstance(value, (dict, list)):
@@ -65,6 +66,24 @@ def describe(value: Any) -> str:
         return f"a {'mapping' if isinstance(value, dict) else 'list'}"
     shown = repr(value)
     return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 3] + "..."
+
+
+def _as_yaml_float(text: str) -> str:
+    """The advice for a number in e-notation that YAML 1.1 reads as text (it
+    wants a decimal point and a signed exponent): ``1e12`` -> ``write
+    1.0e+12, or the digits 1000000000000``."""
+    mantissa, _, exponent = text.strip().partition("e" if "e" in text else "E")
+    if "." not in mantissa:
+        mantissa += ".0"
+    elif mantissa.endswith("."):
+        mantissa += "0"
+    if exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    advice = f"write {mantissa}e{exponent} (a decimal point and a signed exponent)"
+    number = float(text)
+    if number.is_integer() and abs(number) < 1e18:
+        advice += f", or the digits {int(number)}"
+    return advice
 
 
 def _short_repr(value, limit: int) -> str | None:

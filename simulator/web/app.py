@@ -12,12 +12,16 @@ Routes, and nothing else (any other path is 404; no directory is served):
 ``POST /compare/remove``        remove one (``index``), or all (``index=all``)
 ``POST /compare/run``           start the comparison
 ``GET /jobs/{id}``              progress, then the answer (or the error and the form)
+``POST /jobs/{id}/cancel``      stop a running job (at its next chunk of simulated trials)
 ``GET /jobs/{id}/progress``     progress as JSON
 ``GET /jobs/{id}/files/{name}`` a file of the answer (the names the job made, only)
 ``GET /static/style.css``       the page's style
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
 import secrets
 import shutil
@@ -30,6 +34,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -43,8 +48,9 @@ from ..planning.compare import MAX_DESIGNS, listed
 from ..scenario.build import DEFAULT_SCENARIO, bundled_scenarios, load_scenario
 from ..scenario.reading import MAX_FILE_BYTES
 from ..version import __version__
-from .form import FIELDS, GROUPS, Design, field_of, message, overrides_of, values_of
-from .jobs import Busy, Jobs, plan, plan_comparison
+from .form import (FIELDS, GROUPS, KEYS, SCALES, Design, advice_for, compare_command, field_of,
+                   message, overrides_of, rate_ways, values_of)
+from .jobs import RUNNING, Busy, Jobs, plan, plan_comparison
 
 # a form or an upload: the largest scenario file the command reads, and its multipart wrapping
 MAX_BODY = MAX_FILE_BYTES + 64 * 1024
@@ -56,12 +62,14 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # (not no-referrer: with it a browser sends `Origin: null` on the page's own forms)
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 DOWNLOADS = (("report.html", "Report (HTML)"), ("report-markdown.zip", "Report (Markdown, "
              "figures as PNG, zip)"), ("report.docx", "Report (Word)"),
-             ("results.json", "Results (JSON)"), ("scenario.yaml", "Scenario (YAML)"))
+             ("results.json", "Results (JSON)"), ("scenario.yaml", "Scenario (YAML)"),
+             ("scenarios.zip", "Scenarios (YAML, one per design, zip)"))
 TYPES = {".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8",
          ".json": "application/json", ".csv": "text/csv; charset=utf-8",
          ".yaml": "application/yaml; charset=utf-8", ".png": "image/png",
@@ -72,8 +80,11 @@ TYPES = {".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf
 class BodyLimit:
     """ASGI middleware: every response gets the security headers; a request
     whose body is larger than ``MAX_BODY``, or that does not say its size,
-    is refused before it is read; a POST from another site (its Origin is
-    not this server) is refused."""
+    is refused before it is read; a POST from another site is refused: its
+    Origin is not this server, or ``null`` (a sandboxed frame, a ``data:``
+    page), or without an Origin the browser's ``Sec-Fetch-Site`` says it
+    comes from elsewhere.  (A request with neither header is left to the
+    form's token, checked by each route.)"""
 
     def __init__(self, app):
         self.app = app
@@ -94,7 +105,11 @@ class BodyLimit:
         refusal = None
         if scope["method"] == "POST":
             origin = headers.get("origin")
-            if origin and origin != "null" and urlsplit(origin).netloc != headers.get("host"):
+            fetched_from = headers.get("sec-fetch-site")
+            if origin is not None and (origin == "null"
+                                       or urlsplit(origin).netloc != headers.get("host")):
+                refusal = (403, "a form of another site cannot post to this page")
+            elif origin is None and fetched_from not in (None, "same-origin", "none"):
                 refusal = (403, "a form of another site cannot post to this page")
             elif "content-length" not in headers:
                 refusal = (411, "a request must say its length")
@@ -110,12 +125,20 @@ class BodyLimit:
         return await self.app(scope, receive, send_secured)
 
 
+class Refused(Exception):
+    """A POST without this server's form token: not from the page's own form."""
+
+
 class Site:
     """The page's state: the bundled scenarios, the uploads, the jobs and
     each browser's comparison list, all inside one temporary directory."""
 
     def __init__(self, workdir: Path, running: int):
         self.workdir = workdir
+        # every form of the page carries this token; a POST without it is refused, so that
+        # another site cannot post here even from a client that sends no Origin header
+        self.csrf = hmac.new(secrets.token_bytes(32), b"simulate serve form",
+                             hashlib.sha256).hexdigest()
         self.jobs = Jobs(workdir / "jobs", running=running)
         self.uploads: OrderedDict[str, tuple[str, str]] = OrderedDict()   # token -> (path, name)
         self.lists: OrderedDict[str, list[Design]] = OrderedDict()
@@ -161,31 +184,44 @@ class Site:
     def comparison(self, request: Request) -> list[Design]:
         return self.lists.get(request.cookies.get("designs", ""), [])
 
+    async def posted(self, request: Request, **limits):
+        """The submitted form, if it carries this server's token (else ``Refused``)."""
+        form = await request.form(**limits)
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf):
+            raise Refused()
+        return form
+
     # -- rendering
     def page(self, template: str, status: int = 200, **context) -> HTMLResponse:
-        text = self.env.get_template(template).render(version=__version__, **context)
+        text = self.env.get_template(template).render(version=__version__, csrf=self.csrf,
+                                                      **context)
         return HTMLResponse(text, status_code=status)
 
     def form_page(self, request: Request, design: Design, values: dict | None = None,
                   errors: dict | None = None, top: list | None = None, status: int = 200,
                   job=None) -> HTMLResponse:
         """The form of ``design`` (``values``: the text submitted, kept as typed)."""
+        base = load_scenario(design.source)
         try:
             scenario = design.scenario()
             shown = values_of(scenario.to_dict())
         except ScenarioError:
-            scenario, shown = None, values_of(load_scenario(design.source).to_dict())
+            scenario, shown = None, values_of(base.to_dict())
         shown.update(values or {})
-        return self.page("form.html", status, groups=GROUPS, values=shown,
+        return self.page("form.html", status, groups=GROUPS, values=shown, scales=SCALES,
+                         labels={k: f.label for k, f in FIELDS.items()},
+                         advice=advice_for(values or {}, errors or {}),
+                         rate_ways=rate_ways,
                          errors=errors or {}, top=top or [], design=design,
                          source=self.source_key(design), bundled=self.bundled,
-                         scenario=scenario, designs=self.comparison(request), job=job,
+                         scenario=scenario, base=base, designs=self.comparison(request), job=job,
                          max_bytes=MAX_FILE_BYTES, max_designs=MAX_DESIGNS)
 
     def checked(self, request: Request, form) -> tuple[Design | None, HTMLResponse | None]:
         """The submitted form as a validated design, or the form again with
         every error beside its input."""
-        submitted = {k: str(form.get(k, "")) for k in FIELDS if k in form}
+        submitted = {k: str(v) for k, v in form.items()
+                     if k in FIELDS or k.partition(":")[0] in KEYS}
         try:
             base = self.design_from(str(form.get("source", "")))
         except ScenarioError as err:
@@ -211,7 +247,7 @@ class Site:
         return self.form_page(request, design, top=top, status=status)
 
 
-def create_app(workdir: str | Path | None = None, running: int = 2,
+def create_app(workdir: str | Path | None = None, running: int = RUNNING,
                allowed_hosts=("127.0.0.1", "localhost"), started=None) -> Starlette:
     """The application.  ``workdir``: where uploads and the jobs' files go
     (default: a temporary directory removed when the server stops);
@@ -224,12 +260,14 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         workdir = temporary.name
     site = Site(Path(workdir), running)
 
-    async def index(request: Request):
+    def index(request: Request):
         query = request.query_params
         try:
             if "job" in query:
                 job = site.jobs.get(query["job"])
-                if job is None or job.kind != "plan":
+                if job is not None and job.kind == "compare":
+                    return RedirectResponse("/compare", status_code=303)   # its designs
+                if job is None:
                     return site.chooser(request, ["that plan is no longer kept; start again"],
                                         404)
                 return site.form_page(request, job.design)
@@ -242,13 +280,17 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
 
     async def upload(request: Request):
         if getattr(request.state, "too_large", False):
-            return site.chooser(request, [str(ScenarioError(
-                f"file is larger than {MAX_FILE_BYTES:,} bytes"))], 413)
-        form = await request.form(max_files=1, max_fields=5)
+            return site.chooser(request, [f"the upload is larger than {MAX_FILE_BYTES:,} "
+                                          "bytes, the largest scenario file read"], 413)
+        form = await site.posted(request, max_files=1, max_fields=5)
+        return await run_in_threadpool(upload_read, request, form)
+
+    def upload_read(request: Request, form):
         item = form.get("file")
         if not isinstance(item, UploadFile) or not item.filename:
             return site.chooser(request, ["choose a scenario file to upload"], 400)
-        data = await item.read(MAX_FILE_BYTES + 1)
+        item.file.seek(0)
+        data = item.file.read(MAX_FILE_BYTES + 1)
         name = Path(item.filename).name
         if len(data) > MAX_FILE_BYTES:
             return site.chooser(request, [str(ScenarioError(
@@ -262,10 +304,11 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             return site.chooser(request, [str(err)], 400)
         return RedirectResponse(f"/?upload={token}", status_code=303)
 
-    async def start_plan(request: Request):
-        design, refused = site.checked(request, await request.form())
+    def start_plan(request: Request, form):
+        design, refused = site.checked(request, form)
         if refused:
             return refused
+        design = design.variant()
         scenario = design.scenario()
         try:
             job = site.jobs.start("plan", scenario.title or scenario.name,
@@ -274,8 +317,8 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             return site.form_page(request, design, top=[str(err)], status=503)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
-    async def compare_add(request: Request):
-        design, refused = site.checked(request, await request.form())
+    def compare_add(request: Request, form):
+        design, refused = site.checked(request, form)
         if refused:
             return refused
         key = request.cookies.get("designs") or secrets.token_hex(12)
@@ -292,16 +335,23 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         response.set_cookie("designs", key, httponly=True, samesite="strict")
         return response
 
+    def command_of(designs) -> str | None:
+        try:
+            return compare_command(designs, listed([(d.source, d.overrides) for d in designs]))
+        except ScenarioError:
+            return None
+
     def compare_page(request: Request, top=(), status=200):
         designs = site.comparison(request)
         return site.page("compare.html", status, designs=designs, top=list(top),
+                         labels={k: f.label for k, f in FIELDS.items()},
+                         command=command_of(designs) if len(designs) > 1 else None,
                          sources=[site.source_key(d) for d in designs], max_designs=MAX_DESIGNS)
 
-    async def compare_view(request: Request):
+    def compare_view(request: Request):
         return compare_page(request)
 
-    async def compare_remove(request: Request):
-        form = await request.form()
+    def compare_remove(request: Request, form):
         designs = site.comparison(request)
         index = str(form.get("index", ""))
         if index == "all":
@@ -310,7 +360,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
             del designs[int(index)]
         return RedirectResponse("/compare", status_code=303)
 
-    async def compare_run(request: Request):
+    def compare_run(request: Request, form):
         designs = list(site.comparison(request))
         try:
             candidates = listed([(d.source, d.overrides) for d in designs])
@@ -326,7 +376,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
     def job_of(request: Request):
         return site.jobs.get(request.path_params["job"])
 
-    async def job_view(request: Request):
+    def job_view(request: Request):
         job = job_of(request)
         if job is None:
             return site.chooser(request, ["that plan is no longer kept; start again"], 404)
@@ -337,10 +387,23 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                                   top=[] if where else [message(job.error)], job=job)
         if job.state == "failed":
             return compare_page(request, [message(job.error)])
+        if job.state == "cancelled":
+            words = "The run was cancelled; nothing was kept. Change the design or run it again."
+            if job.kind == "plan":
+                return site.form_page(request, job.design, top=[words], job=job)
+            return compare_page(request, [words])
         return site.page("job.html", job=job, downloads=[(n, t) for n, t in DOWNLOADS
-                                                         if n in job.files])
+                                                         if n in job.files],
+                         compare_command=command_of(job.design) if job.kind == "compare"
+                         else None)
 
-    async def job_progress(request: Request):
+    def job_cancel(request: Request, form):
+        job = site.jobs.cancel(request.path_params["job"])
+        if job is None:
+            return site.chooser(request, ["that plan is no longer kept; start again"], 404)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    def job_progress(request: Request):
         job = job_of(request)
         if job is None:
             return JSONResponse({"error": "no such job"}, status_code=404)
@@ -349,7 +412,7 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
                              "seconds": job.seconds,
                              "error": message(job.error) if job.error else None})
 
-    async def job_file(request: Request):
+    def job_file(request: Request):
         job = job_of(request)
         name = request.path_params["name"]
         path = job.file(name) if job is not None else None
@@ -358,37 +421,61 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
         suffix = Path(name).suffix
         shown = name
         if name == "scenario.yaml" and job.kind == "plan":
-            shown = f"{job.design.scenario().name}.yaml"
+            shown = job.design.file_name()
         disposition = "inline" if suffix == ".png" else f'attachment; filename="{shown}"'
         return Response(path.read_bytes(), media_type=TYPES.get(suffix, "application/octet-stream"),
                         headers={"Content-Disposition": disposition})
 
-    async def style(request: Request):
+    def style(request: Request):
         css = resources.files("simulator.web").joinpath("static", "style.css").read_bytes()
         return Response(css, media_type="text/css")
 
     async def not_found(request: Request, exc):
         return PlainTextResponse("not found\n", status_code=404)
 
+    async def refused(request: Request, exc):
+        return PlainTextResponse("this form is not one of this page's (reload the page and "
+                                 "submit it again)\n", status_code=403)
+
     @asynccontextmanager
     async def lifespan(app):
+        # joblib's memory-mapped arrays go inside the temporary directory too (by
+        # default they go to /dev/shm); restored when the server stops
+        before = os.environ.get("JOBLIB_TEMP_FOLDER")
+        os.environ["JOBLIB_TEMP_FOLDER"] = str(site.workdir / "joblib")
         if started is not None:
             started()
         try:
             yield
         finally:
+            site.jobs.stop()
+            if before is None:
+                os.environ.pop("JOBLIB_TEMP_FOLDER", None)
+            else:
+                os.environ["JOBLIB_TEMP_FOLDER"] = before
             if temporary is not None:
                 temporary.cleanup()
+
+    def posting(handler):
+        """An endpoint that reads the form (with the page's token, no file, small
+        fields), then runs ``handler(request, form)`` in Starlette's thread pool:
+        validation and rendering read files and must not block the event loop."""
+        async def endpoint(request: Request):
+            form = await site.posted(request, max_files=0, max_fields=200,
+                                     max_part_size=64 * 1024)
+            return await run_in_threadpool(handler, request, form)
+        return endpoint
 
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/upload", upload, methods=["POST"]),
-        Route("/plan", start_plan, methods=["POST"]),
+        Route("/plan", posting(start_plan), methods=["POST"]),
         Route("/compare", compare_view, methods=["GET"]),
-        Route("/compare/add", compare_add, methods=["POST"]),
-        Route("/compare/remove", compare_remove, methods=["POST"]),
-        Route("/compare/run", compare_run, methods=["POST"]),
+        Route("/compare/add", posting(compare_add), methods=["POST"]),
+        Route("/compare/remove", posting(compare_remove), methods=["POST"]),
+        Route("/compare/run", posting(compare_run), methods=["POST"]),
         Route("/jobs/{job}", job_view, methods=["GET"]),
+        Route("/jobs/{job}/cancel", posting(job_cancel), methods=["POST"]),
         Route("/jobs/{job}/progress", job_progress, methods=["GET"]),
         Route("/jobs/{job}/files/{name}", job_file, methods=["GET"]),
         Route("/static/style.css", style, methods=["GET"]),
@@ -397,6 +484,6 @@ def create_app(workdir: str | Path | None = None, running: int = 2,
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={404: not_found})
+                    exception_handlers={404: not_found, Refused: refused})
     app.state.site = site
     return app

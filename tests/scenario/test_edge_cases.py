@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import time
 import tracemalloc
 from fractions import Fraction
@@ -25,7 +26,7 @@ import pytest
 from scipy import integrate, stats
 
 from simulator import NoSolutionError, ScenarioError, load_scenario, run
-from simulator.scenario.reading import MAX_DEPTH, MAX_VALUES
+from simulator.scenario.reading import MAX_DEPTH, MAX_VALUES, parse_yaml
 from simulator.scenario.schema import MAX_ARM_SIZE, MAX_N_SIMS
 
 BASE = {"name": "edge", "arms": {"control": {"rate": 0.2}, "treatment": {"rate": 0.69}}}
@@ -436,3 +437,21 @@ def test_ratio_effects_beyond_a_million_are_refused():
     wide = load_scenario("rct_evidence", {"arms.treatment.effect": {
         "risk_ratio": 1e3, "ci95": [1e-6, 1e6]}})
     assert run(wide).to_dict()["prior"]      # the prior's 95% interval is finite
+
+
+def test_a_number_yaml_reads_as_text_gets_advice_that_works(cli):
+    """YAML 1.1 reads 1e12 and 1.0e12 as text (a float needs a decimal point
+    and a signed exponent): the advice is the spelling it reads as a number."""
+    proc = cli("--scenario", "severe", "--set", "simulation.n_sims=1.0e12")
+    one_line_error(proc, "(value from the command line or overrides)",
+                   "got '1.0e12' (a string: YAML reads 1.0e12 as text; write 1.0e+12 (a decimal "
+                   "point and a signed exponent), or the digits 1000000000000)")
+    for text, advice in (("1e12", "write 1.0e+12"), ("5e3", "write 5.0e+3"),
+                         ("1e-3", "write 1.0e-3 (a decimal point and a signed exponent))")):
+        with pytest.raises(ScenarioError, match=re.escape(advice)):
+            load_scenario(BASE, {"simulation.n_sims": text})
+    with pytest.raises(ScenarioError) as advised:          # the advice is read as a number
+        load_scenario(BASE, {"simulation.n_sims": parse_yaml("1.0e+12")})
+    assert "a string" not in str(advised.value)
+    assert load_scenario(BASE, {"simulation.n_sims": parse_yaml("5.0e+3")}).simulation.n_sims \
+        == 5000

@@ -8,10 +8,12 @@ SIMULATOR_REQUIRE_BROWSER is set (``.ci/run`` sets it): then a missing
 browser is a failure."""
 import importlib.util
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,26 +43,44 @@ def browser_missing() -> str | None:
     return None
 
 
+def first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The first line ``proc`` prints, or "" if it prints none within
+    ``timeout`` seconds (read in a thread: a server that hangs cannot hang
+    the test session)."""
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
+
+
 @pytest.fixture(scope="session")
-def server():
-    """The URL of ``simulate serve --port 0`` in a subprocess (stopped at the end)."""
+def server(tmp_path_factory):
+    """The URL of ``simulate serve --port 0`` in a subprocess (stopped at the end);
+    its stderr goes to a file (a pipe nobody reads could fill and freeze it)."""
     missing = web_missing()
     if missing:
         pytest.skip(missing)
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0"], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
+    errors = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with open(errors, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", "0"],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr,
+                                text=True)
+    line = first_line(proc, 60)
     found = re.search(r"http://127\.0\.0\.1:\d+/", line)
     if not found:
         proc.kill()
-        raise AssertionError(f"no URL printed: {line!r} {proc.stderr.read()}")
+        proc.wait(10)
+        raise AssertionError(f"no URL printed within 60 s: {line!r} {errors.read_text()}")
     yield found.group()
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="session")

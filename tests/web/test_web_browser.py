@@ -7,6 +7,8 @@ screenshots of the page's main states to tests/artifacts/screens/ (or
 $SIMULATOR_SCREENS) for a person to look at."""
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -71,8 +73,12 @@ def type_into(browser, key, text):
 
 
 def run_and_wait(browser):
+    """Press Run and wait for the answer; an error instead fails at once, with its text."""
     click_and_leave(browser, "run")
-    return wait_for(lambda: present(browser, "answer") or present(browser, "top-errors"), 120)
+    shown = wait_for(lambda: present(browser, "answer") or present(browser, "top-errors")
+                     or present(browser, "error-summary"), 120)
+    assert shown.get_attribute("id") == "answer", shown.text
+    return shown
 
 
 def download(browser, link_id) -> Path:
@@ -112,16 +118,22 @@ def test_an_ivig_rate_of_045_gives_the_command_lines_answer_and_its_yaml_the_sam
     load(browser, server, "severe")
     type_into(browser, "arms.treatment.rate", "0.45")
     assert run_and_wait(browser).get_attribute("id") == "answer"
-    expected = cli("--scenario", "severe", "--set", "arms.treatment.rate=0.45", "--format",
-                   "json")
+    title = "Severe uRIF (5 or more failed good-quality blastocyst transfers)"
+    assert f"{title} (changed: arms.treatment.rate=0.45)" in by_id(browser, "answer").text
+    command = shlex.split(by_id(browser, "command").text)     # the command the page shows
+    assert command[:5] == ["simulate", "--scenario", "severe", "--set",
+                           "arms.treatment.rate=0.45"]
+    assert command[5:] == ["--set", f"title='{title} (changed: arms.treatment.rate=0.45)'",
+                           "--format", "json"]
+    expected = cli(*command[1:])
     assert expected.returncode == 0, expected.stderr
-    table = cli("--scenario", "severe", "--set", "arms.treatment.rate=0.45").stdout
+    table = cli(*command[1:-2]).stdout
     headline = next(line for line in table.splitlines() if line.startswith("Required size"))
     assert headline in page_text(browser)
     results = download(browser, "download-results-json")
     assert results.read_text() == expected.stdout           # byte for byte
     scenario = download(browser, "download-scenario-yaml")
-    assert scenario.name == "severe.yaml"
+    assert re.fullmatch(r"severe-[0-9a-f]{8}\.yaml", scenario.name)     # a variant's name
     copy = tmp_path / "explored.yaml"
     copy.write_bytes(scenario.read_bytes())
     again = cli("--scenario", str(copy), "--format", "json")
@@ -149,23 +161,29 @@ def test_an_invalid_alpha_shows_the_command_lines_message_beside_its_field(brows
 
 
 def test_a_long_run_shows_its_progress_then_the_answer(browser, server, screenshot):
-    load(browser, server, "severe")
-    from selenium.webdriver.support.ui import Select
-    Select(by_id(browser, "f-simulation-method")).select_by_value("monte_carlo")
-    type_into(browser, "simulation.n_sims", "40000")
+    import re
+    load(browser, server, "multicentre")                  # patient-level: seconds of chunks
+    type_into(browser, "simulation.n_sims", "3000")
     click_and_leave(browser, "run")
-    bar = wait_for(lambda: present(browser, "progress") or present(browser, "answer"))
-    if bar.get_attribute("id") == "progress":
-        screenshot("4-progress")
-    wait_for(lambda: present(browser, "answer"), 180)
-    assert "Monte Carlo" in page_text(browser) or "simulated" in page_text(browser)
+    bar = wait_for(lambda: present(browser, "progress") and re.search(
+        r"[\d,]+ of [\d,]+ simulated trials", by_id(browser, "progress").text), 60)
+    assert bar
+    assert present(browser, "cancel") is not None
+    screenshot("4-progress")
+    wait_for(lambda: present(browser, "answer"), 120)
+    assert "3,000 simulated trials" in page_text(browser)
 
 
 def test_a_comparison_of_two_designs_is_simulate_compare(browser, server, screenshot):
     from selenium.webdriver.support.ui import Select
     browser.get(server + "compare")
     if present(browser, "designs"):                     # a list left by an earlier test
+        page = browser.find_element("tag name", "html")
         browser.find_element("css selector", "input[value=all] + button").click()
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+        assert present(browser, "designs") is None
     load(browser, server, "severe")
     click_and_leave(browser, "add")
     wait_for(lambda: present(browser, "designs"))
@@ -177,8 +195,10 @@ def test_a_comparison_of_two_designs_is_simulate_compare(browser, server, screen
     click_and_leave(browser, "run-compare")
     wait_for(lambda: present(browser, "answer"), 120)
     screenshot("6-comparison")
-    expected = cli("compare", "severe", "--vary", "analysis.test=fisher,boschloo", "--format",
-                   "json")
+    command = shlex.split(by_id(browser, "command").text)     # the command the page shows
+    assert command == ["simulate", "compare", "severe", "--vary",
+                       "analysis.test=fisher,boschloo", "--format", "json"]
+    expected = cli(*command[1:])
     assert expected.returncode == 0, expected.stderr
     got = download(browser, "download-results-json").read_text()
     assert json.loads(got) == json.loads(expected.stdout)
