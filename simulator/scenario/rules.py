@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import yaml
 
+
 @dataclass(frozen=True)
 class Rule:
     """One key: its default (``REQUIRED`` if none), a description for the
